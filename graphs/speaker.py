@@ -1,0 +1,105 @@
+"""Speaker-aware temporal edges."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from .batch import DialogueBatch
+from .builder import EdgeBuilder
+from .temporal import check_window, per_modality, relation_names, window_pairs
+
+
+@dataclass
+class SpeakerEdges(EdgeBuilder):
+    r"""Temporal window within each modality whose relations say who spoke.
+
+    A node receives from the nodes of the same modality up to :obj:`past`
+    turns earlier and :obj:`future` turns later, like
+    :class:`WindowEdges`, but each edge's relation also records the
+    speakers. By default the relations are, per modality,
+    {``same``, ``other``} speaker × {``past``, ``future``}, which works for
+    any number of speakers per dialogue. With ``future=0`` the builder is
+    causal and has no ``future`` relations (likewise for ``past=0``).
+
+    With :obj:`pairwise`, the relation is DialogueGCN's: one per (source
+    speaker, target speaker, direction), named ``s{i}->s{j}:{direction}``.
+    Speaker ids must then be below :obj:`num_speakers`, which fixes the
+    relation count before any batch is seen; use it for corpora with few
+    speakers per dialogue.
+
+    Args:
+        past (int, optional): Earlier turns received from; :obj:`None` for
+            all of them. (default: :obj:`4`)
+        future (int, optional): Later turns received from; :obj:`None` for
+            all of them. (default: :obj:`4`)
+        self_loops (bool): Link every node to itself with a ``self``
+            relation. (default: :obj:`False`)
+        pairwise (bool): One relation per ordered speaker pair and
+            direction. (default: :obj:`False`)
+        num_speakers (int): Speakers per dialogue that :obj:`pairwise`
+            relations are made for. (default: :obj:`2`)
+    """
+
+    past: int | None = 4
+    future: int | None = 4
+    self_loops: bool = False
+    pairwise: bool = False
+    num_speakers: int = 2
+
+    def __post_init__(self) -> None:
+        check_window("past", self.past)
+        check_window("future", self.future)
+        if self.num_speakers < 1:
+            raise ValueError(f"num_speakers must be at least 1, got {self.num_speakers}")
+
+    @property
+    def causal(self) -> bool:
+        return self.future == 0
+
+    def _directions(self) -> list[str]:
+        return [d for d, width in (("past", self.past), ("future", self.future))
+                if width != 0]
+
+    def _speaker_kinds(self) -> list[str]:
+        if self.pairwise:
+            s = range(self.num_speakers)
+            return [f"s{i}->s{j}" for i in s for j in s]
+        return ["same", "other"]
+
+    def _kinds(self) -> list[str]:
+        return ([f"{who}:{d}" for d in self._directions()
+                 for who in self._speaker_kinds()]
+                + (["self"] if self.self_loops else []))
+
+    def relations(self, modalities: Sequence[str]) -> list[str]:
+        return relation_names(modalities, self._kinds())
+
+    def edges(self, batch: DialogueBatch) -> tuple[Tensor, Tensor]:
+        source, target = window_pairs(batch, self.past, self.future)
+        src_spk, dst_spk = batch.speakers[source], batch.speakers[target]
+        if self.pairwise and batch.num_utterances and int(batch.speakers.max()) >= self.num_speakers:
+            u = int(torch.nonzero(batch.speakers >= self.num_speakers)[0])
+            raise ValueError(
+                f"speaker edges were sized for num_speakers={self.num_speakers}, "
+                f"but dialogue {int(batch.utterance_dialogue[u])} of the batch has "
+                f"speaker id {int(batch.speakers[u])}; raise num_speakers")
+        if self.pairwise:
+            who = src_spk * self.num_speakers + dst_spk
+        else:
+            who = (src_spk != dst_spk).long()
+        per_direction = len(self._speaker_kinds())
+        directions = self._directions()
+        # Position of the pair's direction in _directions(); self pairs go
+        # after every speaker relation.
+        direction = torch.where(source > target, len(directions) - 1, 0)
+        kind = direction * per_direction + who
+        is_self = source == target
+        if self.self_loops:
+            kind = torch.where(is_self, len(directions) * per_direction, kind)
+        else:
+            keep = ~is_self
+            source, target, kind = source[keep], target[keep], kind[keep]
+        return per_modality(batch, source, target, kind, len(self._kinds()))

@@ -1,0 +1,58 @@
+"""Union of edge builders: how topologies compose."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from torch import Tensor
+
+from .batch import DialogueBatch
+from .builder import EdgeBuilder, concat_edges
+
+
+class UnionEdges(EdgeBuilder):
+    r"""The union of several builders' edges, each part keeping its own
+    relations.
+
+    Relation ids of later parts are offset past those of earlier ones and
+    relation names are prefixed ``{part}/``, so parts never share a relation
+    and the union has no duplicate (source, target, type) triple. The union
+    is causal when every part is.
+
+    Args:
+        parts (Mapping[str, EdgeBuilder]): Builders by part name, in
+            relation order, e.g.
+            :obj:`{"window": WindowEdges(), "modality": ModalityEdges()}`.
+    """
+
+    def __init__(self, parts: Mapping[str, EdgeBuilder]) -> None:
+        if not parts:
+            raise ValueError("UnionEdges needs at least one part")
+        for name, part in parts.items():
+            if not isinstance(part, EdgeBuilder):
+                raise TypeError(f"union part {name!r} is not an EdgeBuilder: {part!r}")
+            if "/" in name:
+                raise ValueError(f"union part name {name!r} may not contain '/'")
+        self.parts = dict(parts)
+
+    @property
+    def causal(self) -> bool:
+        return all(part.causal for part in self.parts.values())
+
+    def relations(self, modalities: Sequence[str]) -> list[str]:
+        return [f"{name}/{relation}" for name, part in self.parts.items()
+                for relation in part.relations(modalities)]
+
+    def edges(self, batch: DialogueBatch) -> tuple[Tensor, Tensor]:
+        pieces, offset = [], 0
+        for part in self.parts.values():
+            edge_index, edge_type = part.edges(batch)
+            pieces.append((edge_index, edge_type + offset))
+            offset += len(part.relations(batch.modalities))
+        return concat_edges(pieces)
+
+    def params(self) -> dict[str, Any]:
+        return {name: part.params() for name, part in self.parts.items()}
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}={p!r}" for n, p in self.parts.items())
+        return f"{type(self).__name__}({inner})"

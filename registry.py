@@ -1,0 +1,197 @@
+"""Edge builders by name: the built-ins, plugins, and your own.
+
+>>> from registry import get_edge_builder, list_edge_builders
+>>> builder = get_edge_builder("window", past=2, future=2)
+
+Register your own with the decorator::
+
+    @register_edge_builder("skip")
+    @dataclass
+    class SkipEdges(EdgeBuilder):
+        ...
+
+or ship them in a package through the ``ergraph`` entry point (see
+:mod:`plugins`). Plugins load on first use. Set
+``ERGRAPH_DISABLE_PLUGIN_AUTOLOAD=1`` to skip installed entry points.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from graphs import EdgeBuilder
+from plugins import PluginError, collect_edge_builders, plugin_manager
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class UnknownEdgeBuilderError(KeyError):
+    """No builder is registered under the requested name."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class BuilderEntry:
+    """A registered builder: its factory, description and where it came
+    from (``ergraph``, a plugin's distribution, or the caller's module)."""
+    name: str
+    factory: Callable[..., EdgeBuilder]
+    description: str
+    source: str
+
+    def parameters(self) -> dict[str, inspect.Parameter]:
+        """The keyword parameters a user may set."""
+        return {p.name: p for p in inspect.signature(self.factory).parameters.values()
+                if p.name != "registry" and p.kind in (
+                    p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _describe(factory: Callable) -> str:
+    doc = inspect.getdoc(factory) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+class EdgeBuilderRegistry:
+    r"""Edge builders by name.
+
+    Args:
+        entry_points (bool): Load the plugins installed under the ``ergraph``
+            entry-point group on first use. Built-ins always load.
+            (default: :obj:`True`)
+        plugins (Iterable[tuple[str, object]]): Extra ``(name, plugin)``
+            pluggy plugins to load, e.g. for tests. (default: :obj:`()`)
+    """
+
+    def __init__(self, entry_points: bool = True,
+                 plugins: Iterable[tuple[str, object]] = ()) -> None:
+        self._entry_points = entry_points
+        self._extra_plugins = list(plugins)
+        self._entries: dict[str, BuilderEntry] = {}
+        self._plugin_errors: list[PluginError] = []
+        self._loaded = False
+
+    # -- loading ---------------------------------------------------------
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        manager, errors = plugin_manager(self._entry_points, self._extra_plugins)
+        errors += collect_edge_builders(manager, self._accept_plugin)
+        self._plugin_errors = errors
+        for error in errors:
+            warnings.warn(f"ergraph {error}; its edge builders are unavailable",
+                          RuntimeWarning, stacklevel=3)
+
+    def _accept_plugin(self, plugin: str, staged: list[tuple[str, Callable]]) -> None:
+        # All of a plugin's builders land or none do.
+        entries = [self._entry(name, factory, plugin) for name, factory in staged]
+        names = [e.name for e in entries]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"registers {repeated} more than once")
+        for entry in entries:
+            self._check_free(entry.name)
+        for entry in entries:
+            self._entries[entry.name] = entry
+
+    def _entry(self, name: str, factory: Callable, source: str) -> BuilderEntry:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(
+                f"edge builder name {name!r} must be lower-case letters, "
+                "digits and '_', starting with a letter")
+        if not callable(factory):
+            raise TypeError(f"edge builder {name!r}: factory {factory!r} is not callable")
+        if inspect.isclass(factory) and not issubclass(factory, EdgeBuilder):
+            raise TypeError(
+                f"edge builder {name!r}: class {factory.__qualname__} does not "
+                "subclass graphs.EdgeBuilder")
+        return BuilderEntry(name, factory, _describe(factory), source)
+
+    def _check_free(self, name: str) -> None:
+        if name in self._entries:
+            raise ValueError(
+                f"edge builder {name!r} is already registered by "
+                f"{self._entries[name].source}")
+
+    # -- public API ------------------------------------------------------
+    def register(self, name: str, factory: Callable[..., EdgeBuilder] | None = None):
+        """Register :obj:`factory` under :obj:`name`; without a factory,
+        return a decorator. A name already taken raises."""
+        def decorate(factory: Callable[..., EdgeBuilder]):
+            self._load()
+            entry = self._entry(name, factory, getattr(factory, "__module__", "user"))
+            self._check_free(name)
+            self._entries[name] = entry
+            return factory
+        return decorate if factory is None else decorate(factory)
+
+    def entry(self, name: str) -> BuilderEntry:
+        """The entry registered as :obj:`name`; an unknown name raises an
+        error listing the choices and the closest match."""
+        self._load()
+        if name not in self._entries:
+            choices = sorted(self._entries)
+            message = f"unknown edge builder {name!r}; choices: {', '.join(choices)}"
+            close = difflib.get_close_matches(str(name), choices, n=1)
+            if close:
+                message += f". Did you mean {close[0]!r}?"
+            if self._plugin_errors:
+                message += ". Plugins that failed to load: " + "; ".join(
+                    str(e) for e in self._plugin_errors)
+            raise UnknownEdgeBuilderError(message)
+        return self._entries[name]
+
+    def get(self, name: str, **params: Any) -> EdgeBuilder:
+        """Build the builder :obj:`name` with keyword :obj:`params`. Unknown
+        parameters raise an error that lists the accepted ones."""
+        entry = self.entry(name)
+        accepted = entry.parameters()
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            raise TypeError(
+                f"edge builder {name!r} has no parameter(s) {', '.join(unknown)}; "
+                f"accepted: {', '.join(accepted) or '(none)'}")
+        kwargs = dict(params)
+        if "registry" in inspect.signature(entry.factory).parameters:
+            kwargs["registry"] = self
+        builder = entry.factory(**kwargs)
+        if not isinstance(builder, EdgeBuilder):
+            raise TypeError(
+                f"edge builder {name!r} from {entry.source} returned "
+                f"{type(builder).__name__}, not a graphs.EdgeBuilder")
+        return builder
+
+    def list(self) -> list[tuple[str, str]]:
+        """``(name, description)`` of every builder, sorted by name."""
+        self._load()
+        return [(n, self._entries[n].description) for n in sorted(self._entries)]
+
+    def names(self) -> list[str]:
+        """Every registered name, sorted."""
+        return [name for name, _ in self.list()]
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._entries
+
+    @property
+    def plugin_errors(self) -> list[PluginError]:
+        """Plugins that could not contribute builders, with the reason."""
+        self._load()
+        return list(self._plugin_errors)
+
+
+#: The registry the runner and the module-level functions use.
+default_registry = EdgeBuilderRegistry(
+    entry_points=not os.environ.get("ERGRAPH_DISABLE_PLUGIN_AUTOLOAD"))
+
+register_edge_builder = default_registry.register
+get_edge_builder = default_registry.get
+list_edge_builders = default_registry.list
