@@ -6,6 +6,7 @@ from .empty import NoEdges
 from .modality import ModalityEdges
 from .presets import corect
 from .speaker import SpeakerEdges
+from .temporal import offset_pairs, per_modality, relation_names
 from .union import UnionEdges
 from .validate import GraphContractError, validate
 from .window import WindowEdges
@@ -22,5 +23,8 @@ __all__ = [
     "UnionEdges",
     "WindowEdges",
     "corect",
+    "offset_pairs",
+    "per_modality",
+    "relation_names",
     "validate",
 ]

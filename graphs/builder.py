@@ -41,8 +41,9 @@ class EdgeBuilder(ABC):
 
     A subclass is a dataclass of its typed parameters and implements
     :meth:`relations`, :meth:`edges` and :attr:`causal`. Calling the builder
-    sorts what :meth:`edges` returns by relation, so implementations may emit
-    edges in any order. The contract (checked by :func:`graphs.validate`):
+    sorts what :meth:`edges` returns by relation (stably, and only when it is
+    not sorted already), so implementations may emit edges in any order;
+    the built-ins emit them sorted by (relation, target, source). The contract (checked by :func:`graphs.validate`):
 
     * the result depends only on the :class:`DialogueBatch`;
     * no edge joins two dialogues;
@@ -69,12 +70,11 @@ class EdgeBuilder(ABC):
 
     def __call__(self, batch: DialogueBatch) -> DialogueGraph:
         edge_index, edge_type = self.edges(batch)
-        # Stable sort on a (type, target, source) key keeps the output
-        # canonical, so equal structures always give identical tensors.
-        num_nodes = max(batch.num_nodes, 1)
-        key = (edge_type * num_nodes + edge_index[1]) * num_nodes + edge_index[0]
-        order = torch.argsort(key, stable=True)
-        return DialogueGraph(edge_index[:, order], edge_type[order],
+        if edge_type.numel() > 1 and bool((edge_type[1:] < edge_type[:-1]).any()):
+            # Stable, so the builder's own order survives inside a relation.
+            order = torch.argsort(edge_type, stable=True)
+            edge_index, edge_type = edge_index[:, order], edge_type[order]
+        return DialogueGraph(edge_index, edge_type,
                              tuple(self.relations(batch.modalities)))
 
     def params(self) -> dict[str, Any]:

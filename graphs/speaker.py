@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .batch import DialogueBatch
 from .builder import EdgeBuilder
-from .temporal import check_window, per_modality, relation_names, window_pairs
+from .temporal import check_window, per_modality, relation_names, temporal_pairs
 
 
 @dataclass
@@ -78,28 +78,25 @@ class SpeakerEdges(EdgeBuilder):
         return relation_names(modalities, self._kinds())
 
     def edges(self, batch: DialogueBatch) -> tuple[Tensor, Tensor]:
-        source, target = window_pairs(batch, self.past, self.future)
-        src_spk, dst_spk = batch.speakers[source], batch.speakers[target]
-        if self.pairwise and batch.num_utterances and int(batch.speakers.max()) >= self.num_speakers:
+        if self.pairwise and bool((batch.speakers >= self.num_speakers).any()):
             u = int(torch.nonzero(batch.speakers >= self.num_speakers)[0])
             raise ValueError(
                 f"speaker edges were sized for num_speakers={self.num_speakers}, "
                 f"but dialogue {int(batch.utterance_dialogue[u])} of the batch has "
                 f"speaker id {int(batch.speakers[u])}; raise num_speakers")
-        if self.pairwise:
-            who = src_spk * self.num_speakers + dst_spk
-        else:
-            who = (src_spk != dst_spk).long()
-        per_direction = len(self._speaker_kinds())
-        directions = self._directions()
-        # Position of the pair's direction in _directions(); self pairs go
-        # after every speaker relation.
-        direction = torch.where(source > target, len(directions) - 1, 0)
-        kind = direction * per_direction + who
-        is_self = source == target
+        pairs = temporal_pairs(batch, self.past, self.future, self.self_loops)
+        num_who = len(self._speaker_kinds())
+        by_kind = []
+        for direction in self._directions():
+            source, target = pairs[direction]
+            src_spk, dst_spk = batch.speakers[source], batch.speakers[target]
+            who = (src_spk * self.num_speakers + dst_spk if self.pairwise
+                   else (src_spk != dst_spk).long())
+            # A stable sort groups pairs by speaker relation and keeps the
+            # canonical (target, source) order inside each group.
+            order = torch.argsort(who, stable=True)
+            counts = torch.bincount(who, minlength=num_who).tolist()
+            by_kind += zip(source[order].split(counts), target[order].split(counts))
         if self.self_loops:
-            kind = torch.where(is_self, len(directions) * per_direction, kind)
-        else:
-            keep = ~is_self
-            source, target, kind = source[keep], target[keep], kind[keep]
-        return per_modality(batch, source, target, kind, len(self._kinds()))
+            by_kind.append(pairs["self"])
+        return per_modality(batch, by_kind)

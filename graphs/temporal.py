@@ -1,5 +1,7 @@
-"""Vectorised enumeration of (source, target) utterance pairs in a window."""
+"""Vectorised enumeration of (source, target) utterance pairs by turn offset."""
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -15,81 +17,88 @@ def check_window(name: str, value: int | None) -> None:
             f"got {value!r}")
 
 
-def window_pairs(
-    batch: DialogueBatch, past: int | None, future: int | None,
+def offset_pairs(
+    batch: DialogueBatch, first: int | None, last: int | None,
 ) -> tuple[Tensor, Tensor]:
-    r"""Every (source, target) utterance pair of a dialogue with
-    ``turn(target) - past <= turn(source) <= turn(target) + future``.
-
-    The pair with source == target is included; callers route it to a self
-    relation or drop it. ``None`` means unbounded on that side.
+    r"""Every (source, target) utterance pair of one dialogue whose turn
+    offset ``turn(source) - turn(target)`` lies in ``[first, last]``.
 
     Args:
         batch (DialogueBatch): The batch structure.
-        past (int, optional): How many earlier turns a target receives from.
-        future (int, optional): How many later turns a target receives from.
+        first (int, optional): Smallest offset; :obj:`None` reaches back to
+            the dialogue's first turn.
+        last (int, optional): Largest offset; :obj:`None` reaches forward to
+            the dialogue's last turn.
 
     Returns:
-        :obj:`(source [P], target [P])`, batch-level utterance ids, grouped by
-        target and ascending in source within each target.
+        :obj:`(source [P], target [P])`, batch-level utterance ids, ordered
+        by target and then source, which is the canonical edge order.
     """
     turn = batch.utterance_turn
-    length = batch.lengths[batch.utterance_dialogue]
-    first = batch.ptr[batch.utterance_dialogue]
-    lo = turn if past is None else turn.clamp(max=past)
-    hi = length - 1 - turn if future is None else (length - 1 - turn).clamp(max=future)
-    counts = lo + hi + 1
+    remaining = batch.lengths[batch.utterance_dialogue] - 1 - turn
+    lo = -turn if first is None else torch.clamp(-turn, min=first)
+    hi = remaining if last is None else torch.clamp(remaining, max=last)
+    counts = (hi - lo + 1).clamp(min=0)
     target = torch.repeat_interleave(torch.arange(batch.num_utterances), counts)
-    # Position of each pair inside its target's run gives the source offset.
+    # A pair's rank inside its target's run is its offset from ``lo``.
     run_start = torch.cumsum(counts, 0) - counts
-    within = torch.arange(target.numel()) - run_start[target]
-    source = first[target] + turn[target] - lo[target] + within
-    return source, target
+    rank = torch.arange(target.numel()) - run_start[target]
+    return target + lo[target] + rank, target
 
 
-def per_modality(
-    batch: DialogueBatch, source: Tensor, target: Tensor, kind: Tensor,
-    num_kinds: int,
-) -> tuple[Tensor, Tensor]:
-    r"""Repeat utterance-level pairs inside every modality.
-
-    Relation ``m * num_kinds + kind`` of modality ``m`` links node
-    ``(m, source)`` to node ``(m, target)``, which is the relation layout of
-    :meth:`relation_names`.
-
-    Args:
-        batch (DialogueBatch): The batch structure.
-        source (LongTensor): Source utterances, shape :obj:`[P]`.
-        target (LongTensor): Target utterances, shape :obj:`[P]`.
-        kind (LongTensor): Relation kind of every pair, shape :obj:`[P]`.
-        num_kinds (int): Relation kinds per modality.
-    """
-    num_modalities = len(batch.modalities)
-    shift = torch.arange(num_modalities).unsqueeze(1)
-    edge_index = torch.stack([
-        (source + shift * batch.num_utterances).flatten(),
-        (target + shift * batch.num_utterances).flatten(),
-    ])
-    edge_type = (kind + shift * num_kinds).flatten()
-    return edge_index, edge_type
-
-
-def relation_names(modalities, kinds: list[str]) -> list[str]:
-    """``modality:kind`` for every modality, then kind: the layout that
-    :func:`per_modality` writes."""
-    return [f"{m}:{k}" for m in modalities for k in kinds]
+def temporal_pairs(batch: DialogueBatch, past: int | None, future: int | None,
+                   self_loops: bool) -> dict[str, tuple[Tensor, Tensor]]:
+    """Pairs of each temporal kind (``past``, ``future``, ``self``) of a
+    window. A side of width 0 can hold no edge, so it gets no kind and the
+    backbone carries no dead relation."""
+    kinds = {}
+    if past != 0:
+        kinds["past"] = offset_pairs(batch, None if past is None else -past, -1)
+    if future != 0:
+        kinds["future"] = offset_pairs(batch, 1, future)
+    if self_loops:
+        kinds["self"] = offset_pairs(batch, 0, 0)
+    return kinds
 
 
 def temporal_kinds(past: int | None, future: int | None,
                    self_loops: bool) -> list[str]:
-    """Relation kinds of a temporal window. A side of width 0 can hold no
-    edge, so it gets no relation and the backbone carries no dead weights."""
+    """The kind names :func:`temporal_pairs` returns, without a batch."""
     return ([k for k, width in (("past", past), ("future", future)) if width != 0]
             + (["self"] if self_loops else []))
 
 
-def kind_of_pairs(source: Tensor, target: Tensor, kinds: list[str]) -> Tensor:
-    """Index into :obj:`kinds` of every pair, from the sign of its offset."""
-    lookup = torch.tensor([kinds.index(k) if k in kinds else -1
-                           for k in ("past", "self", "future")])
-    return lookup[torch.sign(source - target) + 1]
+def per_modality(
+    batch: DialogueBatch, pairs_by_kind: Sequence[tuple[Tensor, Tensor]],
+) -> tuple[Tensor, Tensor]:
+    r"""Repeat utterance-level pairs inside every modality.
+
+    Relation ``m * K + k`` links node ``(m, source)`` to node ``(m, target)``
+    for the pairs of kind ``k``, the layout of :func:`relation_names`.
+    Edges come out sorted by relation.
+
+    Args:
+        batch (DialogueBatch): The batch structure.
+        pairs_by_kind (Sequence[tuple[LongTensor, LongTensor]]): The
+            :obj:`(source [P_k], target [P_k])` utterance pairs of each of
+            the ``K`` kinds, in relation order.
+    """
+    sources, targets, types = [], [], []
+    num_kinds = len(pairs_by_kind)
+    for m in range(len(batch.modalities)):
+        shift = m * batch.num_utterances
+        for k, (source, target) in enumerate(pairs_by_kind):
+            sources.append(source + shift)
+            targets.append(target + shift)
+            types.append(torch.full_like(source, m * num_kinds + k))
+    if not types:
+        return (torch.empty(2, 0, dtype=torch.long),
+                torch.empty(0, dtype=torch.long))
+    return (torch.stack([torch.cat(sources), torch.cat(targets)]),
+            torch.cat(types))
+
+
+def relation_names(modalities: Sequence[str], kinds: Sequence[str]) -> list[str]:
+    """``modality:kind`` for every modality, then kind: the layout that
+    :func:`per_modality` writes."""
+    return [f"{m}:{k}" for m in modalities for k in kinds]

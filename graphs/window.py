@@ -8,8 +8,8 @@ from torch import Tensor
 
 from .batch import DialogueBatch
 from .builder import EdgeBuilder
-from .temporal import (check_window, kind_of_pairs, per_modality, relation_names,
-                       temporal_kinds, window_pairs)
+from .temporal import (check_window, per_modality, relation_names,
+                       temporal_kinds, temporal_pairs)
 
 
 @dataclass
@@ -57,10 +57,5 @@ class WindowEdges(EdgeBuilder):
         return relation_names(modalities, self._kinds())
 
     def edges(self, batch: DialogueBatch) -> tuple[Tensor, Tensor]:
-        source, target = window_pairs(batch, self.past, self.future)
-        if not self.self_loops:
-            keep = source != target
-            source, target = source[keep], target[keep]
-        kinds = self._kinds()
-        kind = kind_of_pairs(source, target, kinds)
-        return per_modality(batch, source, target, kind, len(kinds))
+        pairs = temporal_pairs(batch, self.past, self.future, self.self_loops)
+        return per_modality(batch, list(pairs.values()))

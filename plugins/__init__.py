@@ -70,9 +70,11 @@ def collect_edge_builders(
     plugin's registrations all at once and raises to refuse them; a plugin
     whose hook or registrations fail contributes nothing."""
     errors: list[PluginError] = []
-    # pluggy lists implementations last-registered first; the built-ins
-    # go first so that a plugin reusing a built-in name is the one refused.
-    for impl in reversed(manager.hook.register_edge_builders.get_hookimpls()):
+    # Built-ins go first so that a plugin reusing a built-in name is the one
+    # refused, whatever order pluggy keeps its implementations in.
+    impls = sorted(manager.hook.register_edge_builders.get_hookimpls(),
+                   key=lambda impl: impl.plugin_name != "ergraph")
+    for impl in impls:
         staged: list[tuple[str, Callable]] = []
         try:
             impl.function(register=lambda name, factory: staged.append((name, factory)))
