@@ -1,0 +1,7 @@
+"""The CORECT backbone shared by every topology."""
+from .checkpoint import Checkpoint, load_checkpoint, load_weights, save_checkpoint
+from .config import ModelConfig
+from .corect import CORECT
+
+__all__ = ["CORECT", "Checkpoint", "ModelConfig", "load_checkpoint", "load_weights",
+           "save_checkpoint"]

@@ -1,0 +1,141 @@
+"""Checkpoints that load anywhere, without unpickling arbitrary objects."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import ModelConfig
+from .corect import CORECT
+
+FORMAT = "ergraph-checkpoint/1"
+
+
+def ergraph_version() -> str:
+    try:
+        return version("ergraph")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class Checkpoint:
+    r"""A trained backbone and everything needed to rebuild it.
+
+    Args:
+        model (ModelConfig): The backbone's configuration.
+        graph (dict): ``{"name": registry name, "params": {...}}``.
+        labels (list[str]): Label names, in logit order.
+        state_dict (dict[str, Tensor]): The weights.
+        metadata (dict): Plain-typed extras: the dataset's metadata (for
+            example its sentence encoder) and the run's resolved config.
+        version (str): The ergraph version that wrote it.
+    """
+
+    model: ModelConfig
+    graph: dict[str, Any]
+    labels: list[str]
+    state_dict: dict[str, torch.Tensor]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    version: str = field(default_factory=ergraph_version)
+
+    @classmethod
+    def from_model(cls, model: CORECT, graph_name: str, graph_params: dict[str, Any],
+                   labels: list[str], metadata: dict[str, Any] | None = None
+                   ) -> "Checkpoint":
+        """Capture :obj:`model`, built by the registry entry
+        :obj:`graph_name` with :obj:`graph_params`."""
+        return cls(model.config, {"name": graph_name, "params": dict(graph_params),
+                                  "relations": list(model.relations)},
+                   list(labels), model.state_dict(), dict(metadata or {}))
+
+    def build(self, registry=None) -> CORECT:
+        """A :class:`CORECT` with these weights, in eval mode, on CPU."""
+        if registry is None:
+            from registry import default_registry as registry
+        builder = registry.get(self.graph["name"], **self.graph.get("params", {}))
+        model = CORECT(self.model, builder)
+        load_weights(model, self)
+        return model.eval()
+
+
+def plain(value: Any) -> Any:
+    """:obj:`value` as dicts, lists, str, int, float, bool and None, which
+    is all ``torch.load(weights_only=True)`` accepts besides tensors."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> None:
+    """Write :obj:`checkpoint` atomically: a reader never sees half a file."""
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "version": checkpoint.version,
+        "model": checkpoint.model.to_dict(),
+        "graph": plain(checkpoint.graph),
+        "labels": list(checkpoint.labels),
+        "metadata": plain(checkpoint.metadata),
+        "state_dict": {k: v.detach().cpu() for k, v in checkpoint.state_dict.items()},
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read a checkpoint onto CPU, whatever device wrote it, with
+    ``weights_only=True`` so that loading cannot run code."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path} is not a readable ergraph checkpoint: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an ergraph checkpoint (format "
+                         f"{payload.get('format') if isinstance(payload, dict) else None!r},"
+                         f" expected {FORMAT!r})")
+    model = dict(payload["model"])
+    model["sequence_modalities"] = tuple(model["sequence_modalities"])
+    return Checkpoint(ModelConfig(**model), payload["graph"], payload["labels"],
+                      payload["state_dict"], payload.get("metadata", {}),
+                      payload["version"])
+
+
+def load_weights(model: CORECT, checkpoint: Checkpoint) -> None:
+    """Load the checkpoint's weights into :obj:`model`; if the model was
+    configured differently, say exactly what differs."""
+    ours, theirs = model.config.to_dict(), checkpoint.model.to_dict()
+    differences = [f"{k}: checkpoint {theirs.get(k)!r}, model {ours.get(k)!r}"
+                   for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)]
+    builder = checkpoint_relations(checkpoint)
+    if builder is not None and builder != model.relations:
+        differences.append(f"graph relations: checkpoint {builder}, model {model.relations}")
+    if differences:
+        raise ValueError("checkpoint does not match the model: " + "; ".join(differences))
+    model.load_state_dict(checkpoint.state_dict)
+
+
+def checkpoint_relations(checkpoint: Checkpoint) -> list[str] | None:
+    """The relation names recorded with the checkpoint's graph, if any."""
+    return checkpoint.graph.get("relations")

@@ -1,0 +1,88 @@
+"""The backbone's configuration, passed explicitly."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class ModelConfig:
+    r"""Everything that sizes a :class:`~models.CORECT` backbone, except the
+    edge builder.
+
+    Defaults follow CORECT's IEMOCAP-6 script (hidden 100, graph-transformer
+    heads 7, cross-modal 2 layers × 2 heads, self-attention 3 layers × 2
+    heads, dropout 0.5). The data-dependent fields come from the corpus.
+
+    Args:
+        modalities (dict[str, int]): Ordered modality name -> feature dim.
+        num_classes (int): Number of emotion labels.
+        max_speakers (int): Size of the speaker embedding; speaker ids are
+            local to a dialogue, so this is the most speakers one dialogue
+            has. (default: :obj:`2`)
+        hidden (int): Width of every encoder output and graph node.
+            (default: :obj:`100`)
+        gnn_heads (int): Heads of the ``TransformerConv`` layer, concatenated.
+            (default: :obj:`7`)
+        crossmodal_layers (int): Cross-attention layers per modality pair.
+            (default: :obj:`2`)
+        crossmodal_heads (int): Heads of each cross-attention layer.
+            (default: :obj:`2`)
+        self_attention_layers (int): Self-attention layers over each target
+            modality's concatenated cross outputs. (default: :obj:`3`)
+        self_attention_heads (int): Heads of those layers. (default: :obj:`2`)
+        sequence_modalities (tuple[str, ...]): Modalities encoded by a
+            transformer over the dialogue; the others by a two-layer MLP.
+            (default: :obj:`("text",)`)
+        sequence_layers (int): Layers of that transformer. (default: :obj:`1`)
+        sequence_heads (int): Its heads. (default: :obj:`4`)
+        dropout (float): Dropout everywhere. (default: :obj:`0.5`)
+        gnn (bool): Use RT-GCN; off gives the encoder (+ P-CM) ablation.
+            (default: :obj:`True`)
+        crossmodal (bool): Use P-CM (switched off anyway with one modality).
+            (default: :obj:`True`)
+    """
+
+    modalities: dict[str, int] = field(default_factory=lambda: {"text": 384})
+    num_classes: int = 6
+    max_speakers: int = 2
+    hidden: int = 100
+    gnn_heads: int = 7
+    crossmodal_layers: int = 2
+    crossmodal_heads: int = 2
+    self_attention_layers: int = 3
+    self_attention_heads: int = 2
+    sequence_modalities: tuple[str, ...] = ("text",)
+    sequence_layers: int = 1
+    sequence_heads: int = 4
+    dropout: float = 0.5
+    gnn: bool = True
+    crossmodal: bool = True
+
+    def __post_init__(self) -> None:
+        self.modalities = dict(self.modalities)
+        self.sequence_modalities = tuple(self.sequence_modalities)
+        if not self.modalities:
+            raise ValueError("ModelConfig.modalities must name at least one modality")
+        for name, dim in self.modalities.items():
+            if not isinstance(dim, int) or dim < 1:
+                raise ValueError(f"modality {name!r} has dimension {dim!r}; "
+                                 "it must be a positive int")
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
+        if self.max_speakers < 1:
+            raise ValueError(f"max_speakers must be at least 1, got {self.max_speakers}")
+        for heads in ("sequence_heads", "crossmodal_heads"):
+            if self.hidden % getattr(self, heads):
+                raise ValueError(f"hidden={self.hidden} is not divisible by "
+                                 f"{heads}={getattr(self, heads)}")
+
+    @property
+    def uses_crossmodal(self) -> bool:
+        return self.crossmodal and len(self.modalities) > 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only, so a checkpoint loads with ``weights_only``."""
+        out = asdict(self)
+        out["sequence_modalities"] = list(self.sequence_modalities)
+        return out

@@ -1,0 +1,143 @@
+"""The CORECT backbone, shared by every topology."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.utils import to_dense_batch
+
+from graphs import DialogueBatch, DialogueGraph, EdgeBuilder
+
+from .config import ModelConfig
+from .crossmodal import PairwiseCrossModal
+from .encoders import MLPEncoder, SequenceEncoder
+from .rtgcn import RTGCN
+
+
+class CORECT(nn.Module):
+    r"""CORECT (EMNLP 2023) with a pluggable graph.
+
+    unimodal encoders + speaker embedding → RT-GCN over the builder's
+    (utterance × modality) graph, and P-CM over the encoder outputs →
+    concatenation → MLP classifier.
+
+    **Causal end to end.** When the builder is causal (:attr:`causal`), the
+    sequence encoders and every P-CM attention block mask later turns, RT-GCN
+    only follows the causal edges, and nothing else mixes turns (BatchNorm
+    uses running statistics at evaluation), so a turn's logits never depend
+    on a later turn.
+
+    Differences from CORECT's code, all on purpose: temporal edges follow
+    the receiving side (:class:`graphs.WindowEdges` maps CORECT's flags);
+    the text transformer runs in the hidden width, with a padding mask and
+    sinusoidal positions; speaker ids are local to each dialogue so
+    multi-party corpora work; with ``graph=none`` (no relations) or
+    ``gnn=False`` the RT-GCN is skipped and the encoders feed the classifier.
+
+    Args:
+        config (ModelConfig): Sizes and switches.
+        builder (EdgeBuilder): The topology; its relations size ``RGCNConv``.
+
+    Shapes:
+        - **input:** per-modality features :math:`(U, F_m)` packed dialogue
+          by dialogue, and the batch's :class:`graphs.DialogueBatch`
+        - **output:** logits :math:`(U, C)`
+    """
+
+    def __init__(self, config: ModelConfig, builder: EdgeBuilder) -> None:
+        super().__init__()
+        self.config = config
+        self.builder = builder
+        self.modalities = list(config.modalities)
+        self.relations = builder.relations(self.modalities)
+        h = config.hidden
+        self.encoders = nn.ModuleDict({
+            m: (SequenceEncoder(dim, h, config.sequence_layers, config.sequence_heads,
+                                config.dropout)
+                if m in config.sequence_modalities else MLPEncoder(dim, h, config.dropout))
+            for m, dim in config.modalities.items()})
+        self.speaker_embedding = nn.Embedding(config.max_speakers, h)
+        self.rtgcn = (RTGCN(h, len(self.relations), config.gnn_heads)
+                      if config.gnn and self.relations else None)
+        self.crossmodal = (PairwiseCrossModal(
+            self.modalities, h, config.crossmodal_layers, config.crossmodal_heads,
+            config.self_attention_layers, config.self_attention_heads, config.dropout)
+            if config.uses_crossmodal else None)
+        node_dim = self.rtgcn.out_dim if self.rtgcn is not None else h
+        in_dim = node_dim * len(self.modalities) + (
+            self.crossmodal.out_dim if self.crossmodal is not None else 0)
+        self.classifier = nn.Sequential(
+            nn.Linear(in_dim, h), nn.ReLU(), nn.Dropout(config.dropout),
+            nn.Linear(h, config.num_classes))
+        self.dropout = nn.Dropout(config.dropout)
+
+    @property
+    def causal(self) -> bool:
+        """Whether no prediction can depend on a later turn."""
+        return self.builder.causal
+
+    def build_graph(self, structure: DialogueBatch) -> DialogueGraph:
+        """The builder's graph for this batch (on CPU)."""
+        return self.builder(structure)
+
+    def encode(self, features: dict[str, Tensor],
+               structure: DialogueBatch) -> tuple[dict[str, Tensor], Tensor]:
+        """Per-modality utterance states :math:`(U, H)` with speakers added,
+        and the padding mask :math:`(B, T)` of the dialogue layout."""
+        device = self.speaker_embedding.weight.device
+        utterance_dialogue = structure.utterance_dialogue.to(device)
+        speakers = structure.speakers.to(device)
+        if int(structure.speakers.max()) >= self.config.max_speakers:
+            raise ValueError(
+                f"a dialogue has speaker id {int(structure.speakers.max())}, but the "
+                f"model was sized for max_speakers={self.config.max_speakers}")
+        speaker = self.speaker_embedding(speakers)
+        states, padding = {}, None
+        for m in self.modalities:
+            x = features[m].to(device)
+            if m in self.config.sequence_modalities:
+                dense, mask = to_dense_batch(x, utterance_dialogue,
+                                             batch_size=structure.num_dialogues)
+                padding = ~mask
+                h = self.encoders[m](dense, padding, self.causal)[mask]
+            else:
+                h = self.encoders[m](x)
+            states[m] = h + speaker
+        if padding is None:
+            _, mask = to_dense_batch(speaker, utterance_dialogue,
+                                     batch_size=structure.num_dialogues)
+            padding = ~mask
+        return states, padding
+
+    def forward(self, features: dict[str, Tensor], structure: DialogueBatch,
+                graph: DialogueGraph | None = None) -> Tensor:
+        missing = [m for m in self.modalities if m not in features]
+        if missing:
+            raise ValueError(f"features lack modalities {missing}; the model uses "
+                             f"{self.modalities}")
+        states, padding = self.encode(features, structure)
+        parts = []
+        if self.rtgcn is not None:
+            if graph is None:
+                graph = self.build_graph(structure)
+            device = padding.device
+            nodes = torch.cat([states[m] for m in self.modalities])
+            out = self.rtgcn(self.dropout(nodes), graph.edge_index.to(device),
+                             graph.edge_type.to(device))
+            # Modality-major nodes back to one row per utterance.
+            parts.append(out.view(len(self.modalities), structure.num_utterances, -1)
+                         .transpose(0, 1).flatten(1))
+        else:
+            parts.append(torch.cat([states[m] for m in self.modalities], -1))
+        if self.crossmodal is not None:
+            dense = {m: to_dense_batch(states[m], structure.utterance_dialogue.to(
+                padding.device), batch_size=structure.num_dialogues)[0]
+                for m in self.modalities}
+            parts.append(self.crossmodal(dense, padding, self.causal)[~padding])
+        return self.classifier(self.dropout(torch.cat(parts, -1)))
+
+    def loss(self, logits: Tensor, labels: Tensor,
+             class_weights: Tensor | None = None) -> Tensor:
+        """Cross-entropy over labelled utterances (label -1 is ignored)."""
+        return F.cross_entropy(logits, labels.to(logits.device), weight=class_weights,
+                               ignore_index=-1)

@@ -1,0 +1,80 @@
+"""Unimodal encoders: a sequence transformer and a per-utterance MLP."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def causal_mask(length: int, device: torch.device | None = None) -> Tensor:
+    """Boolean ``[T, T]`` mask, ``True`` where a query may *not* attend: at
+    every later position."""
+    return torch.ones(length, length, dtype=torch.bool, device=device).triu(1)
+
+
+def sinusoidal_positions(positions: Tensor, dim: int) -> Tensor:
+    """Fixed sinusoidal encodings of integer turn positions, shape
+    ``[*positions.shape, dim]``. Fixed rather than learned so that any
+    dialogue length works, including live ones longer than any seen."""
+    half = dim // 2
+    freq = torch.exp(-math.log(10000.0) * torch.arange(half, device=positions.device)
+                     / max(half, 1))
+    angle = positions.unsqueeze(-1).float() * freq
+    enc = torch.cat([angle.sin(), angle.cos()], dim=-1)
+    return nn.functional.pad(enc, (0, dim - 2 * half))
+
+
+class SequenceEncoder(nn.Module):
+    r"""Transformer over a dialogue's utterances of one modality.
+
+    Features are projected to :obj:`hidden` first, then position-encoded
+    and contextualised, so the attention runs in the hidden width whatever
+    the feature dimension. (CORECT attends in the feature width and has
+    neither a padding mask nor positions.)
+
+    Args:
+        in_dim (int): Feature dimension.
+        hidden (int): Output width.
+        layers (int): Transformer layers.
+        heads (int): Attention heads.
+        dropout (float): Dropout.
+
+    Shapes:
+        - **input:** padded features :math:`(B, T, F)`, padding mask
+          :math:`(B, T)` (``True`` = padding), and whether to mask the future
+        - **output:** :math:`(B, T, H)`
+    """
+
+    def __init__(self, in_dim: int, hidden: int, layers: int, heads: int,
+                 dropout: float) -> None:
+        super().__init__()
+        self.project = nn.Linear(in_dim, hidden)
+        layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout,
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(hidden)
+
+    def forward(self, x: Tensor, padding: Tensor, causal: bool) -> Tensor:
+        h = self.project(x)
+        positions = torch.arange(x.size(1), device=x.device)
+        h = h + sinusoidal_positions(positions, h.size(-1))
+        mask = causal_mask(x.size(1), x.device) if causal else None
+        return self.norm(self.encoder(h, mask=mask, src_key_padding_mask=padding))
+
+
+class MLPEncoder(nn.Module):
+    r"""Two-layer MLP applied to each utterance on its own.
+
+    Shapes:
+        - **input:** :math:`(*, F)`
+        - **output:** :math:`(*, H)`
+    """
+
+    def __init__(self, in_dim: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(),
+                                 nn.Dropout(dropout), nn.Linear(hidden, hidden))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)

@@ -1,0 +1,61 @@
+import pytest
+import torch
+
+from models import CORECT, Checkpoint, load_checkpoint, load_weights, save_checkpoint
+from registry import EdgeBuilderRegistry
+
+from .test_corect import random_batch, small_config
+
+REGISTRY = EdgeBuilderRegistry(entry_points=False)
+
+
+def trained_model(graph="speaker", params={"past": 2, "future": 0}):
+    torch.manual_seed(0)
+    model = CORECT(small_config(), REGISTRY.get(graph, **params))
+    features, structure = random_batch([4, 6])
+    model.loss(model(features, structure), torch.randint(0, 4, (10,))).backward()
+    torch.optim.SGD(model.parameters(), 0.1).step()
+    return model.eval()
+
+
+def test_round_trip_gives_identical_logits(tmp_path):
+    model = trained_model()
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, Checkpoint.from_model(model, "speaker", {"past": 2, "future": 0},
+                                                ["a", "b", "c", "d"], {"encoder": "x"}))
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+    loaded = load_checkpoint(path)
+    assert loaded.labels == ["a", "b", "c", "d"]
+    assert loaded.metadata == {"encoder": "x"}
+    assert loaded.graph["relations"] == model.relations
+    rebuilt = loaded.build(REGISTRY)
+    assert rebuilt.causal
+    features, structure = random_batch([5, 2], seed=3)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(features, structure), model(features, structure))
+    # weights_only: the payload holds tensors and plain types only.
+    torch.load(path, weights_only=True)
+
+
+def test_mismatched_configuration_says_what_differs(tmp_path):
+    model = trained_model()
+    checkpoint = Checkpoint.from_model(model, "speaker", {"past": 2, "future": 0}, list("abcd"))
+    other = CORECT(small_config(dropout=0.1), REGISTRY.get("speaker", past=2, future=1))
+    with pytest.raises(ValueError, match=r"dropout: checkpoint 0.5, model 0.1; graph "
+                                         r"relations: checkpoint \['text:same:past'"):
+        load_weights(other, checkpoint)
+
+
+def test_not_a_checkpoint_is_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "missing.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="other.pt is not an ergraph checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+    torch.save({"format": "ergraph-checkpoint/1", "x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="evil.pt is not a readable ergraph checkpoint"):
+        load_checkpoint(tmp_path / "evil.pt")

@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from graphs import DialogueBatch
+from models import CORECT, ModelConfig
+from registry import EdgeBuilderRegistry
+
+REGISTRY = EdgeBuilderRegistry(entry_points=False)
+DIMS = {"text": 12, "audio": 5, "visual": 7}
+
+
+def small_config(modalities=DIMS, **kwargs) -> ModelConfig:
+    return ModelConfig(modalities=dict(modalities), num_classes=4, max_speakers=3,
+                       hidden=8, gnn_heads=2, crossmodal_heads=2,
+                       self_attention_heads=2, sequence_heads=2, **kwargs)
+
+
+def random_batch(lengths, modalities=DIMS, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    speakers = torch.randint(0, 3, (sum(lengths),), generator=g)
+    features = {m: torch.randn(sum(lengths), d, generator=g) for m, d in modalities.items()}
+    return features, DialogueBatch(lengths, speakers, list(modalities))
+
+
+@pytest.mark.parametrize("modalities", [("text",), ("audio",), ("text", "visual"),
+                                        ("text", "audio", "visual")])
+@pytest.mark.parametrize("graph", ["corect", "none", "causal"])
+def test_output_shape_over_modality_subsets(modalities, graph):
+    dims = {m: DIMS[m] for m in modalities}
+    model = CORECT(small_config(dims), REGISTRY.get(graph)).eval()
+    features, structure = random_batch([4, 1, 6], dims)
+    assert model(features, structure).shape == (11, 4)
+    assert (model.crossmodal is not None) == (len(modalities) > 1)
+
+
+@pytest.mark.parametrize("graph", REGISTRY.names())
+def test_every_registered_builder_runs_through_the_model(graph):
+    params = {"union": {"parts": {"speaker": {}, "modality": {}}}}.get(graph, {})
+    model = CORECT(small_config(), REGISTRY.get(graph, **params))
+    features, structure = random_batch([3, 5])
+    logits = model(features, structure)
+    assert logits.shape == (8, 4) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("switches", [{}, {"gnn": False}, {"crossmodal": False}])
+def test_gradients_reach_every_parameter(switches):
+    model = CORECT(small_config(**switches), REGISTRY.get("corect"))
+    features, structure = random_batch([5, 7, 2])
+    labels = torch.randint(0, 4, (14,))
+    model.loss(model(features, structure), labels).backward()
+    # Every speaker slot appears in the batch, so every parameter must learn.
+    assert set(structure.speakers.tolist()) == {0, 1, 2}
+    silent = [n for n, p in model.named_parameters()
+              if p.grad is None or not p.grad.abs().sum() > 0]
+    assert silent == []
+    assert (model.rtgcn is None) == (switches.get("gnn") is False)
+
+
+def test_loss_ignores_unlabelled_utterances():
+    model = CORECT(small_config(), REGISTRY.get("none")).eval()
+    features, structure = random_batch([3])
+    logits = model(features, structure)
+    full = model.loss(logits[:2], torch.tensor([1, 2]))
+    assert torch.allclose(model.loss(logits, torch.tensor([1, 2, -1])), full)
+
+
+def test_too_many_speakers_is_refused():
+    model = CORECT(small_config(), REGISTRY.get("none"))
+    features, _ = random_batch([2])
+    with pytest.raises(ValueError, match="speaker id 3.*max_speakers=3"):
+        model(features, DialogueBatch([2], [0, 3], list(DIMS)))

@@ -1,0 +1,64 @@
+"""Causal means causal end to end: cutting a dialogue's future leaves the
+logits of every kept turn unchanged."""
+import pytest
+import torch
+
+from graphs import DialogueBatch
+from models import CORECT
+from registry import EdgeBuilderRegistry
+
+from .test_corect import DIMS, random_batch, small_config
+
+REGISTRY = EdgeBuilderRegistry(entry_points=False)
+CAUSAL = [("causal", {}), ("causal", {"past": None, "self_loops": True}),
+          ("window", {"past": 2, "future": 0}), ("speaker", {"future": 0}),
+          ("modality", {}), ("none", {}),
+          ("union", {"parts": {"causal": {}, "modality": {}}})]
+BIDIRECTIONAL = [("window", {}), ("corect", {}), ("speaker", {})]
+LENGTHS = [1, 7, 12, 3, 1, 20]
+
+
+def cut(features, structure, seed):
+    """Keep a random non-empty prefix of every dialogue."""
+    g = torch.Generator().manual_seed(seed)
+    keep_lengths = [int(torch.randint(1, n + 1, (1,), generator=g))
+                    for n in structure.lengths.tolist()]
+    kept = torch.cat([torch.arange(start, start + k) for start, k in
+                      zip(structure.ptr[:-1].tolist(), keep_lengths)])
+    return ({m: x[kept] for m, x in features.items()},
+            DialogueBatch(keep_lengths, structure.speakers[kept], structure.modalities),
+            kept)
+
+
+def logits_before_and_after_cut(name, params, seed):
+    torch.manual_seed(seed)
+    model = CORECT(small_config(), REGISTRY.get(name, **params))
+    # A few training steps, so BatchNorm's running statistics are not trivial.
+    features, structure = random_batch(LENGTHS, seed=seed)
+    optimiser = torch.optim.Adam(model.parameters(), 1e-3)
+    for _ in range(3):
+        optimiser.zero_grad()
+        model.loss(model(features, structure), torch.randint(0, 4, (sum(LENGTHS),))).backward()
+        optimiser.step()
+    model.eval()
+    with torch.no_grad():
+        full = model(features, structure)
+        # A collapsed model would pass any leakage test.
+        assert full.std(0).min() > 1e-4
+        cut_features, cut_structure, kept = cut(features, structure, seed)
+        return full[kept], model(cut_features, cut_structure)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("name, params", CAUSAL)
+def test_causal_model_never_reads_a_later_turn(name, params, seed):
+    assert CORECT(small_config(), REGISTRY.get(name, **params)).causal
+    before, after = logits_before_and_after_cut(name, params, seed)
+    torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name, params", BIDIRECTIONAL)
+def test_bidirectional_model_does_read_the_future(name, params):
+    assert not CORECT(small_config(), REGISTRY.get(name, **params)).causal
+    before, after = logits_before_and_after_cut(name, params, 0)
+    assert not torch.allclose(after, before, atol=1e-3)
