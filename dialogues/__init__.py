@@ -1,0 +1,27 @@
+"""Corpora for emotion recognition in conversation, batched for a model.
+
+>>> from dialogues import load_corpus, batches
+>>> corpus = load_corpus("../shared/data/iemocap", label_view="iemocap_4")
+>>> for batch in batches(corpus.split("train"), ["text"], batch_size=32):
+...     batch.structure, batch.features["text"], batch.labels
+
+Formats are documented in ``docs/data-format.md``.
+"""
+from .batch import Batch, batches, collate
+from .corpus import Corpus
+from .dialogue import Dialogue
+from .errors import DataError
+from .load import load_corpus
+from .synthetic import SyntheticConfig, synthetic_corpus
+
+__all__ = [
+    "Batch",
+    "Corpus",
+    "DataError",
+    "Dialogue",
+    "SyntheticConfig",
+    "batches",
+    "collate",
+    "load_corpus",
+    "synthetic_corpus",
+]

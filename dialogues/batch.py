@@ -1,0 +1,134 @@
+"""Packing dialogues into batches for a model."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+from torch import Tensor
+
+from graphs import DialogueBatch
+
+from .dialogue import Dialogue
+from .errors import DataError
+
+
+def _structure_to(structure: DialogueBatch, device: torch.device | str) -> DialogueBatch:
+    # DialogueBatch derives its index tensors with default-device factories,
+    # so rebuilding it through __init__ would mix devices; move every tensor
+    # field instead, whatever fields it grows.
+    moved = object.__new__(DialogueBatch)
+    for f in dataclasses.fields(structure):
+        value = getattr(structure, f.name)
+        if isinstance(value, Tensor):
+            value = value.to(device)
+        object.__setattr__(moved, f.name, value)
+    return moved
+
+
+@dataclass(eq=False)
+class Batch:
+    r"""Dialogues packed for a model, utterances dialogue-major: all of
+    dialogue 0's turns, then dialogue 1's, and so on.
+
+    Args:
+        structure (graphs.DialogueBatch): Lengths, local speaker ids and
+            modality names: what an edge builder sees.
+        features (dict[str, Tensor]): Modality to features of shape
+            :obj:`[U, dim]`, in :obj:`structure.modalities` order.
+        labels (LongTensor): Label of every utterance, shape :obj:`[U]`,
+            :obj:`-1` where unknown.
+        dialogue_ids (list[str]): Id of every dialogue, length :obj:`B`.
+    """
+
+    structure: DialogueBatch
+    features: dict[str, Tensor]
+    labels: Tensor
+    dialogue_ids: list[str]
+
+    @property
+    def num_utterances(self) -> int:
+        return self.labels.numel()
+
+    def to(self, device: torch.device | str) -> "Batch":
+        """A copy with every tensor, the structure's included, on
+        :obj:`device`."""
+        return Batch(
+            structure=_structure_to(self.structure, device),
+            features={m: x.to(device) for m, x in self.features.items()},
+            labels=self.labels.to(device),
+            dialogue_ids=list(self.dialogue_ids),
+        )
+
+
+def collate(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> Batch:
+    r"""Pack dialogues into one :class:`Batch`.
+
+    Args:
+        dialogues (Sequence[Dialogue]): At least one dialogue.
+        modalities (Sequence[str]): Modalities to pack, in this order; every
+            dialogue must have them.
+
+    Returns:
+        Batch: Features :obj:`[U, dim]` per modality and labels :obj:`[U]`
+        where :obj:`U = sum(len(d) for d in dialogues)`.
+    """
+    modalities = tuple(modalities)
+    if not dialogues:
+        raise DataError("collate needs at least one dialogue")
+    if not modalities:
+        raise DataError("collate needs at least one modality")
+    for dialogue in dialogues:
+        for modality in modalities:
+            if modality not in dialogue.features:
+                raise DataError(
+                    f"dialogue {dialogue.id!r} has no {modality!r} features; "
+                    f"it has {sorted(dialogue.features)}")
+    structure = DialogueBatch(
+        lengths=[len(d) for d in dialogues],
+        speakers=torch.cat([d.speaker_ids for d in dialogues]),
+        modalities=modalities,
+    )
+    return Batch(
+        structure=structure,
+        features={m: torch.cat([d.features[m] for d in dialogues])
+                  for m in modalities},
+        labels=torch.cat([d.labels for d in dialogues]),
+        dialogue_ids=[d.id for d in dialogues],
+    )
+
+
+def batches(dialogues: Sequence[Dialogue], modalities: Sequence[str],
+            batch_size: int, shuffle: bool = False,
+            generator: torch.Generator | None = None) -> Iterator[Batch]:
+    r"""Iterate over :class:`Batch` es of up to :obj:`batch_size` dialogues.
+
+    Every dialogue lands in exactly one batch; only the last batch may be
+    smaller.
+
+    Args:
+        dialogues (Sequence[Dialogue]): The dialogues, e.g. a corpus split.
+        modalities (Sequence[str]): Modalities to pack, in this order.
+        batch_size (int): Dialogues per batch, at least 1.
+        shuffle (bool): Visit dialogues in a random order drawn from
+            :obj:`generator`; otherwise in the given order.
+            (default: :obj:`False`)
+        generator (torch.Generator, optional): Source of the shuffle, for
+            reproducible epochs. (default: :obj:`None`, torch's global one)
+    """
+    # Checked here, not in the generator, so a bad call fails where it is made.
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if shuffle:
+        order = torch.randperm(len(dialogues), generator=generator).tolist()
+    else:
+        order = list(range(len(dialogues)))
+    return _batches(dialogues, tuple(modalities), batch_size, order)
+
+
+def _batches(dialogues: Sequence[Dialogue], modalities: tuple[str, ...],
+             batch_size: int, order: list[int]) -> Iterator[Batch]:
+    for start in range(0, len(order), batch_size):
+        yield collate([dialogues[i] for i in order[start:start + batch_size]],
+                      modalities)

