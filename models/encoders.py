@@ -28,9 +28,9 @@ def sinusoidal_positions(positions: Tensor, dim: int) -> Tensor:
 class SequenceEncoder(nn.Module):
     r"""Transformer over a dialogue's utterances of one modality.
 
-    Features are projected to :obj:`hidden` first, then position-encoded
-    and contextualised, so the attention runs in the hidden width whatever
-    the feature dimension. (CORECT attends in the feature width and has
+    Features are layer-normalised and projected to :obj:`hidden` first, then
+    position-encoded and contextualised, so the attention runs in the hidden
+    width whatever the feature dimension. (CORECT attends in the feature width and has
     neither a padding mask nor positions.)
 
     Args:
@@ -49,7 +49,10 @@ class SequenceEncoder(nn.Module):
     def __init__(self, in_dim: int, hidden: int, layers: int, heads: int,
                  dropout: float) -> None:
         super().__init__()
-        self.project = nn.Linear(in_dim, hidden)
+        # Features arrive at any scale (unit-norm sentence embeddings put
+        # ~0.05 in each dimension); normalising them first keeps them from
+        # drowning under the positions and speaker embedding added next.
+        self.project = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden))
         layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout,
                                            batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
@@ -64,7 +67,8 @@ class SequenceEncoder(nn.Module):
 
 
 class MLPEncoder(nn.Module):
-    r"""Two-layer MLP applied to each utterance on its own.
+    r"""Two-layer MLP applied to each utterance on its own, after a
+    LayerNorm of its features (see :class:`SequenceEncoder`).
 
     Shapes:
         - **input:** :math:`(*, F)`
@@ -73,7 +77,7 @@ class MLPEncoder(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int, dropout: float) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(),
+        self.net = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.ReLU(),
                                  nn.Dropout(dropout), nn.Linear(hidden, hidden))
 
     def forward(self, x: Tensor) -> Tensor:
