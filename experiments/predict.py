@@ -1,0 +1,74 @@
+"""Predict with a trained checkpoint:
+``python experiments/predict.py checkpoint=RUN/checkpoint.pt dataset.path=DIR split=test out=FILE.csv``
+
+Any corpus whose label names and modalities match the checkpoint works;
+its labels may be absent.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out: str,
+                 label_view: str | None = None) -> Path:
+    """Write the predictions table for one split of a corpus; return it."""
+    import torch
+
+    from dialogues import DataError, load_corpus
+    from experiments.runner import predictions_table
+    from experiments.training import predict
+    from models import load_checkpoint
+
+    checkpoint = load_checkpoint(checkpoint_path)
+    model = checkpoint.build()
+    corpus = load_corpus(dataset_path or None, modalities=model.modalities,
+                         label_view=label_view)
+    if list(corpus.labels) != list(checkpoint.labels):
+        raise DataError(f"{dataset_path}: labels {list(corpus.labels)} differ from the "
+                        f"checkpoint's {list(checkpoint.labels)}")
+    for m in model.modalities:
+        if corpus.modalities[m] != checkpoint.model.modalities[m]:
+            raise DataError(f"{dataset_path}: modality {m!r} has dimension "
+                            f"{corpus.modalities[m]}, the checkpoint expects "
+                            f"{checkpoint.model.modalities[m]}")
+    dialogues = corpus.split(split)
+    labels, logits = predict(model, dialogues, 16, torch.device("cpu"))
+    probabilities, predictions = logits.softmax(-1).max(-1)
+    table = predictions_table(dialogues, labels, predictions, list(checkpoint.labels),
+                              probabilities)
+    out_path = Path(out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(table)
+    os.replace(tmp, out_path)
+    return out_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dialogues import DataError
+    from experiments.config import ConfigError, parse_args
+
+    args = dict(parse_args(sys.argv[1:] if argv is None else argv))
+    known = {"checkpoint", "dataset.path", "split", "out", "dataset.label_view"}
+    unknown = sorted(set(args) - known)
+    if unknown or "checkpoint" not in args or "out" not in args:
+        print(f"usage: predict.py checkpoint=FILE dataset.path=DIR split=test out=FILE.csv"
+              f"{f'; unknown keys: {unknown}' if unknown else ''}", file=sys.stderr)
+        return 2
+    try:
+        path = predict_file(args["checkpoint"], args.get("dataset.path"),
+                            args.get("split", "test"), args["out"],
+                            args.get("dataset.label_view"))
+    except (DataError, ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"predictions written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

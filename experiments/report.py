@@ -1,0 +1,177 @@
+"""Comparison tables and the accuracy-latency plot, from run directories."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+METRICS = ("accuracy", "weighted_f1", "macro_f1")
+
+
+@dataclass
+class RunRecord:
+    """One run of a sweep, finished or failed."""
+    label: str
+    seed: int | None
+    metrics: dict | None = None
+    error: str | None = None
+    path: str | None = None
+
+
+def topology_label(config: dict) -> str:
+    """``graph(params)`` plus the dataset, which is what a row compares."""
+    graph = dict(config["graph"])
+    name = graph.pop("name")
+    params = ",".join(f"{k}={v}" for k, v in graph.items())
+    return f"{config['dataset']['name']}/{name}" + (f"({params})" if params else "")
+
+
+def load_run(run_dir: Path) -> RunRecord:
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return RunRecord(topology_label(config), config.get("seed"), metrics, path=str(run_dir))
+
+
+def find_runs(paths: Iterable[Path]) -> list[RunRecord]:
+    """Every run under :obj:`paths` (run or sweep directories), plus the
+    failures a sweep recorded in ``failures.json``."""
+    records = []
+    for path in map(Path, paths):
+        if (path / "metrics.json").exists():
+            records.append(load_run(path))
+            continue
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path} is neither a run nor a sweep directory")
+        for metrics in sorted(path.glob("*/metrics.json")):
+            records.append(load_run(metrics.parent))
+        failures = path / "failures.json"
+        if failures.exists():
+            records += [RunRecord(**r) for r in json.loads(failures.read_text())]
+    return records
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+@dataclass
+class Row:
+    label: str
+    runs: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    stats: dict[str, tuple[float, float]] = field(default_factory=dict)
+    causal: bool | None = None
+    edges_per_utterance: float | None = None
+
+
+def summarize(records: list[RunRecord]) -> list[Row]:
+    """One row per configuration (all seeds together), sorted by label."""
+    rows: dict[str, Row] = {}
+    for record in records:
+        row = rows.setdefault(record.label, Row(record.label))
+        if record.metrics is None:
+            row.failed += 1
+            row.errors.append(f"seed {record.seed}: {record.error}")
+        else:
+            row.runs += 1
+    for label, row in rows.items():
+        done = [r.metrics for r in records if r.label == label and r.metrics]
+        for metric in METRICS:
+            row.stats[metric] = _mean_std([m["test"][metric] for m in done])
+        row.stats["ms_per_utterance"] = _mean_std(
+            [m["latency"]["ms_per_utterance"] for m in done])
+        if done:
+            row.causal = done[0]["graph"]["causal"]
+            row.edges_per_utterance = done[0]["graph"]["edges_per_utterance"]
+    return [rows[label] for label in sorted(rows)]
+
+
+def _fmt(mean_std: tuple[float, float], digits: int = 2) -> str:
+    mean, std = mean_std
+    return "—" if mean != mean else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def summary_markdown(rows: list[Row]) -> str:
+    lines = ["| configuration | runs | accuracy | weighted F1 | macro F1 | ms/utterance "
+             "| edges/utterance | causal |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        runs = f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else "")
+        edges = "—" if r.edges_per_utterance is None else f"{r.edges_per_utterance:.1f}"
+        causal = "—" if r.causal is None else ("yes" if r.causal else "no")
+        lines.append(f"| {r.label} | {runs} | {_fmt(r.stats['accuracy'])} | "
+                     f"{_fmt(r.stats['weighted_f1'])} | {_fmt(r.stats['macro_f1'])} | "
+                     f"{_fmt(r.stats['ms_per_utterance'], 3)} | {edges} | {causal} |")
+    errors = [f"- {r.label}, {e}" for r in rows for e in r.errors]
+    if errors:
+        lines += ["", "Failed runs:", *errors]
+    return "\n".join(lines) + "\n"
+
+
+def summary_csv(rows: list[Row]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    columns = [*METRICS, "ms_per_utterance"]
+    writer.writerow(["configuration", "runs", "failed",
+                     *[f"{c}_{s}" for c in columns for s in ("mean", "std")],
+                     "edges_per_utterance", "causal", "errors"])
+    for r in rows:
+        writer.writerow([r.label, r.runs, r.failed,
+                         *[f"{v:.4f}" for c in columns for v in r.stats[c]],
+                         "" if r.edges_per_utterance is None else f"{r.edges_per_utterance:.3f}",
+                         "" if r.causal is None else r.causal, " | ".join(r.errors)])
+    return out.getvalue()
+
+
+def tradeoff_plot(rows: list[Row], path: Path) -> None:
+    """Weighted F1 against ms per utterance, with error bars, per row."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in rows:
+        (x, dx), (y, dy) = r.stats["ms_per_utterance"], r.stats["weighted_f1"]
+        if x != x:
+            continue
+        marker = "o" if r.causal else "s"
+        ax.errorbar(x, y, xerr=dx, yerr=dy, fmt=marker, capsize=3,
+                    label=f"{r.label} ({'causal' if r.causal else 'bidirectional'})")
+    ax.set_xlabel("latency (ms per utterance, batch size 1)")
+    ax.set_ylabel("test weighted F1 (%)")
+    ax.set_title("Accuracy against latency by topology")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(records: list[RunRecord], directory: Path) -> None:
+    """``summary.csv``, ``summary.md`` and ``tradeoff.png`` in :obj:`directory`."""
+    rows = summarize(records)
+    (directory / "summary.csv").write_text(summary_csv(rows))
+    (directory / "summary.md").write_text(summary_markdown(rows))
+    tradeoff_plot(rows, directory / "tradeoff.png")
+
+
+def describe_run(run_dir: Path) -> str:
+    """A few lines on a finished run, for the terminal."""
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    t, lat, g = metrics["test"], metrics["latency"], metrics["graph"]
+    return (f"run written to {run_dir}\n"
+            f"test accuracy {t['accuracy']:.2f}  weighted F1 {t['weighted_f1']:.2f}  "
+            f"macro F1 {t['macro_f1']:.2f}  (best dev epoch {metrics['best_epoch']})\n"
+            f"graph {g['name']}: causal={g['causal']}, {g['num_relations']} relations, "
+            f"{g['edges_per_utterance']:.1f} edges/utterance\n"
+            f"latency {lat['ms_per_utterance']:.3f} ms/utterance "
+            f"(graph {lat['graph_ms_per_dialogue']:.3f} + forward "
+            f"{lat['forward_ms_per_dialogue']:.3f} ms/dialogue)")

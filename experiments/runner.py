@@ -1,0 +1,167 @@
+"""One experiment: train, evaluate, time, and write a run directory."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from dialogues import Corpus, SyntheticConfig, batches, load_corpus
+from graphs import validate
+from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
+
+from .config import dump, graph_spec
+from .latency import measure_latency
+from .metrics import classification_metrics
+from .training import TrainConfig, predict, train
+
+RUN_FILES = ("config.yaml", "checkpoint.pt", "predictions.csv", "metrics.json")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then CPU."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def corpus_from_config(dataset: Mapping[str, Any],
+                       modalities: list[str] | None = None) -> Corpus:
+    """Load the configured corpus (the synthetic one when no path is set)."""
+    synthetic = dataset.get("synthetic") if not dataset.get("path") else None
+    return load_corpus(
+        dataset.get("path") or None,
+        modalities=modalities or dataset.get("modalities"),
+        label_view=dataset.get("label_view"),
+        synthetic=SyntheticConfig(**synthetic) if synthetic else None)
+
+
+def build_model(config: Mapping[str, Any], corpus: Corpus, registry=None) -> CORECT:
+    """The configured backbone, sized by the corpus."""
+    if registry is None:
+        from registry import default_registry as registry
+    name, params = graph_spec(config)
+    model_config = ModelConfig(modalities=dict(corpus.modalities),
+                               num_classes=len(corpus.labels),
+                               max_speakers=max(corpus.max_speakers, 1),
+                               **config["model"])
+    return CORECT(model_config, registry.get(name, **params))
+
+
+def default_run_dir(config: Mapping[str, Any]) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{config['dataset']['name']}-{config['graph']['name']}-{stamp}"
+
+
+def predictions_table(dialogues, labels: torch.Tensor, predictions: torch.Tensor,
+                      label_names: list[str], probabilities: torch.Tensor | None = None
+                      ) -> str:
+    """CSV of dialogue_id, turn, speaker, label, prediction (and
+    probability), one row per utterance in corpus order."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["dialogue_id", "turn", "speaker", "label", "prediction"]
+                    + (["probability"] if probabilities is not None else []))
+    row = 0
+    for dialogue in dialogues:
+        for turn, speaker in zip(dialogue.turns, dialogue.speakers):
+            label = int(labels[row])
+            line = [dialogue.id, turn, speaker, label_names[label] if label >= 0 else "",
+                    label_names[int(predictions[row])]]
+            if probabilities is not None:
+                line.append(f"{float(probabilities[row]):.4f}")
+            writer.writerow(line)
+            row += 1
+    return out.getvalue()
+
+
+def check_graphs(model: CORECT, corpus: Corpus, graph_name: str) -> None:
+    """Hold the builder to its contract on a real batch of every split, so a
+    plugin's bug fails here rather than as a silent accuracy change."""
+    for split, dialogues in corpus.splits.items():
+        if dialogues:
+            batch = next(batches(dialogues, model.modalities, 16))
+            validate(model.builder, batch.structure, graph_name)
+
+
+def run_experiment(config: Mapping[str, Any], registry=None) -> Path:
+    """Train and evaluate one configuration; return its run directory.
+
+    The directory is assembled under a temporary name next to its target
+    and renamed into place only when complete, so a crash leaves nothing
+    half-written and an existing run is never overwritten.
+    """
+    run_dir = Path(config["out"]) if config.get("out") else default_run_dir(config)
+    if run_dir.exists():
+        raise FileExistsError(f"run directory {run_dir} already exists; "
+                              "choose another out=")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=run_dir.parent, prefix=f".{run_dir.name}."))
+    try:
+        (staging / "config.yaml").write_text(dump(config))
+        metrics = _run(config, staging, registry)
+        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        os.rename(staging, run_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return run_dir
+
+
+def _run(config: Mapping[str, Any], staging: Path, registry) -> dict[str, Any]:
+    device = resolve_device(config.get("device", "auto"))
+    seed = int(config["seed"])
+    torch.manual_seed(seed)
+    corpus = corpus_from_config(config["dataset"])
+    label_names = list(corpus.labels)
+    model = build_model(config, corpus, registry)
+    graph_name, graph_params = graph_spec(config)
+    check_graphs(model, corpus, graph_name)
+
+    train_config = TrainConfig(**{k: v for k, v in config["train"].items()})
+    result = train(model, corpus, train_config, seed, device, label_names)
+
+    test_set = corpus.split("test")
+    labels, logits = predict(model, test_set, train_config.batch_size, device)
+    probabilities, predictions = logits.softmax(-1).max(-1)
+    (staging / "predictions.csv").write_text(
+        predictions_table(test_set, labels, predictions, label_names, probabilities))
+    test_metrics = classification_metrics(labels, predictions, label_names)
+
+    save_checkpoint(staging / "checkpoint.pt", Checkpoint.from_model(
+        model.cpu(), graph_name, graph_params, label_names,
+        {"dataset": corpus.metadata, "config": config}))
+    model.to(device)
+
+    structure = next(batches(test_set, model.modalities, len(test_set))).structure
+    graph = model.build_graph(structure)
+    latency = config.get("latency", {})
+    return {
+        "test": test_metrics,
+        "dev": {"weighted_f1": result.dev_weighted_f1},
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "history": result.history,
+        "graph": {"name": graph_name, "params": graph_params, "causal": model.causal,
+                  "num_relations": len(model.relations),
+                  "edges_per_utterance": graph.num_edges / structure.num_utterances},
+        "latency": measure_latency(model, test_set, device,
+                                   repeats=latency.get("repeats", 5),
+                                   warmup=latency.get("warmup", 1)),
+        "params": sum(p.numel() for p in model.parameters()),
+        "train_seconds": result.train_seconds,
+        "device": str(device),
+        "dataset": {"name": config["dataset"]["name"], "labels": label_names,
+                    "modalities": dict(corpus.modalities)},
+    }

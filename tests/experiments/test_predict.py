@@ -1,0 +1,50 @@
+import csv
+
+import numpy as np
+import yaml
+
+from experiments.predict import main as predict_main
+from experiments.run import main as run_main
+
+
+def write_unlabelled_corpus(folder, labels, dims):
+    folder.mkdir()
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(
+        {"name": "live", "labels": labels, "modalities": dims}))
+    rows = [("d1", 0, "ann"), ("d1", 1, "bob"), ("d1", 2, "ann"), ("d2", 0, "cy")]
+    with (folder / "utterances.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["dialogue_id", "turn", "speaker", "label", "split", "text"])
+        for dialogue, turn, speaker in rows:
+            writer.writerow([dialogue, turn, speaker, "", "test", ""])
+    rng = np.random.default_rng(0)
+    np.savez(folder / "features.npz", **{m: rng.standard_normal((len(rows), d))
+                                          .astype(np.float32) for m, d in dims.items()})
+
+
+def test_predict_on_an_unlabelled_corpus(tiny, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert run_main([*tiny, "graph=causal", f"out={run}"]) == 0
+    corpus = tmp_path / "live"
+    write_unlabelled_corpus(corpus, [f"c{i}" for i in range(6)], {"text": 12, "audio": 6})
+    out = tmp_path / "pred.csv"
+    assert predict_main([f"checkpoint={run / 'checkpoint.pt'}", f"dataset.path={corpus}",
+                         "split=test", f"out={out}"]) == 0
+    with out.open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["dialogue_id"], r["turn"], r["speaker"], r["label"]) for r in rows] == [
+        ("d1", "0", "ann", ""), ("d1", "1", "bob", ""), ("d1", "2", "ann", ""),
+        ("d2", "0", "cy", "")]
+    assert all(r["prediction"].startswith("c") for r in rows)
+
+
+def test_predict_refuses_a_corpus_with_other_labels(tiny, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert run_main([*tiny, f"out={run}"]) == 0
+    corpus = tmp_path / "live"
+    write_unlabelled_corpus(corpus, ["a", "b"], {"text": 12, "audio": 6})
+    out = tmp_path / "pred.csv"
+    assert predict_main([f"checkpoint={run / 'checkpoint.pt'}", f"dataset.path={corpus}",
+                         f"out={out}"]) == 2
+    assert "differ from the checkpoint's" in capsys.readouterr().err
+    assert not out.exists()

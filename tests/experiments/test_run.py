@@ -1,0 +1,77 @@
+import csv
+import json
+
+import pytest
+import yaml
+
+from experiments.config import compose
+from experiments.run import main
+from experiments.runner import run_experiment
+from models import load_checkpoint
+
+TIMING_KEYS = {"latency", "train_seconds"}
+
+
+def test_end_to_end_run_writes_every_file_and_key(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*tiny, "graph=causal", "graph.past=2", f"out={out}"]) == 0
+    printed = capsys.readouterr().out
+    assert "graph:\n  name: causal\n  past: 2" in printed  # resolved config first
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.pt", "config.yaml", "metrics.json", "predictions.csv"]
+    assert yaml.safe_load((out / "config.yaml").read_text())["graph"]["past"] == 2
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    labels = ["c0", "c1", "c2", "c3", "c4", "c5"]
+    test = metrics["test"]
+    for key in ("accuracy", "weighted_f1", "macro_f1"):
+        assert 0 <= test[key] <= 100
+    assert list(test["per_class_f1"]) == labels
+    assert len(test["confusion"]) == 6 and all(len(r) == 6 for r in test["confusion"])
+    assert 0 <= metrics["dev"]["weighted_f1"] <= 100
+    assert 1 <= metrics["best_epoch"] <= 2
+    assert metrics["graph"]["name"] == "causal" and metrics["graph"]["causal"] is True
+    assert metrics["graph"]["num_relations"] == 2  # text:past, audio:past
+    assert 0 < metrics["graph"]["edges_per_utterance"] <= 2 * 2
+    for key in ("graph_ms_per_dialogue", "forward_ms_per_dialogue", "ms_per_utterance"):
+        assert metrics["latency"][key] > 0
+    assert metrics["params"] > 0 and metrics["train_seconds"] > 0
+
+    with (out / "predictions.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["dialogue_id", "turn", "speaker", "label", "prediction",
+                             "probability"]
+    assert sum(map(sum, test["confusion"])) == len(rows)
+    assert {r["prediction"] for r in rows} <= set(labels)
+
+    checkpoint = load_checkpoint(out / "checkpoint.pt")
+    assert checkpoint.graph["name"] == "causal" and checkpoint.labels == labels
+    assert checkpoint.model.modalities == {"text": 12, "audio": 6}
+    assert checkpoint.build().causal
+
+
+def test_same_command_twice_gives_identical_metrics(tiny, tmp_path):
+    first = run_experiment(compose([*tiny, "graph=speaker", f"out={tmp_path / 'a'}"]))
+    second = run_experiment(compose([*tiny, "graph=speaker", f"out={tmp_path / 'b'}"]))
+    a, b = (json.loads((d / "metrics.json").read_text()) for d in (first, second))
+    assert {k: v for k, v in a.items() if k not in TIMING_KEYS} == \
+           {k: v for k, v in b.items() if k not in TIMING_KEYS}
+    assert (first / "predictions.csv").read_text() == (second / "predictions.csv").read_text()
+
+
+def test_existing_run_is_never_overwritten(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main([*tiny, f"out={out}"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_failed_run_leaves_nothing_behind(tiny, tmp_path):
+    # Pairwise speaker relations sized for one speaker cannot hold two.
+    config = compose([*tiny, "graph=speaker", "graph.pairwise=true",
+                      "graph.num_speakers=1", f"out={tmp_path / 'run'}"])
+    with pytest.raises(ValueError, match="num_speakers=1"):
+        run_experiment(config)
+    assert list(tmp_path.iterdir()) == []

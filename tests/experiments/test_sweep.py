@@ -1,0 +1,44 @@
+import csv
+import json
+
+from experiments.compare import main as compare_main
+from experiments.run import main as run_main
+
+
+def test_two_by_two_sweep_ends_in_a_summary(tiny, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    assert run_main(["-m", *tiny, "graph=none,causal", "seed=0,1", f"out={sweep}"]) == 0
+    runs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert runs == ["graph=causal_seed=0", "graph=causal_seed=1",
+                    "graph=none_seed=0", "graph=none_seed=1"]
+    with (sweep / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["configuration"] for r in rows] == [
+        "synthetic/causal(past=4,self_loops=False)", "synthetic/none"]
+    assert [r["runs"] for r in rows] == ["2", "2"]
+    for row, graph in zip(rows, ["causal", "none"]):
+        seeds = [json.loads((sweep / f"graph={graph}_seed={s}/metrics.json").read_text())
+                 ["test"]["weighted_f1"] for s in (0, 1)]
+        assert abs(float(row["weighted_f1_mean"]) - sum(seeds) / 2) < 1e-3
+    assert [r["causal"] for r in rows] == ["True", "True"]
+    assert float(rows[1]["edges_per_utterance"]) == 0.0
+    markdown = (sweep / "summary.md").read_text()
+    assert markdown.startswith("| configuration | runs | accuracy | weighted F1")
+    assert (sweep / "tradeoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # compare.py rebuilds the same table from the run directories.
+    out = tmp_path / "report"
+    assert compare_main([str(sweep), f"out={out}"]) == 0
+    assert (out / "summary.csv").read_text() == (sweep / "summary.csv").read_text()
+
+
+def test_failed_run_is_recorded_and_others_complete(tiny, tmp_path):
+    sweep = tmp_path / "sweep"
+    assert run_main(["-m", *tiny, "graph=causal", "graph.past=1,-1", f"out={sweep}"]) == 0
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [
+        "graph.past=1"]
+    failures = json.loads((sweep / "failures.json").read_text())
+    assert len(failures) == 1 and "past must be a non-negative int" in failures[0]["error"]
+    markdown = (sweep / "summary.md").read_text()
+    assert "| synthetic/causal(past=-1,self_loops=False) | 0 (1 failed) |" in markdown
+    assert "Failed runs:" in markdown
