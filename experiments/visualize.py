@@ -1,0 +1,291 @@
+"""Draw one dialogue under one or more edge builders, or export its graph.
+
+    python experiments/visualize.py graph=speaker dataset.path=DIR \\
+        dialogue=ID out=FILE.png [turns=A:B] [show=label|text|none] \\
+        [stats=true] [split=test]
+
+Visualize's own keys:
+
+* ``dialogue``: the dialogue id. (default: the first dialogue of ``split``)
+* ``split``: where the default dialogue comes from, and the only split
+  searched for ``dialogue`` when given. (default: ``test`` when the corpus
+  has test dialogues, else its first non-empty split; ``dialogue`` alone
+  searches every split)
+* ``out``: ``.png``, ``.svg`` or ``.pdf`` draws; ``.graphml`` or ``.gexf``
+  exports the networkx graph instead (with several builders, one file each:
+  ``NAME.BUILDER.graphml``). Written atomically. Required unless
+  ``stats=true``.
+* ``turns``: ``A:B`` draws turns A to B-1. Without it a dialogue longer than
+  30 turns is cut to its first 30, with a note in the title.
+* ``show``: write each utterance's ``label`` or ``text`` above it, or
+  ``none``. (default: ``none``)
+* ``stats``: ``true`` prints a table per builder (edges per utterance,
+  in-degree min/mean/max, edges by relation, receptive field after 1 and 2
+  layers, past and future; its last line says how far into the future a
+  2-layer model can see), computed on the whole dialogue, and saves it as
+  CSV next to ``out`` (``fig.png`` -> ``fig.stats.csv``).
+
+Everything else goes to :func:`experiments.config.compose`: ``graph=...``,
+``graph.past=2``, ``dataset=iemocap``, ``dataset.path=...``.
+
+``graph=window,causal,speaker`` draws the dialogue under each builder, one
+panel per builder stacked so that turns line up. A ``graph.KEY=VALUE``
+override then applies to every listed graph that has ``KEY`` and is refused
+when none has it, so ``graph=window,causal graph.past=2`` narrows both
+windows while ``graph=window,modality graph.future=1`` leaves ``modality``
+alone.
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from experiments.config import ConfigError, compose, graph_spec
+
+OWN_KEYS = ("dialogue", "out", "turns", "show", "stats", "split")
+DRAW_FORMATS = (".png", ".svg", ".pdf")
+EXPORT_FORMATS = (".graphml", ".gexf")
+EXIT_USAGE = 2
+
+
+class UsageError(ValueError):
+    """Input the command cannot use; exits with status 2."""
+
+
+def split_args(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """Visualize's own ``key=value`` arguments, and the rest for
+    :func:`compose` (whose ``out`` must never see ours)."""
+    own, rest = {}, []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key.strip() in OWN_KEYS:
+            own[key.strip()] = value
+        else:
+            rest.append(arg)
+    return own, rest
+
+
+def configs(args: Sequence[str]) -> list[dict[str, Any]]:
+    """One composed config per name of ``graph=a,b,c``; see the module
+    docstring for how ``graph.KEY`` overrides are shared out."""
+    names, others, graph_overrides = None, [], []
+    for arg in args:
+        key = arg.partition("=")[0].strip()
+        if key == "graph":
+            names = [n.strip() for n in arg.partition("=")[2].split(",")]
+        elif key.startswith("graph."):
+            graph_overrides.append(arg)
+        else:
+            others.append(arg)
+    if names is None or len(names) == 1:
+        return [compose(args)]
+    if not all(names):
+        raise ConfigError(f"graph={','.join(names)}: empty graph name")
+    result, used = [], set()
+    for name in names:
+        keys = compose([*others, f"graph={name}"])["graph"]
+        mine = []
+        for arg in graph_overrides:
+            if arg.partition("=")[0].strip().split(".")[1] in keys:
+                mine.append(arg)
+                used.add(arg)
+        result.append(compose([*others, f"graph={name}", *mine]))
+    unused = [a for a in graph_overrides if a not in used]
+    if unused:
+        raise ConfigError(f"{', '.join(unused)}: none of the graphs "
+                          f"{', '.join(names)} has that key")
+    return result
+
+
+def _load(config: dict[str, Any]):
+    from dialogues import SyntheticConfig, load_corpus
+    dataset = config["dataset"]
+    path = dataset.get("path")
+    synthetic = None
+    if path is None and dataset.get("synthetic") is not None:
+        synthetic = SyntheticConfig(**dataset["synthetic"])
+    name = dataset.get("name")
+    if path is None and name != "synthetic":
+        raise UsageError(f"dataset {name!r} needs dataset.path=DIR")
+    return load_corpus(path, name=None if path is None else name,
+                       modalities=dataset.get("modalities"),
+                       label_view=dataset.get("label_view"),
+                       synthetic=synthetic)
+
+
+def find_dialogue(corpus, dialogue_id: str | None, split: str | None):
+    """The requested dialogue (see the module docstring for the default)."""
+    if split is not None:
+        if not corpus.splits.get(split):
+            known = ", ".join(f"{k} ({len(v)})" for k, v in corpus.splits.items())
+            raise UsageError(f"split={split!r}: the corpus has no dialogues "
+                             f"there; splits: {known or 'none'}")
+        searched = {split: corpus.splits[split]}
+    else:
+        searched = {k: v for k, v in corpus.splits.items() if v}
+    if not searched:
+        raise UsageError("the corpus has no dialogues")
+    if dialogue_id is None:
+        default = "test" if "test" in searched else next(iter(searched))
+        return searched[default][0]
+    for dialogues in searched.values():
+        for dialogue in dialogues:
+            if dialogue.id == dialogue_id:
+                return dialogue
+    ids = [d.id for ds in searched.values() for d in ds]
+    where = f"split {split!r}" if split else "the corpus"
+    message = (f"dialogue={dialogue_id!r}: no such dialogue in {where} "
+               f"({len(ids)} dialogues, e.g. {', '.join(ids[:5])})")
+    close = difflib.get_close_matches(dialogue_id, ids, n=1)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    raise UsageError(message)
+
+
+def _write_atomic_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stats_csv(rows: Sequence[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _parse_bool(key: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "1", "on"):
+        return True
+    if lowered in ("false", "no", "0", "off", ""):
+        return False
+    raise UsageError(f"{key}={value!r}: expected true or false")
+
+
+def run(argv: Sequence[str]) -> None:
+    """The command, raising :class:`UsageError`/:class:`ConfigError` on bad
+    input before anything is written."""
+    from graphs.draw import SHOW, parse_turns
+    from graphs.stats import format_stats, graph_stats
+
+    own, rest = split_args(argv)
+    show = own.get("show", "none")
+    if show not in SHOW:
+        raise UsageError(f"show={show!r}; choices: {', '.join(SHOW)}")
+    turns = None
+    if "turns" in own:
+        try:
+            turns = parse_turns(own["turns"])
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    want_stats = _parse_bool("stats", own.get("stats", "false"))
+    out = Path(own["out"]) if own.get("out") else None
+    if out is None and not want_stats:
+        raise UsageError("out=FILE is required (.png, .svg, .pdf to draw; "
+                         ".graphml, .gexf to export), unless stats=true")
+    suffix = out.suffix.lower() if out is not None else ""
+    if out is not None and suffix not in DRAW_FORMATS + EXPORT_FORMATS:
+        raise UsageError(f"out={out}: unknown format {suffix or '(no suffix)'}; "
+                         f"choices: {', '.join(DRAW_FORMATS + EXPORT_FORMATS)}")
+    if out is not None and not out.parent.is_dir():
+        raise UsageError(f"out={out}: folder {out.parent} does not exist")
+
+    from registry import default_registry
+    composed = configs(rest)
+    builders = []
+    for config in composed:
+        name, params = graph_spec(config)
+        try:
+            builders.append((name, params, default_registry.get(name, **params)))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise UsageError(f"graph {name!r}: {exc}") from None
+
+    from dialogues import DataError, collate
+    try:
+        corpus = _load(composed[0])
+    except (DataError, TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    dialogue = find_dialogue(corpus, own.get("dialogue"), own.get("split"))
+    structure = collate([dialogue], list(corpus.modalities)).structure
+    labels = [corpus.labels[i] if 0 <= i < len(corpus.labels) else None
+              for i in dialogue.labels.tolist()]
+
+    from graphs.networkx import to_networkx
+    graphs, stats = [], []
+    for name, params, builder in builders:
+        try:
+            graph = builder(structure)
+        except ValueError as exc:
+            raise UsageError(f"graph {name!r} on dialogue {dialogue.id!r}: "
+                             f"{exc}") from None
+        graphs.append(to_networkx(
+            graph, structure, labels=labels, texts=dialogue.texts,
+            speakers=dialogue.speakers, builder=name, params=params,
+            causal=builder.causal, dialogue_id=dialogue.id, corpus=corpus.name))
+        stats.append(graph_stats(graph, structure, name=name))
+
+    if out is not None and suffix in EXPORT_FORMATS:
+        from graphs.networkx import write_gexf, write_graphml
+        write = write_graphml if suffix == ".graphml" else write_gexf
+        if len(graphs) == 1:
+            write(graphs[0], out)
+        else:
+            for (name, _, _), G in zip(builders, graphs):
+                write(G, out.with_name(f"{out.stem}.{name}{out.suffix}"))
+    elif out is not None:
+        from graphs.draw import dialogue_figure, save_figure
+        try:
+            figure = dialogue_figure(graphs, show=show, turns=turns)
+        except ValueError as exc:  # e.g. turns outside the dialogue
+            raise UsageError(str(exc)) from None
+        save_figure(figure, out)
+    if out is not None:
+        print(f"wrote {out}" + (f" ({len(graphs)} files)"
+                                if suffix in EXPORT_FORMATS and len(graphs) > 1
+                                else ""))
+
+    if want_stats:
+        print(f"dialogue {dialogue.id}: {len(dialogue)} turns, "
+              f"{len(corpus.modalities)} modalities")
+        print(format_stats(stats))
+        if out is not None:
+            path = out.with_name(f"{out.stem}.stats.csv")
+            rows = [{**s.as_row(), "params": str(params), "causal": builder.causal}
+                    for s, (_, params, builder) in zip(stats, builders)]
+            _write_atomic_text(path, stats_csv(rows))
+            print(f"wrote {path}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; 0 on success, 2 on bad input."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return 0
+    import matplotlib
+    matplotlib.use("Agg")
+    try:
+        run(argv)
+    except (UsageError, ConfigError) as exc:
+        print(f"visualize: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
