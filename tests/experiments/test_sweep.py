@@ -1,6 +1,8 @@
 import csv
 import json
 
+import pytest
+
 from experiments.compare import main as compare_main
 from experiments.run import main as run_main
 
@@ -42,3 +44,14 @@ def test_failed_run_is_recorded_and_others_complete(tiny, tmp_path):
     markdown = (sweep / "summary.md").read_text()
     assert "| synthetic/causal(past=-1,self_loops=False) | 0 (1 failed) |" in markdown
     assert "Failed runs:" in markdown
+
+
+def test_ray_launcher_runs_the_sweep_on_a_local_instance(tiny, tmp_path):
+    pytest.importorskip("ray")
+    sweep = tmp_path / "sweep"
+    assert run_main(["-m", *tiny, "graph=none,causal", "launcher=ray", "jobs=2",
+                     f"out={sweep}"]) == 0
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [
+        "graph=causal", "graph=none"]
+    with (sweep / "summary.csv").open() as f:
+        assert [r["runs"] for r in csv.DictReader(f)] == ["1", "1"]
