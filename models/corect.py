@@ -123,7 +123,7 @@ class CORECT(nn.Module):
             device = padding.device
             nodes = torch.cat([states[m] for m in self.modalities])
             out = self.rtgcn(self.dropout(nodes), graph.edge_index.to(device),
-                             graph.edge_type.to(device))
+                             graph.edge_type.to(device), structure.node_dialogue.to(device))
             # Modality-major nodes back to one row per utterance.
             parts.append(out.view(len(self.modalities), structure.num_utterances, -1)
                          .transpose(0, 1).flatten(1))

@@ -4,6 +4,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch_geometric.nn import RGCNConv, TransformerConv
 
+from .dense_attention import dense_transformer_conv
+
 
 class RTGCN(nn.Module):
     r"""``RGCNConv`` then ``TransformerConv`` (heads concatenated),
@@ -18,9 +20,14 @@ class RTGCN(nn.Module):
         num_relations (int): Relations of the edge builder.
         heads (int): ``TransformerConv`` heads.
 
+    Given each node's dialogue, the ``TransformerConv`` is evaluated as
+    dense attention per dialogue (:func:`dense_transformer_conv`), the same
+    function of the same weights, several times faster on CPU.
+
     Shapes:
         - **input:** nodes :math:`(N, H)`, edge_index :math:`(2, E)`,
-          edge_type :math:`(E)` sorted ascending
+          edge_type :math:`(E)` sorted ascending, and optionally the
+          dialogue of every node :math:`(N)`
         - **output:** :math:`(N, H \cdot heads)`
     """
 
@@ -35,8 +42,12 @@ class RTGCN(nn.Module):
     def out_dim(self) -> int:
         return self.norm.num_features
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
+                dialogue: Tensor | None = None) -> Tensor:
         # Builders emit edges sorted by relation, so RGCN may skip its sort.
         h = self.relational(x, edge_index, edge_type)
-        h = self.attention(h, edge_index)
+        if dialogue is None:
+            h = self.attention(h, edge_index)
+        else:
+            h = dense_transformer_conv(self.attention, h, edge_index, dialogue)
         return self.act(self.norm(h))
