@@ -85,6 +85,7 @@ def run_sweep(args: list[str]) -> Path:
         config["out"] = str(sweep_dir / name)
         configs.append(config)
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
 
     if base["launcher"] == "ray":
         outcomes = _launch_ray(configs, base["ray_address"], jobs)
@@ -98,6 +99,10 @@ def run_sweep(args: list[str]) -> Path:
     if failures:
         (sweep_dir / "failures.json").write_text(
             json.dumps([f.__dict__ for f in failures], indent=2))
+    (sweep_dir / "sweep.json").write_text(json.dumps({
+        "args": args, "runs": len(configs), "failed": len(failures), "jobs": jobs,
+        "launcher": base["launcher"], "wall_seconds": round(time.time() - started, 1),
+    }, indent=2))
     write_report(find_runs([sweep_dir]), sweep_dir)
     return sweep_dir
 
