@@ -1,0 +1,272 @@
+"""Replay dialogues through a causal checkpoint as a live stream:
+``python experiments/stream.py checkpoint=RUN/checkpoint.pt input=FILE.csv``
+
+``input`` is one of:
+
+* an open-format corpus (the folder, or its ``utterances.csv``): features
+  come from ``features.npz``; every dialogue is replayed in file order, or
+  only ``dialogue=ID``;
+* a transcript table (``dialogue_id``, ``turn``, ``speaker``, ``text``):
+  texts are embedded as they arrive, with the checkpoint's sentence encoder
+  (``pip install 'ergraph[text]'``, a text-only checkpoint);
+* ``-``: ``speaker<TAB>text`` lines from standard input, a live console
+  session with a text checkpoint; a blank line or end of input ends it.
+
+One tab-separated line per utterance: dialogue, turn, speaker, predicted
+label, its probability and the push's latency. The predictor is reset
+between dialogues. ``threads=N`` sets torch's intra-op threads (default 1:
+the steadiest latency for a push's small ops). Exit code 0 at the end of input or on Ctrl-C, 2 on bad
+arguments or input.
+"""
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Iterator, TextIO
+
+try:
+    import dialogues  # noqa: F401
+except ImportError:  # run from a checkout that is not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dialogues import DataError
+from dialogues.open_format import (DATASET, FEATURES, UTTERANCES, is_open_format,
+                                   read_csv_rows, read_dataset_yaml, read_open_format)
+from models.streaming import Prediction, StreamingPredictor, TextEncoder
+
+USAGE = ("usage: stream.py checkpoint=RUN/checkpoint.pt input=CORPUS_DIR|FILE.csv|- "
+         "[dialogue=ID] [threads=1]")
+OPTIONS = ("checkpoint", "input", "dialogue", "threads")
+HEADER = ("dialogue_id", "turn", "speaker", "prediction", "probability", "latency_ms")
+TRANSCRIPT_COLUMNS = ("dialogue_id", "turn", "speaker", "text")
+LIVE = "live"
+
+# One utterance to push: (dialogue id, turn, speaker, features or None, text or None).
+Utterance = tuple[str, int, str, "dict[str, Any] | None", "str | None"]
+
+
+class StreamError(ValueError):
+    """Input that cannot be streamed; the message says where and why."""
+
+
+def format_line(dialogue: str, turn: int | str, prediction: Prediction) -> str:
+    """One output line, tab-separated in :data:`HEADER` order."""
+    return "\t".join([str(dialogue), str(turn), str(prediction.speaker), prediction.label,
+                      f"{prediction.probability:.4f}", f"{prediction.latency_ms:.2f}"])
+
+
+def open_format_utterances(folder: Path, modalities: list[str],
+                           dialogue: str | None = None) -> Iterator[Utterance]:
+    r"""The utterances of an open-format corpus, dialogue by dialogue in file
+    order (all splits), with their feature rows.
+
+    Args:
+        folder (Path): The corpus folder.
+        modalities (list[str]): The modalities to read, the model's.
+        dialogue (str, optional): Only this dialogue.
+    """
+    corpus = read_open_format(folder, modalities)
+    # The corpus groups dialogues by split; the CSV has their file order.
+    header, rows, _ = read_csv_rows(folder / UTTERANCES)
+    column = header.index("dialogue_id")
+    order: dict[str, int] = {}
+    for row in rows:
+        order.setdefault(row[column], len(order))
+    found = sorted((d for ds in corpus.splits.values() for d in ds),
+                   key=lambda d: order[d.id])
+    if dialogue is not None:
+        found = [d for d in found if d.id == dialogue]
+        if not found:
+            raise StreamError(f"{folder / UTTERANCES} has no dialogue {dialogue!r}; "
+                              f"dialogues: {', '.join(order)}")
+    # Read and checked above, before anything is printed; yielded lazily.
+    return ((d.id, d.turns[k], d.speakers[k], {m: d.features[m][k] for m in modalities},
+             None) for d in found for k in range(len(d)))
+
+
+def transcript_utterances(table: Path, dialogue: str | None = None) -> Iterator[Utterance]:
+    """The utterances of a transcript table, grouped by dialogue in order of
+    first appearance and sorted by turn (as ``prepare.py`` reads it)."""
+    header, rows, lines = read_csv_rows(table)
+    absent = [c for c in TRANSCRIPT_COLUMNS if c not in header]
+    if absent:
+        raise StreamError(f"{table}, line 1 (header): missing column(s) "
+                          f"{', '.join(absent)}; a transcript has "
+                          f"{', '.join(TRANSCRIPT_COLUMNS)} (or give an open-format "
+                          f"corpus folder with {DATASET}, {UTTERANCES}, {FEATURES})")
+    col = {c: header.index(c) for c in TRANSCRIPT_COLUMNS}
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise StreamError(f"{table}, line {lines[i]}: {len(row)} fields, the header "
+                              f"has {len(header)}")
+        for name in ("dialogue_id", "speaker"):
+            if not row[col[name]].strip():
+                raise StreamError(f"{table}, line {lines[i]}: empty {name}")
+        try:
+            turn = int(row[col["turn"]])
+        except ValueError:
+            raise StreamError(f"{table}, line {lines[i]}: turn {row[col['turn']]!r} is "
+                              "not an integer") from None
+        groups.setdefault(row[col["dialogue_id"]].strip(), []).append((turn, i))
+    for members in groups.values():
+        members.sort()
+        for (t0, i0), (t1, i1) in zip(members, members[1:]):
+            if t0 == t1:
+                raise StreamError(f"{table}, line {lines[i1]}: dialogue "
+                                  f"{rows[i1][col['dialogue_id']].strip()!r} repeats turn "
+                                  f"{t1} (line {lines[i0]})")
+    if dialogue is not None:
+        if dialogue not in groups:
+            raise StreamError(f"{table} has no dialogue {dialogue!r}; dialogues: "
+                              f"{', '.join(groups)}")
+        groups = {dialogue: groups[dialogue]}
+    return ((dialogue_id, turn, rows[i][col["speaker"]].strip(), None, rows[i][col["text"]])
+            for dialogue_id, members in groups.items() for turn, i in members)
+
+
+def console_utterances(lines: Iterable[str]) -> Iterator[Utterance]:
+    """``speaker<TAB>text`` lines until a blank line or the end of input."""
+    for number, line in enumerate(lines, 1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            return
+        speaker, sep, text = line.partition("\t")
+        if not sep or not speaker.strip():
+            raise StreamError(f"standard input, line {number}: expected "
+                              f"speaker<TAB>text, got {line!r}")
+        yield LIVE, number - 1, speaker.strip(), None, text
+
+
+def stream(predictor: StreamingPredictor, utterances: Iterable[Utterance],
+           out: TextIO) -> int:
+    r"""Push :obj:`utterances` one by one and print a line for each,
+    resetting the predictor whenever the dialogue changes.
+
+    Args:
+        predictor (StreamingPredictor): The live model.
+        utterances (Iterable[Utterance]): ``(dialogue id, turn, speaker,
+            features or None, text or None)``, in order.
+        out (TextIO): Where the lines go; flushed after each.
+
+    Returns:
+        int: Utterances streamed.
+    """
+    current, count = None, 0
+    print("\t".join(HEADER), file=out, flush=True)
+    for dialogue, turn, speaker, features, text in utterances:
+        if dialogue != current:
+            predictor.reset()
+            current = dialogue
+        try:
+            prediction = predictor.push(speaker, features, text=text)
+        except (ValueError, TypeError) as error:
+            raise StreamError(f"dialogue {dialogue!r}, turn {turn}: {error}") from None
+        print(format_line(dialogue, turn, prediction), file=out, flush=True)
+        count += 1
+    return count
+
+
+def utterances_for(source: str, predictor: StreamingPredictor, stdin: TextIO,
+                   dialogue: str | None) -> Iterator[Utterance]:
+    """Pick the reader for ``input=`` and check it suits the model."""
+    if source == "-":
+        if dialogue is not None:
+            raise StreamError("dialogue= picks a dialogue of a file; standard input is "
+                              "one live dialogue")
+        _needs_text(predictor, "standard input")
+        return console_utterances(stdin)
+    path = Path(source)
+    if path.is_dir():
+        if not is_open_format(path):
+            raise StreamError(f"{path} is not an open-format corpus (it needs {DATASET}, "
+                              f"{UTTERANCES} and {FEATURES})")
+        folder = path
+    elif path.is_file():
+        folder = path.parent if (path.name == UTTERANCES
+                                 and (path.parent / DATASET).is_file()) else None
+    else:
+        raise StreamError(f"{path}: no such file or folder")
+    if folder is None:
+        _needs_text(predictor, str(path))
+        return transcript_utterances(path, dialogue)
+    _check_dimensions(folder, predictor)
+    return open_format_utterances(folder, predictor.modalities, dialogue)
+
+
+def _needs_text(predictor: StreamingPredictor, where: str) -> None:
+    if predictor.modalities != ["text"]:
+        raise StreamError(f"{where} holds text only, but the checkpoint needs modalities "
+                          f"{predictor.modalities}; stream an open-format corpus with "
+                          "their features instead")
+    predictor.text_encoder  # load it now: a missing extra fails before any output
+
+
+def _check_dimensions(folder: Path, predictor: StreamingPredictor) -> None:
+    dims = read_dataset_yaml(folder / DATASET)["modalities"]
+    expected = predictor.model.config.modalities
+    for m in predictor.modalities:
+        if m in dims and dims[m] != expected[m]:
+            raise StreamError(f"{folder / DATASET}: modality {m!r} has dimension "
+                              f"{dims[m]}, the checkpoint expects {expected[m]}")
+
+
+def parse_args(argv: Iterable[str]) -> dict[str, str]:
+    """``key=value`` arguments; unknown keys and missing ones are refused."""
+    args = {}
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or key not in OPTIONS:
+            raise StreamError(f"unknown argument {arg!r}; expected key=value with key one "
+                              f"of {', '.join(OPTIONS)}\n{USAGE}")
+        args[key] = value
+    for key in ("checkpoint", "input"):
+        if not args.get(key):
+            raise StreamError(f"missing {key}=...\n{USAGE}")
+    return args
+
+
+def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
+         stdout: TextIO | None = None, text_encoder: TextEncoder | None = None) -> int:
+    """Run the stream; see the module docstring. :obj:`stdin`,
+    :obj:`stdout` and :obj:`text_encoder` replace the process's streams and
+    the checkpoint's sentence encoder, for embedding in other programs."""
+    import torch
+
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    threads = torch.get_num_threads()
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+        # A push is a chain of small ops: one thread gives the steadiest
+        # latency, and leaves the other cores to other streams.
+        torch.set_num_threads(positive_int(args.get("threads", "1"), "threads"))
+        predictor = StreamingPredictor.from_checkpoint(args["checkpoint"],
+                                                       text_encoder=text_encoder)
+        utterances = utterances_for(args["input"], predictor, stdin, args.get("dialogue"))
+        stream(predictor, utterances, stdout)
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+    except (StreamError, DataError, FileNotFoundError, ImportError, ValueError) as error:
+        print(f"stream.py: {error}", file=sys.stderr)
+        return 2
+    finally:
+        torch.set_num_threads(threads)
+    return 0
+
+
+def positive_int(value: str, key: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise StreamError(f"{key}={value!r}: expected a positive integer")
+    return number
+
+
+if __name__ == "__main__":
+    sys.exit(main())
