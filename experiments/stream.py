@@ -15,8 +15,8 @@
 One tab-separated line per utterance: dialogue, turn, speaker, predicted
 label, its probability and the push's latency. The predictor is reset
 between dialogues. ``threads=N`` sets torch's intra-op threads (default 1:
-the steadiest latency for a push's small ops). Exit code 0 at the end of input or on Ctrl-C, 2 on bad
-arguments or input.
+the steadiest latency for a push's small ops). Exit code 0 at the end
+of input or on Ctrl-C, 2 on bad arguments or input.
 """
 from __future__ import annotations
 
@@ -24,11 +24,6 @@ import csv
 import sys
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
-
-try:
-    import dialogues  # noqa: F401
-except ImportError:  # run from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dialogues import DataError
 from dialogues.open_format import (DATASET, FEATURES, UTTERANCES, is_open_format,
