@@ -20,10 +20,9 @@ of input or on Ctrl-C, 2 on bad arguments or input.
 """
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Iterable, Iterator, TextIO
 
 from dialogues import DataError
 from dialogues.open_format import (DATASET, FEATURES, UTTERANCES, is_open_format,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any, Callable, Hashable, Mapping, NamedTuple, Sequence
+from typing import Any, Hashable, Mapping, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F

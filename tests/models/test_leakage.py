@@ -7,7 +7,7 @@ from graphs import DialogueBatch
 from models import CORECT
 from registry import EdgeBuilderRegistry
 
-from .test_corect import DIMS, random_batch, small_config
+from .test_corect import random_batch, small_config
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
 CAUSAL = [("causal", {}), ("causal", {"past": None, "self_loops": True}),
