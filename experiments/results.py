@@ -1,0 +1,200 @@
+"""Write ``docs/results.md`` from the topology study's sweep directories.
+
+    python experiments/results.py iemocap=study/iemocap iemocap_4=study/iemocap_4 \\
+        meld=study/meld out=docs/results.md
+
+Every number in the page is read from the runs (``metrics.json``,
+``config.yaml``, ``sweep.json``) or measured here from their checkpoints
+(streaming latency), so the page cannot drift from the runs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from experiments.report import Row, find_runs, summarize
+
+TITLES = {"iemocap": "IEMOCAP-6", "iemocap_4": "IEMOCAP-4", "meld": "MELD"}
+STUDY_GRAPHS = "none,window_corect,window,causal,speaker,speaker_causal,corect"
+TARGETS = {"bidirectional": 64.0, "causal": 63.0}  # IEMOCAP-6 mean test weighted F1
+
+
+def study_command(dataset: str, sweep: str, data: str) -> str:
+    return (f"python experiments/run.py -m dataset={dataset} "
+            f"dataset.path={data}/{'iemocap' if dataset.startswith('iemocap') else dataset} "
+            f"graph={STUDY_GRAPHS} seed=0,1,2,3,4 jobs=2 out={sweep}")
+
+
+def streaming_ms_at_turn(run_dir: Path, turn: int = 50, dialogues: int = 5) -> float | None:
+    """Median wall time of the ``push`` of turn :obj:`turn` over up to
+    :obj:`dialogues` test dialogues longer than that, from the run's
+    checkpoint; None when the test split has no dialogue that long."""
+    from experiments.runner import corpus_from_config
+    from models import StreamingPredictor
+
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    predictor = StreamingPredictor.from_checkpoint(str(run_dir / "checkpoint.pt"))
+    corpus = corpus_from_config(config["dataset"], predictor.modalities)
+    long_enough = [d for d in corpus.split("test") if len(d) > turn][:dialogues]
+    timings = []
+    for rep, dialogue in enumerate([*long_enough[:1], *long_enough]):
+        predictor.reset()
+        for t in range(turn + 1):
+            start = time.perf_counter()
+            predictor.push(dialogue.speakers[t],
+                           {m: dialogue.features[m][t] for m in predictor.modalities})
+            if t == turn and rep > 0:  # the first replay only warms up
+                timings.append(1e3 * (time.perf_counter() - start))
+    return statistics.median(timings) if timings else None
+
+
+def _fmt(mean_std: tuple[float, float], digits: int = 1) -> str:
+    mean, std = mean_std
+    return "—" if mean != mean else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def dataset_section(name: str, sweep: Path) -> tuple[list[str], list[Row], dict]:
+    records = find_runs([sweep])
+    rows = summarize(records)
+    seed0 = {r.label: Path(r.path) for r in records if r.metrics and r.seed == 0}
+    baseline = next((r for r in rows if r.label.endswith("/none")), None)
+    lines = [f"### {TITLES.get(name, name)}", "",
+             "| topology | causal | seeds | accuracy | weighted F1 | macro F1 | "
+             "Δ wF1 vs none | edges/utt | offline ms/utt | streaming ms at turn 50 |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        delta = "—"
+        if baseline is not None and r.stats["weighted_f1"][0] == r.stats["weighted_f1"][0]:
+            delta = f"{r.stats['weighted_f1'][0] - baseline.stats['weighted_f1'][0]:+.1f}"
+        stream = "—"
+        if r.causal and r.label in seed0:
+            ms = streaming_ms_at_turn(seed0[r.label])
+            stream = "no test dialogue that long" if ms is None else f"{ms:.2f}"
+        lines.append(
+            f"| `{r.label.split('/', 1)[1]}` | {'yes' if r.causal else 'no'} | {r.runs}"
+            f"{f' ({r.failed} failed)' if r.failed else ''} | {_fmt(r.stats['accuracy'])} | "
+            f"{_fmt(r.stats['weighted_f1'])} | {_fmt(r.stats['macro_f1'])} | {delta} | "
+            f"{'—' if r.edges_per_utterance is None else f'{r.edges_per_utterance:.1f}'} | "
+            f"{_fmt(r.stats['ms_per_utterance'], 2)} | {stream} |")
+    info_path = sweep / "sweep.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    if info:
+        lines += ["", f"{info['runs']} runs ({info['failed']} failed), {info['jobs']} "
+                  f"parallel jobs, {info['wall_seconds'] / 60:.0f} minutes of wall time."]
+    return lines + [""], rows, info
+
+
+def target_lines(rows: list[Row]) -> list[str]:
+    by_graph = {r.label.split("/", 1)[1]: r for r in rows}
+    lines = []
+    for kind, graph in (("bidirectional", "corect"), ("causal", "causal")):
+        row = by_graph.get(graph) or next(
+            (r for g, r in by_graph.items() if g.startswith(graph + "(")), None)
+        if row is None:
+            continue
+        mean = row.stats["weighted_f1"][0]
+        verdict = "met" if mean >= TARGETS[kind] else "not met"
+        lines.append(f"- {kind} (`{graph}`): {mean:.1f} mean test weighted F1 over "
+                     f"{row.runs} seeds; target ≥ {TARGETS[kind]:.1f}: **{verdict}**.")
+    return lines
+
+
+def write_results(sweeps: dict[str, Path], out: Path, data: str) -> None:
+    sections, all_rows, infos = [], {}, {}
+    for name, sweep in sweeps.items():
+        lines, rows, info = dataset_section(name, sweep)
+        sections += lines
+        all_rows[name], infos[name] = rows, info
+    first = next(iter(sweeps.values()))
+    config_path = next(first.glob("*/config.yaml"))
+    config = yaml.safe_load(config_path.read_text())
+    plot = out.parent / "tradeoff.png"
+    if "iemocap" in sweeps and (sweeps["iemocap"] / "tradeoff.png").exists():
+        shutil.copyfile(sweeps["iemocap"] / "tradeoff.png", plot)
+
+    page = [
+        "# The topology study on real data", "",
+        "Written by `experiments/results.py` from the sweep directories; do not edit "
+        "by hand. Rerun the commands below to regenerate every number.", "",
+        "## Setup", "",
+        "- Data: text only, 384-d all-MiniLM-L6-v2 sentence embeddings "
+        f"(`{data}`); IEMOCAP's audio and visual features are not available here, "
+        "and MiniLM differs from CORECT's 768-d SBERT features.",
+        "- Every topology uses the same backbone and hyperparameters, 5 seeds, and "
+        "selects its epoch on dev weighted F1 only; test is read once per run.",
+        f"- Machine: {platform.machine()} {platform.processor() or ''}, "
+        f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+        f"torch {__import__('torch').__version__}.",
+        "- On one modality `corect` (window + modality) has no cross-modal edges: it "
+        "is `window_corect` (4 past, 11 future, self) under other relation names, "
+        "and the two rows differ only by run-to-run noise in timing.",
+        "- Offline latency: median of timed passes over the test set at batch size 1, "
+        "graph building included, divided by the utterances: a whole dialogue's cost "
+        "spread over its turns. Streaming: median wall time of one `push` at turn 50 "
+        "(causal topologies only, seed-0 checkpoint, after a warm-up replay), the "
+        "delay a live user waits for one prediction.", "",
+        "Model and training settings (from the runs' `config.yaml`):", "",
+        "```yaml", yaml.safe_dump({"model": config["model"], "train": config["train"]},
+                                  sort_keys=False).rstrip(), "```", "",
+        "Where these differ from CORECT's IEMOCAP-6 script, and why: features are "
+        "layer-normalised before each encoder (unit-norm sentence embeddings were "
+        "drowned by the positions and speaker embeddings); the text transformer has a "
+        "padding mask and sinusoidal positions and attends in the hidden width; the "
+        "learning rate is 1e-3 with Adam, chosen on dev loss curves (at 3e-4 the ~11 "
+        "steps per epoch barely moved the model); gradients are clipped at norm 5; "
+        "early stopping watches dev weighted F1.", "",
+        "## Results", "", *sections]
+    if "iemocap" in all_rows:
+        page += ["## Targets (IEMOCAP-6)", "", *target_lines(all_rows["iemocap"]), ""]
+    if plot.exists():
+        page += ["## Accuracy against latency (IEMOCAP-6)", "",
+                 f"![weighted F1 against latency]({plot.name})", ""]
+    page += ["## Commands", "", "From a fresh clone, with the data at "
+             f"`{data}`:", "", "```bash",
+             "pip install torch==2.13.0 && pip install -e '.[test]'",
+             *[study_command(n, str(s), data) for n, s in sweeps.items()],
+             "python experiments/results.py " + " ".join(f"{n}={s}" for n, s in sweeps.items())
+             + f" data={data} out={out}", "```", "",
+             "## What the numbers show and do not show", "",
+             "- They compare wirings of one backbone on text features only; with one "
+             "modality P-CM is off and the `modality` relations are empty, so nothing "
+             "here measures cross-modal fusion.",
+             "- Five seeds give the spread of training noise, not of data: the test "
+             "sets are one fixed split each (IEMOCAP: Session 5).",
+             "- Latencies are wall times on a shared 2-core CPU; compare them within a "
+             "table, not across machines.", ""]
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(page))
+    os.replace(tmp, out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from experiments.config import parse_args
+
+    args = dict(parse_args(sys.argv[1:] if argv is None else argv))
+    out = Path(args.pop("out", "docs/results.md"))
+    data = args.pop("data", "../shared/data")
+    sweeps = {name: Path(path) for name, path in args.items()}
+    missing = [str(p) for p in sweeps.values() if not p.is_dir()]
+    if not sweeps or missing:
+        print("usage: results.py NAME=SWEEP_DIR... [data=DIR] [out=docs/results.md]"
+              + (f"; missing: {', '.join(missing)}" if missing else ""), file=sys.stderr)
+        return 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_results(sweeps, out, data)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
