@@ -175,6 +175,7 @@ def write_results(sweeps: dict[str, Path], out: Path, data: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
     with os.fdopen(fd, "w") as f:
         f.write("\n".join(page))
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; the page is for everyone
     os.replace(tmp, out)
 
 
