@@ -60,6 +60,25 @@ def parse_args(args: Iterable[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def script_options(argv: Iterable[str], allowed: Iterable[str], required: Iterable[str],
+                   usage: str) -> dict[str, str]:
+    """``key=value`` arguments of a command-line script that takes a fixed
+    set of keys, such as ``predict.py`` or ``stream.py``; unknown and missing
+    keys are refused with the usage line."""
+    allowed = tuple(allowed)
+    args = {}
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or key not in allowed:
+            raise ConfigError(f"unknown argument {arg!r}; expected key=value with key "
+                              f"one of {', '.join(allowed)}\n{usage}")
+        args[key] = value
+    for key in required:
+        if not args.get(key):
+            raise ConfigError(f"missing {key}=...\n{usage}")
+    return args
+
+
 def _graph_defaults(name: str, registry) -> dict[str, Any]:
     """Parameters and defaults of a registry builder, for a graph with no
     YAML file (one that only a plugin provides)."""

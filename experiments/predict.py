@@ -48,16 +48,20 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
     return out_path
 
 
+USAGE = ("usage: predict.py checkpoint=FILE dataset.path=DIR split=test out=FILE.csv "
+         "[dataset.label_view=NAME]")
+
+
 def main(argv: list[str] | None = None) -> int:
     from dialogues import DataError
-    from experiments.config import ConfigError, parse_args
+    from experiments.config import ConfigError, script_options
 
-    args = dict(parse_args(sys.argv[1:] if argv is None else argv))
-    known = {"checkpoint", "dataset.path", "split", "out", "dataset.label_view"}
-    unknown = sorted(set(args) - known)
-    if unknown or "checkpoint" not in args or "out" not in args:
-        print(f"usage: predict.py checkpoint=FILE dataset.path=DIR split=test out=FILE.csv"
-              f"{f'; unknown keys: {unknown}' if unknown else ''}", file=sys.stderr)
+    try:
+        args = script_options(sys.argv[1:] if argv is None else argv,
+                              ("checkpoint", "dataset.path", "split", "out",
+                               "dataset.label_view"), ("checkpoint", "out"), USAGE)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         path = predict_file(args["checkpoint"], args.get("dataset.path"),

@@ -40,10 +40,13 @@ from dialogues import Corpus, DataError, Dialogue
 from dialogues.label_sets import KNOWN_LABEL_SETS
 from dialogues.open_format import read_csv_rows, save_corpus
 from dialogues.text_encoder import DEFAULT_MODEL, TextEncoder, encoder_name
+from experiments.config import ConfigError, script_options
 from dialogues.text_encoder import sentence_encoder as load_sentence_encoder
 
 Encoder = TextEncoder
 REQUIRED = ("dialogue_id", "turn", "speaker", "text")
+USAGE = (f"usage: python experiments/prepare.py input=DIR_OR_CSV out=DIR "
+         f"[model={DEFAULT_MODEL}] [batch_size=64]")
 OPTIONS = ("input", "out", "model", "batch_size", "name", "labels", "split",
            "source", "licence")
 
@@ -241,27 +244,11 @@ def prepare(input: str | Path, out: str | Path, encode: Encoder, *,
     return save_corpus(corpus, out)
 
 
-def parse_args(argv: Sequence[str]) -> dict[str, str]:
-    """``key=value`` arguments to a dict, refusing unknown keys."""
-    args = {}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in OPTIONS:
-            raise DataError(f"unknown argument {arg!r}; expected key=value with "
-                            f"key one of {', '.join(OPTIONS)}")
-        args[key] = value
-    for key in ("input", "out"):
-        if not args.get(key):
-            raise DataError(f"missing {key}=...; usage: python "
-                            "experiments/prepare.py input=DIR_OR_CSV out=DIR "
-                            f"[model={DEFAULT_MODEL}] [batch_size=64]")
-    return args
-
-
 def main(argv: Sequence[str] | None = None,
          make_encoder: Callable[[str], Encoder] = sentence_encoder) -> int:
     try:
-        args = parse_args(sys.argv[1:] if argv is None else argv)
+        args = script_options(sys.argv[1:] if argv is None else argv, OPTIONS,
+                              ("input", "out"), USAGE)
         try:
             batch_size = int(args.get("batch_size", "64"))
         except ValueError:
@@ -278,7 +265,7 @@ def main(argv: Sequence[str] | None = None,
                       labels=labels.split(",") if labels else None,
                       split=args.get("split", "test"), batch_size=batch_size,
                       encoder=encoder_name(model), metadata=metadata)
-    except DataError as error:
+    except (DataError, ConfigError) as error:
         print(f"prepare.py: {error}", file=sys.stderr)
         return 1
     print(f"wrote {out}")

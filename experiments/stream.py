@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, TextIO
 
 from dialogues import DataError
+from experiments.config import script_options
 from dialogues.open_format import (DATASET, FEATURES, UTTERANCES, is_open_format,
                                    read_csv_rows, read_dataset_yaml, read_open_format)
 from models.streaming import Prediction, StreamingPredictor, TextEncoder
@@ -206,21 +207,6 @@ def _check_dimensions(folder: Path, predictor: StreamingPredictor) -> None:
                               f"{dims[m]}, the checkpoint expects {expected[m]}")
 
 
-def parse_args(argv: Iterable[str]) -> dict[str, str]:
-    """``key=value`` arguments; unknown keys and missing ones are refused."""
-    args = {}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in OPTIONS:
-            raise StreamError(f"unknown argument {arg!r}; expected key=value with key one "
-                              f"of {', '.join(OPTIONS)}\n{USAGE}")
-        args[key] = value
-    for key in ("checkpoint", "input"):
-        if not args.get(key):
-            raise StreamError(f"missing {key}=...\n{USAGE}")
-    return args
-
-
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
          stdout: TextIO | None = None, text_encoder: TextEncoder | None = None) -> int:
     """Run the stream; see the module docstring. :obj:`stdin`,
@@ -232,7 +218,8 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
     stdout = sys.stdout if stdout is None else stdout
     threads = torch.get_num_threads()
     try:
-        args = parse_args(sys.argv[1:] if argv is None else argv)
+        args = script_options(sys.argv[1:] if argv is None else argv, OPTIONS,
+                              ("checkpoint", "input"), USAGE)
         # A push is a chain of small ops: one thread gives the steadiest
         # latency, and leaves the other cores to other streams.
         torch.set_num_threads(positive_int(args.get("threads", "1"), "threads"))
