@@ -128,14 +128,10 @@ def load_weights(model: CORECT, checkpoint: Checkpoint) -> None:
     ours, theirs = model.config.to_dict(), checkpoint.model.to_dict()
     differences = [f"{k}: checkpoint {theirs.get(k)!r}, model {ours.get(k)!r}"
                    for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)]
-    builder = checkpoint_relations(checkpoint)
-    if builder is not None and builder != model.relations:
-        differences.append(f"graph relations: checkpoint {builder}, model {model.relations}")
+    relations = checkpoint.graph.get("relations")
+    if relations is not None and relations != model.relations:
+        differences.append(f"graph relations: checkpoint {relations}, model {model.relations}")
     if differences:
         raise ValueError("checkpoint does not match the model: " + "; ".join(differences))
     model.load_state_dict(checkpoint.state_dict)
 
-
-def checkpoint_relations(checkpoint: Checkpoint) -> list[str] | None:
-    """The relation names recorded with the checkpoint's graph, if any."""
-    return checkpoint.graph.get("relations")
