@@ -36,7 +36,13 @@ class ModelConfig:
             (default: :obj:`("text",)`)
         sequence_layers (int): Layers of that transformer. (default: :obj:`1`)
         sequence_heads (int): Its heads. (default: :obj:`4`)
-        dropout (float): Dropout everywhere. (default: :obj:`0.5`)
+        dropout (float): Dropout everywhere except inside P-CM.
+            (default: :obj:`0.5`)
+        crossmodal_dropout (float): Dropout inside P-CM's attention blocks.
+            CORECT's P-CM runs its transformer blocks with every dropout at
+            zero, so the default follows it; it is also the most expensive
+            place to draw dropout masks (one per attention map).
+            (default: :obj:`0.0`)
         gnn (bool): Use RT-GCN; off gives the encoder (+ P-CM) ablation.
             (default: :obj:`True`)
         crossmodal (bool): Use P-CM (switched off anyway with one modality).
@@ -56,6 +62,7 @@ class ModelConfig:
     sequence_layers: int = 1
     sequence_heads: int = 4
     dropout: float = 0.5
+    crossmodal_dropout: float = 0.0
     gnn: bool = True
     crossmodal: bool = True
 

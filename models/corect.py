@@ -61,7 +61,8 @@ class CORECT(nn.Module):
                       if config.gnn and self.relations else None)
         self.crossmodal = (PairwiseCrossModal(
             self.modalities, h, config.crossmodal_layers, config.crossmodal_heads,
-            config.self_attention_layers, config.self_attention_heads, config.dropout)
+            config.self_attention_layers, config.self_attention_heads,
+            config.crossmodal_dropout)
             if config.uses_crossmodal else None)
         node_dim = self.rtgcn.out_dim if self.rtgcn is not None else h
         in_dim = node_dim * len(self.modalities) + (
@@ -130,10 +131,7 @@ class CORECT(nn.Module):
         else:
             parts.append(torch.cat([states[m] for m in self.modalities], -1))
         if self.crossmodal is not None:
-            dense = {m: to_dense_batch(states[m], structure.utterance_dialogue.to(
-                padding.device), batch_size=structure.num_dialogues)[0]
-                for m in self.modalities}
-            parts.append(self.crossmodal(dense, padding, self.causal)[~padding])
+            parts.append(self.crossmodal(states, padding, self.causal))
         return self.classifier(self.dropout(torch.cat(parts, -1)))
 
     def loss(self, logits: Tensor, labels: Tensor,

@@ -4,38 +4,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .attention_blocks import CrossAttentionLayer, grouped_blocks
 from .encoders import causal_mask
 
-
-class CrossAttentionLayer(nn.Module):
-    r"""Pre-norm transformer layer whose queries come from one modality and
-    keys and values from another.
-
-    Shapes:
-        - **input:** query :math:`(B, T, D)`, key/value :math:`(B, T, D)`,
-          padding mask :math:`(B, T)`, attention mask :math:`(T, T)` or None
-        - **output:** :math:`(B, T, D)`
-    """
-
-    def __init__(self, dim: int, heads: int, dropout: float) -> None:
-        super().__init__()
-        self.norm_query = nn.LayerNorm(dim)
-        self.norm_memory = nn.LayerNorm(dim)
-        self.attention = nn.MultiheadAttention(dim, heads, dropout=dropout,
-                                               batch_first=True)
-        self.norm_ff = nn.LayerNorm(dim)
-        self.ff = nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(), nn.Dropout(dropout),
-                                nn.Linear(2 * dim, dim))
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, query: Tensor, memory: Tensor, padding: Tensor,
-                mask: Tensor | None) -> Tensor:
-        memory = self.norm_memory(memory)
-        attended, _ = self.attention(self.norm_query(query), memory, memory,
-                                     key_padding_mask=padding, attn_mask=mask,
-                                     need_weights=False)
-        h = query + self.dropout(attended)
-        return h + self.dropout(self.ff(self.norm_ff(h)))
+__all__ = ["CrossAttentionLayer", "PairwiseCrossModal"]
 
 
 class PairwiseCrossModal(nn.Module):
@@ -44,8 +16,10 @@ class PairwiseCrossModal(nn.Module):
     the source), then self-attention over each target's concatenated cross
     outputs.
 
-    With :obj:`causal`, every attention block masks later turns. (CORECT's
-    P-CM always attends over the whole dialogue.)
+    The stacks of one depth run as one batched computation
+    (:func:`~models.attention_blocks.grouped_blocks`), each with its own
+    weights. With :obj:`causal`, every attention block masks later turns.
+    (CORECT's P-CM always attends over the whole dialogue.)
 
     Args:
         modalities (list[str]): Modality names, at least two.
@@ -54,18 +28,19 @@ class PairwiseCrossModal(nn.Module):
         heads (int): Cross-attention heads.
         self_layers (int): Self-attention layers per target.
         self_heads (int): Self-attention heads.
-        dropout (float): Dropout.
+        dropout (float): Dropout inside every block.
 
     Shapes:
-        - **input:** per modality :math:`(B, T, H)`, padding mask
-          :math:`(B, T)`
-        - **output:** :math:`(B, T, M (M - 1) H)`, targets in modality order
+        - **input:** per modality :math:`(U, H)`, utterances packed dialogue
+          by dialogue, and the padding mask :math:`(B, T)` of their layout
+        - **output:** :math:`(U, M (M - 1) H)`, targets in modality order
     """
 
     def __init__(self, modalities: list[str], hidden: int, layers: int, heads: int,
                  self_layers: int, self_heads: int, dropout: float) -> None:
         super().__init__()
         self.modalities = list(modalities)
+        # Target-major, so each target's cross outputs are adjacent.
         self.pairs = [(src, dst) for dst in self.modalities
                       for src in self.modalities if src != dst]
         self.cross = nn.ModuleDict({
@@ -79,20 +54,19 @@ class PairwiseCrossModal(nn.Module):
                                            batch_first=True, norm_first=True),
                 self_layers, enable_nested_tensor=False)
             for dst in self.modalities})
+        self.layers, self.self_layers = layers, self_layers
         self.out_dim = width * len(self.modalities)
 
     def forward(self, x: dict[str, Tensor], padding: Tensor, causal: bool) -> Tensor:
         mask = causal_mask(padding.size(1), padding.device) if causal else None
-        outputs = []
-        for dst in self.modalities:
-            crossed = []
-            for src in self.modalities:
-                if src == dst:
-                    continue
-                h = x[dst]
-                for layer in self.cross[f"{src}->{dst}"]:
-                    h = layer(h, x[src], padding, mask)
-                crossed.append(h)
-            outputs.append(self.self_attention[dst](
-                torch.cat(crossed, -1), mask=mask, src_key_padding_mask=padding))
-        return torch.cat(outputs, -1)
+        h = torch.stack([x[dst] for _, dst in self.pairs])
+        memory = torch.stack([x[src] for src, _ in self.pairs])
+        for i in range(self.layers):
+            h = grouped_blocks([self.cross[f"{src}->{dst}"][i] for src, dst in self.pairs],
+                               h, memory, padding, mask)
+        targets, rows = len(self.modalities), h.size(1)
+        h = h.view(targets, targets - 1, rows, -1).transpose(1, 2).reshape(targets, rows, -1)
+        for i in range(self.self_layers):
+            h = grouped_blocks([self.self_attention[m].layers[i] for m in self.modalities],
+                               h, None, padding, mask)
+        return h.transpose(0, 1).reshape(rows, -1)

@@ -29,7 +29,7 @@ from graphs import (CausalEdges, DialogueBatch, EdgeBuilder, ModalityEdges, NoEd
 
 from .checkpoint import load_checkpoint
 from .corect import CORECT
-from .crossmodal import CrossAttentionLayer
+from .attention_blocks import block_parts
 from .encoders import SequenceEncoder, sinusoidal_positions
 
 TEXT = "text"
@@ -139,34 +139,6 @@ class _History:
         self.length = 0
 
 
-def _check_attention(attention: nn.MultiheadAttention, where: str) -> None:
-    if (not attention._qkv_same_embed_dim or attention.bias_k is not None
-            or attention.add_zero_attn or attention.in_proj_bias is None):
-        raise NotImplementedError(
-            f"{where}: streaming supports attention with packed, biased query/key/"
-            "value projections and no extra key/value bias only")
-
-
-def _block_parts(layer: nn.Module, where: str) -> dict[str, Any]:
-    """The pieces of a pre-norm attention block, whichever class holds them."""
-    if isinstance(layer, nn.TransformerEncoderLayer):
-        if not layer.norm_first:
-            raise NotImplementedError(f"{where}: streaming supports pre-norm "
-                                      "(norm_first=True) transformer layers only")
-        parts = dict(norm_query=layer.norm1, norm_memory=None, attention=layer.self_attn,
-                     norm_ff=layer.norm2, ff_in=layer.linear1,
-                     activation=layer.activation, ff_out=layer.linear2)
-    elif isinstance(layer, CrossAttentionLayer):
-        parts = dict(norm_query=layer.norm_query, norm_memory=layer.norm_memory,
-                     attention=layer.attention, norm_ff=layer.norm_ff, ff_in=layer.ff[0],
-                     activation=layer.ff[1], ff_out=layer.ff[-1])
-    else:
-        raise NotImplementedError(f"{where}: no incremental form for "
-                                  f"{type(layer).__name__}")
-    _check_attention(parts["attention"], where)
-    return parts
-
-
 class _AttentionBlocks:
     r"""Same-shaped pre-norm attention blocks of :obj:`G` groups (P-CM's
     modality pairs, say), stepped side by side on each group's newest row
@@ -180,7 +152,7 @@ class _AttentionBlocks:
         \qquad h \leftarrow h + \mathrm{FF}(\mathrm{LN}_f(h)),
 
     which is what :class:`nn.TransformerEncoderLayer` (``norm_first=True``)
-    and :class:`CrossAttentionLayer` compute for the last row under a causal
+    and :class:`~models.attention_blocks.CrossAttentionLayer` compute for the last row under a causal
     mask at evaluation. The groups' weights are stacked once, here, so that
     one batched op serves every group: the blocks are a snapshot of the
     layers' weights when built.
@@ -197,7 +169,7 @@ class _AttentionBlocks:
     """
 
     def __init__(self, layers: Sequence[nn.Module], where: str) -> None:
-        parts = [_block_parts(layer, f"{where}[{g}]") for g, layer in enumerate(layers)]
+        parts = [block_parts(layer, f"{where}[{g}]") for g, layer in enumerate(layers)]
         first = parts[0]
         self.cross = first["norm_memory"] is not None
         self.heads = first["attention"].num_heads
