@@ -6,11 +6,11 @@
 >>> predictor.reset()  # the next push starts a new dialogue
 
 Every push computes only what the new utterance adds: attention blocks keep
-key/value caches of the turns already seen, and RT-GCN runs the model's own
-``RGCNConv`` and ``TransformerConv`` on the in-edges of the new utterance's
-nodes, reading the cached states of the nodes they come from. On a causal
-graph no earlier output can change, so the logits equal those of the whole
-dialogue run offline.
+key/value caches of the turns already seen, and RT-GCN evaluates the model's
+``RGCNConv`` and ``TransformerConv`` weights for the new utterance's nodes
+only, over their in-edges, reading the cached states of the nodes those come
+from. On a causal graph no earlier output can change, so the logits equal
+those of the whole dialogue run offline.
 """
 from __future__ import annotations
 
@@ -23,13 +23,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from torch_geometric.nn import RGCNConv, TransformerConv
+from torch_geometric.utils import softmax as pyg_softmax
+
 from dialogues.text_encoder import TextEncoder, sentence_encoder
 from graphs import (CausalEdges, DialogueBatch, EdgeBuilder, ModalityEdges, NoEdges,
                     SpeakerEdges, UnionEdges, WindowEdges)
 
+from .attention_blocks import block_parts
 from .checkpoint import load_checkpoint
 from .corect import CORECT
-from .attention_blocks import block_parts
 from .encoders import SequenceEncoder, sinusoidal_positions
 
 TEXT = "text"
@@ -248,6 +251,55 @@ class _AttentionBlocks:
         return x + self._apply(h, self.ff_out)
 
 
+# -- RT-GCN for the newest turn ---------------------------------------------
+def _relational_rows(conv: RGCNConv, x: Tensor, targets: Tensor, source: Tensor,
+                     target: Tensor, edge_type: Tensor) -> Tensor:
+    r"""What ``RGCNConv`` computes for the :obj:`T` target nodes only: for
+    each, the mean message of every relation over its in-edges, summed, plus
+    the root transform. Edges run from ``x[source]`` to ``targets[target]``.
+
+    Shapes:
+        - **input:** x :math:`(N, F)`, targets :math:`(T, F)`, source,
+          target and edge_type :math:`(E)`
+        - **output:** :math:`(T, O)`
+    """
+    weight = conv.weight
+    if conv.num_bases is not None:
+        weight = (conv.comp @ weight.view(conv.num_bases, -1)).view(
+            conv.num_relations, conv.in_channels_l, conv.out_channels)
+    messages = torch.bmm(x[source].unsqueeze(1), weight[edge_type]).squeeze(1)
+    cell = target * conv.num_relations + edge_type
+    count = torch.bincount(cell, minlength=targets.size(0) * conv.num_relations)
+    out = targets @ conv.root if conv.root is not None else targets.new_zeros(
+        targets.size(0), conv.out_channels)
+    out = out.index_add(0, target, messages / count[cell].unsqueeze(1).to(messages.dtype))
+    return out + conv.bias if conv.bias is not None else out
+
+
+def _attention_rows(conv: TransformerConv, x: Tensor, targets: Tensor, source: Tensor,
+                    target: Tensor) -> Tensor:
+    r"""What ``TransformerConv`` (heads concatenated, skip connection, no
+    edge features or gate) computes for the :obj:`T` target nodes only.
+    A target without in-edges gets its skip connection alone, as in
+    message passing.
+
+    Shapes:
+        - **input:** x :math:`(N, F)`, targets :math:`(T, F)`, source and
+          target :math:`(E)`
+        - **output:** :math:`(T, heads \cdot C)`
+    """
+    heads, channels = conv.heads, conv.out_channels
+    x_source = x[source]
+    query = conv.lin_query(targets).view(-1, heads, channels)[target]
+    key = conv.lin_key(x_source).view(-1, heads, channels)
+    value = conv.lin_value(x_source).view(-1, heads, channels)
+    score = (query * key).sum(-1) / math.sqrt(channels)
+    alpha = pyg_softmax(score, target, num_nodes=targets.size(0))
+    out = value.new_zeros(targets.size(0), heads, channels).index_add(
+        0, target, alpha.unsqueeze(-1) * value)
+    return out.view(targets.size(0), heads * channels) + conv.lin_skip(targets)
+
+
 # -- the incremental backbone ---------------------------------------------
 class IncrementalCORECT:
     r"""A causal :class:`CORECT` run forward one utterance at a time.
@@ -301,6 +353,15 @@ class IncrementalCORECT:
                                  f"crossmodal.self_attention.*.layers.{i}")
                 for i in range(len(stacks[0].layers))]
             self._self_norms = [stack.norm for stack in stacks]
+        rtgcn = model.rtgcn
+        if rtgcn is not None and (
+                rtgcn.relational.num_blocks is not None
+                or rtgcn.attention.lin_edge is not None or rtgcn.attention.lin_beta is not None
+                or not rtgcn.attention.concat or not rtgcn.attention.root_weight):
+            raise NotImplementedError(
+                "rtgcn: streaming supports RGCNConv without block decomposition and "
+                "TransformerConv with concat=True, a skip connection, no edge_dim "
+                "and no beta only")
 
     @property
     def length(self) -> int:
@@ -366,8 +427,6 @@ class IncrementalCORECT:
         tail = DialogueBatch([length], speakers, self.model.modalities)
         graph = self.model.builder(tail)
         keep = graph.edge_index[1] % length == length - 1
-        # Filtering keeps the builder's relation-sorted order, which
-        # RGCNConv(is_sorted=True) relies on.
         edges = graph.edge_index[:, keep], graph.edge_type[keep]
         if memo is not None:
             if len(memo) >= GRAPH_MEMO_SIZE:
@@ -383,7 +442,6 @@ class IncrementalCORECT:
         device = states[model.modalities[0]].device
         if edge_index.device != device:
             edge_index, edge_type = edge_index.to(device), edge_type.to(device)
-        num_modalities = len(model.modalities)
         new = torch.cat([states[m] for m in model.modalities])  # [M, H]
 
         def nodes(key: str, rows: Tensor) -> Tensor:
@@ -392,12 +450,14 @@ class IncrementalCORECT:
             tail = self.history.put(key, rows, dim=1)[:, start:]
             return tail.reshape(-1, rows.size(-1))
 
-        # Only the newest turn's rows are right: the subgraph holds no
-        # in-edge of the older nodes, whose outputs come from the cache.
-        h = rtgcn.relational(nodes("graph/input", new), edge_index, edge_type)
-        h = h.view(num_modalities, t - start + 1, -1)[:, -1]
-        h = rtgcn.attention(nodes("graph/relational", h), edge_index)
-        h = h.view(num_modalities, t - start + 1, -1)[:, -1]
+        # Both layers are evaluated for the newest turn's nodes only (the
+        # targets of every edge here); older nodes' outputs come from the
+        # cache, and the weights are read once per push.
+        target = edge_index[1] // (t - start + 1)  # the target's modality = its row
+        h = _relational_rows(rtgcn.relational, nodes("graph/input", new), new,
+                             edge_index[0], target, edge_type)
+        h = _attention_rows(rtgcn.attention, nodes("graph/relational", h), h,
+                            edge_index[0], target)
         return rtgcn.act(rtgcn.norm(h)).reshape(1, -1)
 
     def _crossmodal(self, states: dict[str, Tensor]) -> Tensor:
