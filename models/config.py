@@ -12,7 +12,8 @@ class ModelConfig:
 
     Defaults follow CORECT's IEMOCAP-6 script (hidden 100, graph-transformer
     heads 7, cross-modal 2 layers × 2 heads, self-attention 3 layers × 2
-    heads, dropout 0.5). The data-dependent fields come from the corpus.
+    heads) except dropout: 0.2 instead of 0.5 (see :attr:`dropout`). The
+    data-dependent fields come from the corpus.
 
     Args:
         modalities (dict[str, int]): Ordered modality name -> feature dim.
@@ -36,8 +37,12 @@ class ModelConfig:
             (default: :obj:`("text",)`)
         sequence_layers (int): Layers of that transformer. (default: :obj:`1`)
         sequence_heads (int): Its heads. (default: :obj:`4`)
-        dropout (float): Dropout everywhere except inside P-CM.
-            (default: :obj:`0.5`)
+        dropout (float): Dropout everywhere except inside P-CM. Ours is
+            applied in more places than CORECT's (MLP encoders, RT-GCN input,
+            classifier input); at CORECT's 0.5 the three-modality model sat
+            at the uniform prediction for 20 epochs on the synthetic corpus,
+            and 0.2 had the best IEMOCAP-6 dev weighted F1 of 0.2/0.3/0.5.
+            (default: :obj:`0.2`)
         crossmodal_dropout (float): Dropout inside P-CM's attention blocks.
             CORECT's P-CM runs its transformer blocks with every dropout at
             zero, so the default follows it; it is also the most expensive
@@ -61,7 +66,7 @@ class ModelConfig:
     sequence_modalities: tuple[str, ...] = ("text",)
     sequence_layers: int = 1
     sequence_heads: int = 4
-    dropout: float = 0.5
+    dropout: float = 0.2
     crossmodal_dropout: float = 0.0
     gnn: bool = True
     crossmodal: bool = True
