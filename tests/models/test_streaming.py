@@ -360,3 +360,34 @@ def test_without_the_text_extra_the_error_names_the_install_command():
     with pytest.raises(ImportError, match=r"pip install 'ergraph\[text\]'"):
         predictor.push("ann", text="hi")
     assert predictor.turn == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rtgcn_rows_for_the_targets_equal_pyg_message_passing(seed):
+    """The newest turn's RT-GCN rows against PyG on the whole subgraph, with
+    parallel edges of several relations and a target with no in-edge."""
+    from torch_geometric.nn import RGCNConv, TransformerConv
+
+    from models.streaming import _attention_rows, _relational_rows
+
+    g = torch.Generator().manual_seed(seed)
+    nodes, relations = 7, 4
+    relational = RGCNConv(5, 6, relations, num_bases=2 if seed % 2 else None)
+    attention = TransformerConv(6, 3, heads=2)
+    x = torch.randn(nodes, 5, generator=g)
+    target_nodes = torch.tensor([2, 4, 6])
+    # Target 2 (node 6) gets no in-edge; (0 -> 2) appears under two relations.
+    source = torch.tensor([0, 0, 1, 3, 5, 2, 4])
+    target = torch.tensor([0, 0, 0, 1, 1, 1, 0])
+    edge_type = torch.randint(0, relations, (7,), generator=g)
+    edge_type[1] = (edge_type[0] + 1) % relations
+    edge_index = torch.stack([source, target_nodes[target]])
+    order = torch.argsort(edge_type, stable=True)
+
+    with torch.no_grad():
+        expected_h = relational(x, edge_index[:, order], edge_type[order])
+        expected = attention(expected_h, edge_index)[target_nodes]
+        h = _relational_rows(relational, x, x[target_nodes], source, target, edge_type)
+        torch.testing.assert_close(h, expected_h[target_nodes], atol=1e-5, rtol=1e-5)
+        got = _attention_rows(attention, expected_h, h, source, target)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
