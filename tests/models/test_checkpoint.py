@@ -41,7 +41,8 @@ def test_mismatched_configuration_says_what_differs(tmp_path):
     model = trained_model()
     checkpoint = Checkpoint.from_model(model, "speaker", {"past": 2, "future": 0}, list("abcd"))
     other = CORECT(small_config(dropout=0.1), REGISTRY.get("speaker", past=2, future=1))
-    with pytest.raises(ValueError, match=r"dropout: checkpoint 0.5, model 0.1; graph "
+    assert model.config.dropout == 0.2
+    with pytest.raises(ValueError, match=r"dropout: checkpoint 0.2, model 0.1; graph "
                                          r"relations: checkpoint \['text:same:past'"):
         load_weights(other, checkpoint)
 
