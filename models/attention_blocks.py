@@ -76,6 +76,11 @@ def block_parts(layer: nn.Module, where: str) -> dict[str, Any]:
                      activation=layer.ff[1], ff_out=layer.ff[-1], dropout=layer.dropout.p)
     else:
         raise NotImplementedError(f"{where}: no batched form for {type(layer).__name__}")
+    norms = [parts[n] for n in ("norm_query", "norm_memory", "norm_ff") if parts[n] is not None]
+    if (any(n.weight is None or n.bias is None for n in norms)
+            or parts["ff_in"].bias is None or parts["ff_out"].bias is None):
+        raise NotImplementedError(f"{where}: only affine LayerNorms and biased "
+                                  "feed-forward layers are supported")
     attention = parts["attention"]
     if (not attention._qkv_same_embed_dim or attention.bias_k is not None
             or attention.add_zero_attn or attention.in_proj_bias is None):
@@ -83,6 +88,11 @@ def block_parts(layer: nn.Module, where: str) -> dict[str, Any]:
             f"{where}: only attention with packed, biased query/key/value "
             "projections and no extra key/value bias is supported")
     return parts
+
+
+def _kind(activation: Any) -> Any:
+    # Module activations are one instance per block; compare their class.
+    return type(activation) if isinstance(activation, nn.Module) else activation
 
 
 def _stack(tensors: Sequence[Tensor]) -> Tensor:
@@ -129,6 +139,13 @@ def grouped_blocks(layers: Sequence[nn.Module], x: Tensor, memory: Tensor | None
         - **output:** :math:`(G, N, D)`
     """
     parts = [block_parts(layer, f"block {g}") for g, layer in enumerate(layers)]
+    shared = {(type(layer), part["dropout"], part["attention"].num_heads,
+               part["attention"].dropout, part["norm_query"].eps,
+               _kind(part["activation"]))
+              for layer, part in zip(layers, parts)}
+    if len(shared) > 1:
+        raise ValueError("grouped blocks must share class, heads, dropout, LayerNorm eps "
+                         "and activation")
     if (memory is None) != (parts[0]["norm_memory"] is None):
         raise ValueError("cross-attention blocks need memory rows; self-attention "
                          "blocks take none")

@@ -355,12 +355,12 @@ class IncrementalCORECT:
             self._self_norms = [stack.norm for stack in stacks]
         rtgcn = model.rtgcn
         if rtgcn is not None and (
-                rtgcn.relational.num_blocks is not None
+                rtgcn.relational.num_blocks is not None or rtgcn.relational.aggr != "mean"
                 or rtgcn.attention.lin_edge is not None or rtgcn.attention.lin_beta is not None
                 or not rtgcn.attention.concat or not rtgcn.attention.root_weight):
             raise NotImplementedError(
-                "rtgcn: streaming supports RGCNConv without block decomposition and "
-                "TransformerConv with concat=True, a skip connection, no edge_dim "
+                "rtgcn: streaming supports RGCNConv with mean aggregation and no block "
+                "decomposition, and TransformerConv with concat=True, a skip connection, no edge_dim "
                 "and no beta only")
 
     @property

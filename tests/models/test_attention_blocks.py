@@ -106,3 +106,10 @@ def test_post_norm_and_foreign_layers_are_refused():
         block_parts(nn.TransformerEncoderLayer(8, 2, 16, norm_first=False), "layer 0")
     with pytest.raises(NotImplementedError, match="layer 1: no batched form for Linear"):
         block_parts(nn.Linear(8, 8), "layer 1")
+
+
+def test_blocks_that_differ_cannot_be_grouped():
+    layers = [CrossAttentionLayer(8, 2, 0.0), CrossAttentionLayer(8, 4, 0.0)]
+    x = torch.randn(2, 3, 8)
+    with pytest.raises(ValueError, match="must share class, heads, dropout"):
+        grouped_blocks(layers, x, x, padding_of([3]), None)
