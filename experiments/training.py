@@ -15,6 +15,9 @@ from models import CORECT
 from .metrics import classification_metrics
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 @dataclass
 class TrainConfig:
     r"""How to train.
@@ -30,6 +33,9 @@ class TrainConfig:
             frequency. (default: :obj:`False`)
         max_grad_norm (float, optional): Clip gradients to this norm.
             (default: :obj:`5.0`)
+        lr_schedule (str): ``"constant"``, or ``"cosine"`` to anneal the
+            learning rate to zero over :obj:`epochs`, step by step.
+            (default: :obj:`"constant"`)
     """
 
     epochs: int = 30
@@ -39,6 +45,12 @@ class TrainConfig:
     patience: int = 8
     class_weights: bool = False
     max_grad_norm: float | None = 5.0
+    lr_schedule: str = "constant"
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"train.lr_schedule must be one of {list(LR_SCHEDULES)}, "
+                             f"got {self.lr_schedule!r}")
 
 
 @dataclass
@@ -84,6 +96,10 @@ def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay)
     train_set, dev_set = corpus.split("train"), corpus.split("dev")
+    steps_per_epoch = -(-len(train_set) // config.batch_size)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimiser, T_max=config.epochs * steps_per_epoch)
+        if config.lr_schedule == "cosine" else None)
     weights = (inverse_frequency(train_set, len(label_names)).to(device)
                if config.class_weights else None)
     best = TrainResult(best_epoch=0, dev_weighted_f1=-1.0, train_seconds=0.0)
@@ -103,12 +119,15 @@ def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
             if config.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimiser.step()
+            if scheduler is not None:
+                scheduler.step()
             total += float(loss.detach()) * batch.num_utterances
             count += batch.num_utterances
         labels, logits = predict(model, dev_set, config.batch_size, device)
         dev_f1 = classification_metrics(labels, logits.argmax(-1), label_names)["weighted_f1"]
         best.history.append({"epoch": epoch, "loss": total / max(count, 1),
-                             "dev_weighted_f1": dev_f1})
+                             "dev_weighted_f1": dev_f1,
+                             "lr": optimiser.param_groups[0]["lr"]})
         progress.set_postfix(loss=f"{total / max(count, 1):.3f}", dev_f1=f"{dev_f1:.2f}")
         if dev_f1 > best.dev_weighted_f1:
             best.best_epoch, best.dev_weighted_f1 = epoch, dev_f1
