@@ -40,11 +40,11 @@ from dialogues import Corpus, DataError, Dialogue
 from dialogues.label_sets import KNOWN_LABEL_SETS
 from dialogues.open_format import read_csv_rows, save_corpus
 from dialogues.text_encoder import DEFAULT_MODEL, TextEncoder, encoder_name
-from experiments.config import ConfigError, script_options
 from dialogues.text_encoder import sentence_encoder as load_sentence_encoder
+from experiments.config import ConfigError, script_options
 
 Encoder = TextEncoder
-REQUIRED = ("dialogue_id", "turn", "speaker", "text")
+TRANSCRIPT_COLUMNS = ("dialogue_id", "turn", "speaker", "text")
 USAGE = (f"usage: python experiments/prepare.py input=DIR_OR_CSV out=DIR "
          f"[model={DEFAULT_MODEL}] [batch_size=64]")
 OPTIONS = ("input", "out", "model", "batch_size", "name", "labels", "split",
@@ -119,6 +119,47 @@ def find_table(path: Path) -> Path:
     raise DataError(f"{path}: no such file or folder")
 
 
+def group_turns(table: Path, header: list[str], rows: list[list[str]],
+                lines: list[int]) -> dict[str, list[tuple[int, int]]]:
+    """The rows of a transcript table grouped by dialogue, in order of first
+    appearance, as ``(turn, row index)`` sorted by turn. Every row must have
+    the header's fields, a dialogue id, a speaker and an integer turn that
+    its dialogue does not repeat.
+
+    Args:
+        table (Path): The CSV, for messages.
+        header (list[str]): Its column names (with ``dialogue_id``,
+            ``turn`` and ``speaker``).
+        rows (list[list[str]]): Its rows.
+        lines (list[int]): The line each row starts on.
+
+    Raises:
+        DataError: Naming the file and line.
+    """
+    col = {c: header.index(c) for c in ("dialogue_id", "turn", "speaker")}
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise DataError(f"{table}, line {lines[i]}: {len(row)} fields, the header "
+                            f"has {len(header)}")
+        for column in ("dialogue_id", "speaker"):
+            if not row[col[column]].strip():
+                raise DataError(f"{table}, line {lines[i]}: empty {column}")
+        turn = row[col["turn"]].strip()
+        try:
+            groups.setdefault(row[col["dialogue_id"]].strip(), []).append((int(turn), i))
+        except ValueError:
+            raise DataError(f"{table}, line {lines[i]}: turn {turn!r} is not an "
+                            "integer") from None
+    for dialogue, members in groups.items():
+        members.sort()
+        for (t0, i0), (t1, i1) in zip(members, members[1:]):
+            if t0 == t1:
+                raise DataError(f"{table}, line {lines[i1]}: dialogue {dialogue!r} "
+                                f"repeats turn {t1} (line {lines[i0]})")
+    return groups
+
+
 def build_corpus(table: Path, encode: Encoder, *, name: str,
                  labels: Sequence[str] | None = None, split: str = "test",
                  batch_size: int = 64, encoder: str | None = None,
@@ -138,42 +179,18 @@ def build_corpus(table: Path, encode: Encoder, *, name: str,
         metadata (dict, optional): More ``dataset.yaml`` entries.
     """
     header, rows, lines = read_csv_rows(table)
-    absent = [c for c in REQUIRED if c not in header]
+    absent = [c for c in TRANSCRIPT_COLUMNS if c not in header]
     if absent:
         raise DataError(f"{table}, line 1 (header): missing column(s) "
-                        f"{', '.join(absent)}; required: {', '.join(REQUIRED)}, "
+                        f"{', '.join(absent)}; required: {', '.join(TRANSCRIPT_COLUMNS)}, "
                         "optional: label, split")
     if not rows:
         raise DataError(f"{table}: no utterances after the header")
     col = {c: header.index(c) for c in header}
-    ragged = [i for i, row in enumerate(rows) if len(row) != len(header)]
-    if ragged:
-        i = ragged[0]
-        raise DataError(f"{table}, line {lines[i]}: {len(rows[i])} fields, the "
-                        f"header has {len(header)}")
+    groups = group_turns(table, header, rows, lines)
 
     def value(i: int, column: str, default: str = "") -> str:
         return rows[i][col[column]].strip() if column in col else default
-
-    # Group by dialogue (first-appearance order), then sort by turn.
-    groups: dict[str, list[tuple[int, int]]] = {}
-    for i in range(len(rows)):
-        dialogue, turn = value(i, "dialogue_id"), value(i, "turn")
-        for column in ("dialogue_id", "speaker"):
-            if not value(i, column):
-                raise DataError(f"{table}, line {lines[i]}: empty {column}")
-        try:
-            groups.setdefault(dialogue, []).append((int(turn), i))
-        except ValueError:
-            raise DataError(f"{table}, line {lines[i]}: turn {turn!r} is not an "
-                            "integer") from None
-    for members in groups.values():
-        members.sort()
-        for (t0, i0), (t1, i1) in zip(members, members[1:]):
-            if t0 == t1:
-                raise DataError(f"{table}, line {lines[i1]}: dialogue "
-                                f"{value(i1, 'dialogue_id')!r} repeats turn {t1} "
-                                f"(line {lines[i0]})")
 
     if labels is None:
         if name in KNOWN_LABEL_SETS:

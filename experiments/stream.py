@@ -25,16 +25,16 @@ from pathlib import Path
 from typing import Iterable, Iterator, TextIO
 
 from dialogues import DataError
-from experiments.config import script_options
 from dialogues.open_format import (DATASET, FEATURES, UTTERANCES, is_open_format,
                                    read_csv_rows, read_dataset_yaml, read_open_format)
+from experiments.config import script_options
+from experiments.prepare import TRANSCRIPT_COLUMNS, group_turns
 from models.streaming import Prediction, StreamingPredictor, TextEncoder
 
 USAGE = ("usage: stream.py checkpoint=RUN/checkpoint.pt input=CORPUS_DIR|FILE.csv|- "
          "[dialogue=ID] [threads=1]")
 OPTIONS = ("checkpoint", "input", "dialogue", "threads")
 HEADER = ("dialogue_id", "turn", "speaker", "prediction", "probability", "latency_ms")
-TRANSCRIPT_COLUMNS = ("dialogue_id", "turn", "speaker", "text")
 LIVE = "live"
 
 # One utterance to push: (dialogue id, turn, speaker, features or None, text or None).
@@ -91,27 +91,7 @@ def transcript_utterances(table: Path, dialogue: str | None = None) -> Iterator[
                           f"{', '.join(TRANSCRIPT_COLUMNS)} (or give an open-format "
                           f"corpus folder with {DATASET}, {UTTERANCES}, {FEATURES})")
     col = {c: header.index(c) for c in TRANSCRIPT_COLUMNS}
-    groups: dict[str, list[tuple[int, int]]] = {}
-    for i, row in enumerate(rows):
-        if len(row) != len(header):
-            raise StreamError(f"{table}, line {lines[i]}: {len(row)} fields, the header "
-                              f"has {len(header)}")
-        for name in ("dialogue_id", "speaker"):
-            if not row[col[name]].strip():
-                raise StreamError(f"{table}, line {lines[i]}: empty {name}")
-        try:
-            turn = int(row[col["turn"]])
-        except ValueError:
-            raise StreamError(f"{table}, line {lines[i]}: turn {row[col['turn']]!r} is "
-                              "not an integer") from None
-        groups.setdefault(row[col["dialogue_id"]].strip(), []).append((turn, i))
-    for members in groups.values():
-        members.sort()
-        for (t0, i0), (t1, i1) in zip(members, members[1:]):
-            if t0 == t1:
-                raise StreamError(f"{table}, line {lines[i1]}: dialogue "
-                                  f"{rows[i1][col['dialogue_id']].strip()!r} repeats turn "
-                                  f"{t1} (line {lines[i0]})")
+    groups = group_turns(table, header, rows, lines)
     if dialogue is not None:
         if dialogue not in groups:
             raise StreamError(f"{table} has no dialogue {dialogue!r}; dialogues: "
