@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -32,6 +30,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import yaml
+
+from graphs.files import staged_folder
 
 from .corpus import Corpus
 from .dialogue import Dialogue
@@ -310,18 +310,8 @@ def save_corpus(corpus: Corpus, folder: str | os.PathLike) -> Path:
     folder = Path(folder)
     if folder.exists():
         raise DataError(f"{folder} already exists; refusing to overwrite it")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp",
-                                    dir=folder.parent))
-    try:
+    with staged_folder(folder) as staging:
         _write(corpus, staging)
-        if folder.exists():
-            raise DataError(f"{folder} appeared while writing; refusing to "
-                            "overwrite it")
-        os.rename(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder
 
 

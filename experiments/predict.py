@@ -6,9 +6,7 @@ its labels may be absent.
 """
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -20,6 +18,7 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
     from dialogues import DataError, load_corpus
     from experiments.runner import predictions_table
     from experiments.training import predict
+    from graphs.files import write_text_atomic
     from models import load_checkpoint
 
     checkpoint = load_checkpoint(checkpoint_path)
@@ -41,11 +40,7 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
                               probabilities)
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(table)
-    os.replace(tmp, out_path)
-    return out_path
+    return write_text_atomic(out_path, table)
 
 
 USAGE = ("usage: predict.py checkpoint=FILE dataset.path=DIR split=test out=FILE.csv "

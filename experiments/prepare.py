@@ -282,7 +282,7 @@ def main(argv: Sequence[str] | None = None,
                       labels=labels.split(",") if labels else None,
                       split=args.get("split", "test"), batch_size=batch_size,
                       encoder=encoder_name(model), metadata=metadata)
-    except (DataError, ConfigError) as error:
+    except (DataError, ConfigError, FileExistsError) as error:
         print(f"prepare.py: {error}", file=sys.stderr)
         return 1
     print(f"wrote {out}")

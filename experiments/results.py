@@ -15,13 +15,13 @@ import platform
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
 from experiments.report import Row, find_runs, summarize
+from graphs.files import write_text_atomic
 
 TITLES = {"iemocap": "IEMOCAP-6", "iemocap_4": "IEMOCAP-4", "meld": "MELD"}
 STUDY_GRAPHS = "none,window_corect,window,causal,speaker,speaker_causal,corect"
@@ -176,11 +176,7 @@ def write_results(sweeps: dict[str, Path], out: Path, data: str) -> None:
              "sets are one fixed split each (IEMOCAP: Session 5).",
              "- Latencies are wall times on a shared 2-core CPU; compare them within a "
              "table, not across machines.", ""]
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(page))
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; the page is for everyone
-    os.replace(tmp, out)
+    write_text_atomic(out, "\n".join(page))
 
 
 def main(argv: list[str] | None = None) -> int:

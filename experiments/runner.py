@@ -4,9 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,6 +12,7 @@ import torch
 
 from dialogues import Corpus, SyntheticConfig, batches, load_corpus
 from graphs import validate
+from graphs.files import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
 
 from .config import dump, graph_spec
@@ -106,16 +104,10 @@ def run_experiment(config: Mapping[str, Any], registry=None) -> Path:
     if run_dir.exists():
         raise FileExistsError(f"run directory {run_dir} already exists; "
                               "choose another out=")
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=run_dir.parent, prefix=f".{run_dir.name}."))
-    try:
+    with staged_folder(run_dir) as staging:
         (staging / "config.yaml").write_text(dump(config))
         metrics = _run(config, staging, registry)
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        os.rename(staging, run_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return run_dir
 
 

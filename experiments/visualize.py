@@ -40,13 +40,12 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 from experiments.config import ConfigError, compose, graph_spec
+from graphs.files import write_text_atomic
 
 OWN_KEYS = ("dialogue", "out", "turns", "show", "stats", "split")
 DRAW_FORMATS = (".png", ".svg", ".pdf")
@@ -146,18 +145,6 @@ def find_dialogue(corpus, dialogue_id: str | None, split: str | None):
     if close:
         message += f"; did you mean {close[0]!r}?"
     raise UsageError(message)
-
-
-def _write_atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def stats_csv(rows: Sequence[dict[str, Any]]) -> str:
@@ -267,7 +254,7 @@ def run(argv: Sequence[str]) -> None:
             path = out.with_name(f"{out.stem}.stats.csv")
             rows = [{**s.as_row(), "params": str(params), "causal": builder.causal}
                     for s, (_, params, builder) in zip(stats, builders)]
-            _write_atomic_text(path, stats_csv(rows))
+            write_text_atomic(path, stats_csv(rows))
             print(f"wrote {path}")
 
 

@@ -18,7 +18,6 @@ runs headless and leaves no global state behind.
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from matplotlib.path import Path as MplPath
 
 from .batch import DialogueBatch
 from .builder import DialogueGraph
+from .files import write_atomic
 from .networkx import _graph_attr, to_networkx
 
 FONT = 6.5            # points, legend and annotations
@@ -469,15 +469,5 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
             ``.pdf``, ...) picks the format.
         dpi (int): Resolution of raster formats. (default: :obj:`150`)
     """
-    path = Path(path)
-    fmt = path.suffix.lstrip(".").lower()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                               suffix=".tmp")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=fmt, dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    fmt = Path(path).suffix.lstrip(".").lower()
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))

@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import networkx as nx
 import torch
 
 from .batch import DialogueBatch
 from .builder import DialogueGraph
+from .files import write_atomic
 
 #: Marks a list or dict attribute stored as a JSON string in a file.
 _JSON_PREFIX = "json:"
@@ -215,20 +215,6 @@ def _file_ready(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
     return H
 
 
-def _write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                               suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_graphml(G: nx.MultiDiGraph, path: str | os.PathLike) -> Path:
     r"""Write :obj:`G` as GraphML, atomically (a temporary file renamed into
     place). Lists and dicts become strings ``json:...``, :obj:`None` values
@@ -239,7 +225,7 @@ def write_graphml(G: nx.MultiDiGraph, path: str | os.PathLike) -> Path:
         path (str or PathLike): Where to write.
     """
     H = _file_ready(G)
-    return _write_atomic(path, lambda tmp: nx.write_graphml(H, tmp))
+    return write_atomic(path, lambda tmp: nx.write_graphml(H, tmp))
 
 
 def write_gexf(G: nx.MultiDiGraph, path: str | os.PathLike) -> Path:
@@ -266,4 +252,4 @@ def write_gexf(G: nx.MultiDiGraph, path: str | os.PathLike) -> Path:
     name = " ".join(str(G.graph[k]) for k in ("builder", "dialogue_id")
                     if G.graph.get(k) is not None)
     H.graph = {"name": name} if name else {}
-    return _write_atomic(path, lambda tmp: nx.write_gexf(H, tmp))
+    return write_atomic(path, lambda tmp: nx.write_gexf(H, tmp))
