@@ -10,6 +10,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dialogues import DataError
     from experiments.config import ConfigError, compose, dump
     from experiments.runner import run_experiment
     from experiments.sweep import run_sweep
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         config = compose(args)
         print(dump(config), flush=True)
         run_dir = run_experiment(config)
-    except (ConfigError, FileExistsError) as exc:
+    except (ConfigError, DataError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from experiments.report import describe_run

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 import torch
 
-from dialogues import Corpus, SyntheticConfig, batches, load_corpus
+from dialogues import Corpus, DataError, SyntheticConfig, batches, load_corpus
 from graphs import validate
 from graphs.files import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
@@ -36,10 +36,18 @@ def resolve_device(name: str) -> torch.device:
 
 def corpus_from_config(dataset: Mapping[str, Any],
                        modalities: list[str] | None = None) -> Corpus:
-    """Load the configured corpus (the synthetic one when no path is set)."""
-    synthetic = dataset.get("synthetic") if not dataset.get("path") else None
+    """Load the configured corpus: ``dataset.path``, or the synthetic corpus
+    when the dataset is ``synthetic``.
+
+    Raises:
+        DataError: A real dataset without a path, or bad data.
+    """
+    path = dataset.get("path") or None
+    if path is None and dataset.get("name") != "synthetic":
+        raise DataError(f"dataset {dataset.get('name')!r} needs dataset.path=DIR")
+    synthetic = dataset.get("synthetic") if path is None else None
     return load_corpus(
-        dataset.get("path") or None,
+        path,
         modalities=modalities or dataset.get("modalities"),
         label_view=dataset.get("label_view"),
         synthetic=SyntheticConfig(**synthetic) if synthetic else None)

@@ -102,22 +102,6 @@ def configs(args: Sequence[str]) -> list[dict[str, Any]]:
     return result
 
 
-def _load(config: dict[str, Any]):
-    from dialogues import SyntheticConfig, load_corpus
-    dataset = config["dataset"]
-    path = dataset.get("path")
-    synthetic = None
-    if path is None and dataset.get("synthetic") is not None:
-        synthetic = SyntheticConfig(**dataset["synthetic"])
-    name = dataset.get("name")
-    if path is None and name != "synthetic":
-        raise UsageError(f"dataset {name!r} needs dataset.path=DIR")
-    return load_corpus(path, name=None if path is None else name,
-                       modalities=dataset.get("modalities"),
-                       label_view=dataset.get("label_view"),
-                       synthetic=synthetic)
-
-
 def find_dialogue(corpus, dialogue_id: str | None, split: str | None):
     """The requested dialogue (see the module docstring for the default)."""
     if split is not None:
@@ -203,8 +187,9 @@ def run(argv: Sequence[str]) -> None:
             raise UsageError(f"graph {name!r}: {exc}") from None
 
     from dialogues import DataError, collate
+    from experiments.runner import corpus_from_config
     try:
-        corpus = _load(composed[0])
+        corpus = corpus_from_config(composed[0]["dataset"])
     except (DataError, TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     dialogue = find_dialogue(corpus, own.get("dialogue"), own.get("split"))

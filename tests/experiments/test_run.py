@@ -75,3 +75,10 @@ def test_failed_run_leaves_nothing_behind(tiny, tmp_path):
     with pytest.raises(ValueError, match="num_speakers=1"):
         run_experiment(config)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_real_dataset_without_a_path_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["dataset=iemocap", "dataset.path=", f"out={out}"]) == 2
+    assert "dataset 'iemocap' needs dataset.path=DIR" in capsys.readouterr().err
+    assert not out.exists()
