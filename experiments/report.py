@@ -95,7 +95,8 @@ def summarize(records: list[RunRecord]) -> list[Row]:
     return [rows[label] for label in sorted(rows)]
 
 
-def _fmt(mean_std: tuple[float, float], digits: int = 2) -> str:
+def format_mean_std(mean_std: tuple[float, float], digits: int = 2) -> str:
+    """``mean ± std`` with :obj:`digits` decimals; ``—`` for a NaN mean."""
     mean, std = mean_std
     return "—" if mean != mean else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
@@ -107,9 +108,9 @@ def summary_markdown(rows: list[Row]) -> str:
         runs = f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else "")
         edges = "—" if r.edges_per_utterance is None else f"{r.edges_per_utterance:.1f}"
         causal = "—" if r.causal is None else ("yes" if r.causal else "no")
-        lines.append(f"| {r.label} | {runs} | {_fmt(r.stats['accuracy'])} | "
-                     f"{_fmt(r.stats['weighted_f1'])} | {_fmt(r.stats['macro_f1'])} | "
-                     f"{_fmt(r.stats['ms_per_utterance'], 3)} | {edges} | {causal} |")
+        lines.append(f"| {r.label} | {runs} | {format_mean_std(r.stats['accuracy'])} | "
+                     f"{format_mean_std(r.stats['weighted_f1'])} | {format_mean_std(r.stats['macro_f1'])} | "
+                     f"{format_mean_std(r.stats['ms_per_utterance'], 3)} | {edges} | {causal} |")
     errors = [f"- {r.label}, {e}" for r in rows for e in r.errors]
     if errors:
         lines += ["", "Failed runs:", *errors]

@@ -15,12 +15,12 @@ import platform
 import shutil
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import yaml
 
-from experiments.report import Row, find_runs, summarize
+from experiments.report import Row, find_runs, format_mean_std, summarize
+from experiments.runner import corpus_from_config
 from graphs.files import write_text_atomic
 
 TITLES = {"iemocap": "IEMOCAP-6", "iemocap_4": "IEMOCAP-4", "meld": "MELD"}
@@ -34,39 +34,32 @@ def study_command(dataset: str, sweep: str, data: str) -> str:
             f"graph={STUDY_GRAPHS} seed=0,1,2,3,4 jobs=2 out={sweep}")
 
 
-def streaming_ms_at_turn(run_dir: Path, turn: int = 50, dialogues: int = 5) -> float | None:
-    """Median wall time of the ``push`` of turn :obj:`turn` over up to
-    :obj:`dialogues` test dialogues longer than that, from the run's
-    checkpoint; None when the test split has no dialogue that long."""
-    from experiments.runner import corpus_from_config
+def streaming_ms_at_turn(run_dir: Path, test: list, turn: int = 50,
+                         dialogues: int = 5) -> float | None:
+    """Median latency of the ``push`` of turn :obj:`turn` over up to
+    :obj:`dialogues` of the :obj:`test` dialogues longer than that, from the
+    run's checkpoint; None when no test dialogue is that long."""
     from models import StreamingPredictor
 
-    config = yaml.safe_load((run_dir / "config.yaml").read_text())
     predictor = StreamingPredictor.from_checkpoint(str(run_dir / "checkpoint.pt"))
-    corpus = corpus_from_config(config["dataset"], predictor.modalities)
-    long_enough = [d for d in corpus.split("test") if len(d) > turn][:dialogues]
+    long_enough = [d for d in test if len(d) > turn][:dialogues]
     timings = []
     for rep, dialogue in enumerate([*long_enough[:1], *long_enough]):
         predictor.reset()
         for t in range(turn + 1):
-            start = time.perf_counter()
-            predictor.push(dialogue.speakers[t],
-                           {m: dialogue.features[m][t] for m in predictor.modalities})
-            if t == turn and rep > 0:  # the first replay only warms up
-                timings.append(1e3 * (time.perf_counter() - start))
+            prediction = predictor.push(
+                dialogue.speakers[t], {m: dialogue.features[m][t] for m in predictor.modalities})
+        if rep > 0:  # the first replay only warms up
+            timings.append(prediction.latency_ms)
     return statistics.median(timings) if timings else None
 
 
-def _fmt(mean_std: tuple[float, float], digits: int = 1) -> str:
-    mean, std = mean_std
-    return "—" if mean != mean else f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def dataset_section(name: str, sweep: Path) -> tuple[list[str], list[Row], dict]:
+def dataset_section(name: str, sweep: Path) -> tuple[list[str], list[Row]]:
     records = find_runs([sweep])
     rows = summarize(records)
     seed0 = {r.label: Path(r.path) for r in records if r.metrics and r.seed == 0}
     baseline = next((r for r in rows if r.label.endswith("/none")), None)
+    test = None
     lines = [f"### {TITLES.get(name, name)}", "",
              "| topology | causal | seeds | accuracy | weighted F1 | macro F1 | "
              "Δ wF1 vs none | edges/utt | offline ms/utt | streaming ms at turn 50 |",
@@ -77,20 +70,25 @@ def dataset_section(name: str, sweep: Path) -> tuple[list[str], list[Row], dict]
             delta = f"{r.stats['weighted_f1'][0] - baseline.stats['weighted_f1'][0]:+.1f}"
         stream = "—"
         if r.causal and r.label in seed0:
-            ms = streaming_ms_at_turn(seed0[r.label])
+            if test is None:  # every run of a sweep reads the same corpus
+                config = yaml.safe_load((seed0[r.label] / "config.yaml").read_text())
+                test = corpus_from_config(config["dataset"]).split("test")
+            ms = streaming_ms_at_turn(seed0[r.label], test)
             stream = "no test dialogue that long" if ms is None else f"{ms:.2f}"
         lines.append(
             f"| `{r.label.split('/', 1)[1]}` | {'yes' if r.causal else 'no'} | {r.runs}"
-            f"{f' ({r.failed} failed)' if r.failed else ''} | {_fmt(r.stats['accuracy'])} | "
-            f"{_fmt(r.stats['weighted_f1'])} | {_fmt(r.stats['macro_f1'])} | {delta} | "
+            f"{f' ({r.failed} failed)' if r.failed else ''} | "
+            f"{format_mean_std(r.stats['accuracy'], 1)} | "
+            f"{format_mean_std(r.stats['weighted_f1'], 1)} | "
+            f"{format_mean_std(r.stats['macro_f1'], 1)} | {delta} | "
             f"{'—' if r.edges_per_utterance is None else f'{r.edges_per_utterance:.1f}'} | "
-            f"{_fmt(r.stats['ms_per_utterance'], 2)} | {stream} |")
+            f"{format_mean_std(r.stats['ms_per_utterance'], 2)} | {stream} |")
     info_path = sweep / "sweep.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     if info:
         lines += ["", f"{info['runs']} runs ({info['failed']} failed), {info['jobs']} "
                   f"parallel jobs, {info['wall_seconds'] / 60:.0f} minutes of wall time."]
-    return lines + [""], rows, info
+    return lines + [""], rows
 
 
 def target_lines(rows: list[Row]) -> list[str]:
@@ -109,11 +107,11 @@ def target_lines(rows: list[Row]) -> list[str]:
 
 
 def write_results(sweeps: dict[str, Path], out: Path, data: str) -> None:
-    sections, all_rows, infos = [], {}, {}
+    sections, all_rows = [], {}
     for name, sweep in sweeps.items():
-        lines, rows, info = dataset_section(name, sweep)
+        lines, rows = dataset_section(name, sweep)
         sections += lines
-        all_rows[name], infos[name] = rows, info
+        all_rows[name] = rows
     first = next(iter(sweeps.values()))
     config_path = next(first.glob("*/config.yaml"))
     config = yaml.safe_load(config_path.read_text())

@@ -139,10 +139,10 @@ def _run(config: Mapping[str, Any], staging: Path, registry) -> dict[str, Any]:
         predictions_table(test_set, labels, predictions, label_names, probabilities))
     test_metrics = classification_metrics(labels, predictions, label_names)
 
+    # save_checkpoint moves the weights to CPU itself.
     save_checkpoint(staging / "checkpoint.pt", Checkpoint.from_model(
-        model.cpu(), graph_name, graph_params, label_names,
+        model, graph_name, graph_params, label_names,
         {"dataset": corpus.metadata, "config": config}))
-    model.to(device)
 
     structure = next(batches(test_set, model.modalities, len(test_set))).structure
     graph = model.build_graph(structure)
