@@ -8,6 +8,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any, Mapping
+
+from dialogues import Corpus, DataError
+
+
+def check_dimensions(corpus: Corpus, expected: Mapping[str, int], where: Any) -> None:
+    """Refuse a corpus whose features do not have the checkpoint's
+    dimensions, naming :obj:`where` (the corpus path)."""
+    for m, dim in expected.items():
+        if corpus.modalities[m] != dim:
+            raise DataError(f"{where}: modality {m!r} has dimension "
+                            f"{corpus.modalities[m]}, the checkpoint expects {dim}")
 
 
 def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out: str,
@@ -15,7 +27,7 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
     """Write the predictions table for one split of a corpus; return it."""
     import torch
 
-    from dialogues import DataError, load_corpus
+    from dialogues import load_corpus
     from experiments.runner import predictions_table
     from experiments.training import predict
     from graphs.files import write_text_atomic
@@ -28,11 +40,7 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
     if list(corpus.labels) != list(checkpoint.labels):
         raise DataError(f"{dataset_path}: labels {list(corpus.labels)} differ from the "
                         f"checkpoint's {list(checkpoint.labels)}")
-    for m in model.modalities:
-        if corpus.modalities[m] != checkpoint.model.modalities[m]:
-            raise DataError(f"{dataset_path}: modality {m!r} has dimension "
-                            f"{corpus.modalities[m]}, the checkpoint expects "
-                            f"{checkpoint.model.modalities[m]}")
+    check_dimensions(corpus, checkpoint.model.modalities, dataset_path)
     dialogues = corpus.split(split)
     labels, logits = predict(model, dialogues, 16, torch.device("cpu"))
     probabilities, predictions = logits.softmax(-1).max(-1)

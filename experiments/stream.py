@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Iterable, Iterator, TextIO
+from typing import Iterable, Iterator, Mapping, TextIO
 
 from dialogues import DataError
 from dialogues.open_format import (DATASET, FEATURES, UTTERANCES, is_open_format,
-                                   read_csv_rows, read_dataset_yaml, read_open_format)
+                                   read_csv_rows, read_open_format)
 from experiments.config import script_options
+from experiments.predict import check_dimensions
 from experiments.prepare import TRANSCRIPT_COLUMNS, group_turns
 from models.streaming import Prediction, StreamingPredictor, TextEncoder
 
@@ -51,17 +52,20 @@ def format_line(dialogue: str, turn: int | str, prediction: Prediction) -> str:
                       f"{prediction.probability:.4f}", f"{prediction.latency_ms:.2f}"])
 
 
-def open_format_utterances(folder: Path, modalities: list[str],
+def open_format_utterances(folder: Path, dims: Mapping[str, int],
                            dialogue: str | None = None) -> Iterator[Utterance]:
     r"""The utterances of an open-format corpus, dialogue by dialogue in file
     order (all splits), with their feature rows.
 
     Args:
         folder (Path): The corpus folder.
-        modalities (list[str]): The modalities to read, the model's.
+        dims (Mapping[str, int]): The modalities to read and the dimensions
+            they must have: the model's.
         dialogue (str, optional): Only this dialogue.
     """
+    modalities = list(dims)
     corpus = read_open_format(folder, modalities)
+    check_dimensions(corpus, dims, folder / DATASET)
     # The corpus groups dialogues by split; the CSV has their file order.
     header, rows, _ = read_csv_rows(folder / UTTERANCES)
     column = header.index("dialogue_id")
@@ -166,8 +170,7 @@ def utterances_for(source: str, predictor: StreamingPredictor, stdin: TextIO,
     if folder is None:
         _needs_text(predictor, str(path))
         return transcript_utterances(path, dialogue)
-    _check_dimensions(folder, predictor)
-    return open_format_utterances(folder, predictor.modalities, dialogue)
+    return open_format_utterances(folder, predictor.model.config.modalities, dialogue)
 
 
 def _needs_text(predictor: StreamingPredictor, where: str) -> None:
@@ -176,15 +179,6 @@ def _needs_text(predictor: StreamingPredictor, where: str) -> None:
                           f"{predictor.modalities}; stream an open-format corpus with "
                           "their features instead")
     predictor.text_encoder  # load it now: a missing extra fails before any output
-
-
-def _check_dimensions(folder: Path, predictor: StreamingPredictor) -> None:
-    dims = read_dataset_yaml(folder / DATASET)["modalities"]
-    expected = predictor.model.config.modalities
-    for m in predictor.modalities:
-        if m in dims and dims[m] != expected[m]:
-            raise StreamError(f"{folder / DATASET}: modality {m!r} has dimension "
-                              f"{dims[m]}, the checkpoint expects {expected[m]}")
 
 
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,

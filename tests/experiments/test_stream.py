@@ -224,3 +224,19 @@ def test_transcript_without_the_text_extra_names_the_install_command(tmp_path, c
     assert main([f"checkpoint={path}", f"input={table}"]) == 2
     captured = capsys.readouterr()
     assert "pip install 'ergraph[text]'" in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize("script", ["stream", "predict"])
+def test_features_of_another_dimension_are_refused_by_name(tiny_run, tmp_path, capsys,
+                                                           script):
+    checkpoint, _, corpus = tiny_run
+    wider = corpus_from_config(compose(
+        [*TINY, "dataset.synthetic.modalities={text: 13, audio: 6}"])["dataset"])
+    folder = save_corpus(wider, tmp_path / "wider")
+    if script == "stream":
+        assert main([f"checkpoint={checkpoint}", f"input={folder}"]) == 2
+    else:
+        assert predict_main([f"checkpoint={checkpoint}", f"dataset.path={folder}",
+                             f"out={tmp_path / 'p.csv'}"]) == 2
+    assert re.search(r"wider.*: modality 'text' has dimension 13, the checkpoint "
+                     r"expects 12", capsys.readouterr().err)
