@@ -2,10 +2,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from .dialogue import Dialogue
 from .errors import DataError
+
+
+def choose_modalities(requested: Sequence[str] | None, available: Sequence[str],
+                      where: str) -> list[str]:
+    """The modalities to read: :obj:`requested`, in its order, or all of
+    :obj:`available` when it is None.
+
+    Raises:
+        DataError: Naming :obj:`where`, when a requested modality is not
+            available, or none or a repeated one is requested.
+    """
+    if requested is None:
+        return list(available)
+    requested = list(requested)
+    missing = [m for m in requested if m not in available]
+    if missing or not requested or len(set(requested)) != len(requested):
+        raise DataError(f"{where}: no modality "
+                        f"{', '.join(map(repr, missing)) or '(none or repeated)'}"
+                        f"; available: {', '.join(available)}")
+    return requested
 
 
 @dataclass(eq=False)

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from .corpus import Corpus
+from .corpus import Corpus, choose_modalities
 from .errors import DataError
 from .open_format import DATASET, FEATURES, UTTERANCES, is_open_format, read_open_format
 from .pickles import read_pickle
@@ -18,12 +18,7 @@ OPEN_FORMAT_FILES = (DATASET, UTTERANCES, FEATURES)
 def _select(corpus: Corpus, modalities: Sequence[str] | None, where: str) -> Corpus:
     if modalities is None:
         return corpus
-    modalities = list(modalities)
-    missing = [m for m in modalities if m not in corpus.modalities]
-    if missing or not modalities or len(set(modalities)) != len(modalities):
-        raise DataError(f"{where}: no modality "
-                        f"{', '.join(map(repr, missing)) or '(none or repeated)'}"
-                        f"; available: {', '.join(corpus.modalities)}")
+    modalities = choose_modalities(modalities, list(corpus.modalities), where)
     splits = {s: [d.select(modalities=modalities) for d in ds]
               for s, ds in corpus.splits.items()}
     return Corpus(corpus.name, corpus.labels,

@@ -33,7 +33,7 @@ import yaml
 
 from graphs.files import staged_folder
 
-from .corpus import Corpus
+from .corpus import Corpus, choose_modalities
 from .dialogue import Dialogue
 from .errors import DataError
 
@@ -145,12 +145,8 @@ def read_open_format(folder: str | os.PathLike,
     spec = read_dataset_yaml(yaml_path)
     label_names: tuple[str, ...] = spec["labels"]
     dims: dict[str, int] = spec["modalities"]
-    selected = list(dims) if modalities is None else list(modalities)
-    missing = [m for m in selected if m not in dims]
-    if missing or not selected:
-        raise DataError(f"{yaml_path}: corpus {spec['name']!r} has no modality "
-                        f"{', '.join(map(repr, missing)) or '(none requested)'}; "
-                        f"available: {', '.join(dims)}")
+    selected = choose_modalities(modalities, list(dims),
+                                 f"{yaml_path}: corpus {spec['name']!r}")
 
     header, rows, starts = read_csv_rows(csv_path)
     absent = [c for c in REQUIRED_COLUMNS if c not in header]

@@ -34,7 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 import yaml
 
-from .corpus import Corpus
+from .corpus import Corpus, choose_modalities
 from .dialogue import Dialogue
 from .errors import DataError
 from .label_sets import KNOWN_LABEL_SETS, guess_corpus_name
@@ -145,14 +145,7 @@ class _Reader:
             raise DataError(f"{self.path}: {where} has no features under "
                             f"{', '.join(PICKLE_MODALITIES)}")
         self.available = available
-        if self.selected is None:
-            return available
-        missing = [m for m in self.selected if m not in available]
-        if missing or not self.selected:
-            raise DataError(f"{self.path}: no modality "
-                            f"{', '.join(map(repr, missing)) or '(none requested)'}; "
-                            f"available: {', '.join(available)}")
-        return self.selected
+        return choose_modalities(self.selected, available, str(self.path))
 
     def corect(self, data: dict) -> dict[str, list[Dialogue]]:
         if not any(k in data for k in ("train", "dev", "test")):

@@ -20,6 +20,7 @@ import torch
 
 from .corpus import Corpus
 from .errors import DataError
+from .label_sets import KNOWN_LABEL_SETS
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ LABEL_VIEWS: Mapping[str, LabelView] = MappingProxyType({
     # frustrated is dropped.
     "iemocap_4": LabelView(
         name="iemocap_4",
-        labels=("hap", "sad", "neu", "ang"),
+        labels=KNOWN_LABEL_SETS["iemocap_4"],
         mapping=MappingProxyType({"hap": "hap", "sad": "sad", "neu": "neu",
                                   "ang": "ang", "exc": "hap", "fru": None}),
         suffix="_4",

@@ -260,3 +260,10 @@ def test_integer_features_refused(write_open):
     features["text"] = features["text"].astype(np.int64)
     with pytest.raises(DataError, match="dtype int64; features must be floats"):
         load_corpus(write_open(features=features))
+
+
+@pytest.mark.parametrize("modalities", [[], ["text", "text"]])
+def test_no_or_repeated_modalities_are_refused(write_open, modalities):
+    with pytest.raises(DataError, match=r"dataset.yaml: corpus .*: no modality \(none or "
+                                        r"repeated\); available: text, audio"):
+        load_corpus(write_open(), modalities=modalities)
