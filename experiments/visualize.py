@@ -44,7 +44,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from experiments.config import ConfigError, compose, graph_spec
+from experiments.config import ConfigError, compose, convert, graph_spec
 from graphs.files import write_text_atomic
 
 OWN_KEYS = ("dialogue", "out", "turns", "show", "stats", "split")
@@ -139,15 +139,6 @@ def stats_csv(rows: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _parse_bool(key: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("true", "yes", "1", "on"):
-        return True
-    if lowered in ("false", "no", "0", "off", ""):
-        return False
-    raise UsageError(f"{key}={value!r}: expected true or false")
-
-
 def run(argv: Sequence[str]) -> None:
     """The command, raising :class:`UsageError`/:class:`ConfigError` on bad
     input before anything is written."""
@@ -164,7 +155,7 @@ def run(argv: Sequence[str]) -> None:
             turns = parse_turns(own["turns"])
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    want_stats = _parse_bool("stats", own.get("stats", "false"))
+    want_stats = convert(own.get("stats", "false"), False, "stats")
     out = Path(own["out"]) if own.get("out") else None
     if out is None and not want_stats:
         raise UsageError("out=FILE is required (.png, .svg, .pdf to draw; "

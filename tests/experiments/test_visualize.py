@@ -246,3 +246,8 @@ def test_figure_has_one_panel_per_graph():
     fig = dialogue_figure(graphs, show="label")
     assert [ax.get_title(loc="left").splitlines()[0] for ax in fig.axes] == [
         "window", "causal", "modality"]
+
+
+def test_stats_takes_a_boolean(capsys):
+    assert main([*SMALL, "graph=window", "stats=maybe"]) == 2
+    assert "stats='maybe': expected bool" in capsys.readouterr().err
