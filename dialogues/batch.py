@@ -1,7 +1,6 @@
 """Packing dialogues into batches for a model."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -12,19 +11,6 @@ from graphs import DialogueBatch
 
 from .dialogue import Dialogue
 from .errors import DataError
-
-
-def _structure_to(structure: DialogueBatch, device: torch.device | str) -> DialogueBatch:
-    # DialogueBatch derives its index tensors with default-device factories,
-    # so rebuilding it through __init__ would mix devices; move every tensor
-    # field instead, whatever fields it grows.
-    moved = object.__new__(DialogueBatch)
-    for f in dataclasses.fields(structure):
-        value = getattr(structure, f.name)
-        if isinstance(value, Tensor):
-            value = value.to(device)
-        object.__setattr__(moved, f.name, value)
-    return moved
 
 
 @dataclass(eq=False)
@@ -55,7 +41,7 @@ class Batch:
         """A copy with every tensor, the structure's included, on
         :obj:`device`."""
         return Batch(
-            structure=_structure_to(self.structure, device),
+            structure=self.structure.to(device),
             features={m: x.to(device) for m, x in self.features.items()},
             labels=self.labels.to(device),
             dialogue_ids=list(self.dialogue_ids),

@@ -1,7 +1,8 @@
 """The structure of a batch of dialogues, which is all an edge builder sees."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 from typing import Sequence
 
 import torch
@@ -32,6 +33,10 @@ class DialogueBatch:
             ids are accepted.
         modalities (Sequence[str]): The modalities present, a non-empty
             tuple of distinct names such as :obj:`("text", "audio")`.
+
+    Every tensor lives on one device: that of :obj:`lengths` when it is a
+    tensor, else that of :obj:`speakers` when it is one, else the default
+    device. :meth:`to` moves them all.
     """
 
     lengths: Tensor
@@ -52,8 +57,12 @@ class DialogueBatch:
         speakers: Sequence[int] | Tensor,
         modalities: Sequence[str],
     ) -> None:
-        lengths = torch.as_tensor(lengths, dtype=torch.long).flatten()
-        speakers = torch.as_tensor(speakers, dtype=torch.long).flatten()
+        device = (lengths.device if isinstance(lengths, Tensor)
+                  else speakers.device if isinstance(speakers, Tensor) else None)
+        lengths = torch.as_tensor(lengths, dtype=torch.long, device=device).flatten()
+        # Derived tensors follow lengths, whatever the default device.
+        device = lengths.device
+        speakers = torch.as_tensor(speakers, dtype=torch.long, device=device).flatten()
         modalities = tuple(modalities)
         if lengths.numel() == 0:
             raise ValueError("DialogueBatch needs at least one dialogue")
@@ -76,8 +85,9 @@ class DialogueBatch:
         num_utterances = speakers.numel()
         ptr = torch.cat([lengths.new_zeros(1), lengths.cumsum(0)])
         utterance_dialogue = torch.repeat_interleave(
-            torch.arange(lengths.numel()), lengths)
-        utterance_turn = torch.arange(num_utterances) - ptr[utterance_dialogue]
+            torch.arange(lengths.numel(), device=device), lengths)
+        utterance_turn = (torch.arange(num_utterances, device=device)
+                          - ptr[utterance_dialogue])
         num_modalities = len(modalities)
 
         set_ = object.__setattr__
@@ -88,12 +98,33 @@ class DialogueBatch:
         set_(self, "utterance_dialogue", utterance_dialogue)
         set_(self, "utterance_turn", utterance_turn)
         set_(self, "node_utterance",
-             torch.arange(num_utterances).repeat(num_modalities))
-        set_(self, "node_modality", torch.arange(num_modalities)
+             torch.arange(num_utterances, device=device).repeat(num_modalities))
+        set_(self, "node_modality", torch.arange(num_modalities, device=device)
              .repeat_interleave(num_utterances))
         set_(self, "node_dialogue", utterance_dialogue.repeat(num_modalities))
         set_(self, "node_turn", utterance_turn.repeat(num_modalities))
         set_(self, "node_speaker", speakers.repeat(num_modalities))
+
+    @property
+    def device(self) -> torch.device:
+        """The device of every tensor of the batch."""
+        return self.lengths.device
+
+    def to(self, device: torch.device | str) -> "DialogueBatch":
+        """A copy with every tensor on :obj:`device`.
+
+        The tensors are moved as they are, not derived again, so nothing is
+        re-validated and no value is read back to the host.
+
+        Args:
+            device (torch.device or str): Where the copy's tensors live.
+        """
+        moved = copy.copy(self)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Tensor):
+                object.__setattr__(moved, f.name, value.to(device))
+        return moved
 
     @property
     def num_dialogues(self) -> int:

@@ -9,7 +9,7 @@ blocks' own parameters stacked on the fly (gradients flow back to each).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -112,8 +112,52 @@ def _linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
 
 
+class PackedLayout(NamedTuple):
+    r"""Where packed utterance rows sit in the padded :math:`(B, T)` layout,
+    and what each query may attend to there: what every
+    :func:`grouped_blocks` call of one forward pass shares, so it is
+    computed once (:func:`packed_layout`).
+
+    Args:
+        real (LongTensor): Flat index :math:`b T + t` of every real row,
+            shape :math:`(N)`, in packed order.
+        allowed (BoolTensor): ``True`` where a query may attend, shape
+            :math:`(B, 1, 1, T)`, or :math:`(B, 1, T, T)` with a mask.
+    """
+
+    real: Tensor
+    allowed: Tensor
+
+    @property
+    def batch(self) -> int:
+        return self.allowed.size(0)
+
+    @property
+    def length(self) -> int:
+        return self.allowed.size(-1)
+
+
+def packed_layout(padding: Tensor, mask: Tensor | None = None) -> PackedLayout:
+    r"""The :class:`PackedLayout` of a padding mask.
+
+    Reads the number of real rows back to the host (``nonzero``), so call it
+    once per forward pass, not once per block.
+
+    Args:
+        padding (Tensor): :math:`(B, T)`, ``True`` = padding.
+        mask (Tensor, optional): :math:`(T, T)`, ``True`` where a query may
+            not attend (a causal mask), or None.
+    """
+    batch, length = padding.shape
+    real = (~padding).view(-1).nonzero().squeeze(1)
+    allowed = ~padding.view(batch, 1, 1, length)
+    if mask is not None:
+        allowed = allowed & ~mask
+    return PackedLayout(real, allowed)
+
+
 def grouped_blocks(layers: Sequence[nn.Module], x: Tensor, memory: Tensor | None,
-                   padding: Tensor, mask: Tensor | None) -> Tensor:
+                   layout: PackedLayout) -> Tensor:
     r"""Run :obj:`G` same-shaped pre-norm attention blocks, block :obj:`g`
     on slice :obj:`g`, as one batched computation over packed utterances.
 
@@ -130,10 +174,9 @@ def grouped_blocks(layers: Sequence[nn.Module], x: Tensor, memory: Tensor | None
         x (Tensor): Query rows :math:`(G, N, D)`.
         memory (Tensor, optional): Key/value rows :math:`(G, N, D)` for
             cross-attention; None for self-attention.
-        padding (Tensor): :math:`(B, T)`, ``True`` = padding; it has
-            :obj:`N` ``False`` entries.
-        mask (Tensor, optional): :math:`(T, T)`, ``True`` where a query may
-            not attend (a causal mask), or None.
+        layout (PackedLayout): The padded layout of the :obj:`N` rows and
+            its attention mask, from :func:`packed_layout` (padding and an
+            optional causal mask).
 
     Shapes:
         - **output:** :math:`(G, N, D)`
@@ -150,7 +193,8 @@ def grouped_blocks(layers: Sequence[nn.Module], x: Tensor, memory: Tensor | None
         raise ValueError("cross-attention blocks need memory rows; self-attention "
                          "blocks take none")
     groups, rows, dim = x.shape
-    batch, length = padding.shape
+    real, allowed = layout
+    batch, length = layout.batch, layout.length
     heads = parts[0]["attention"].num_heads
     training = layers[0].training
     p = parts[0]["dropout"] if training else 0.0
@@ -166,15 +210,10 @@ def grouped_blocks(layers: Sequence[nn.Module], x: Tensor, memory: Tensor | None
         q = _linear(query, in_weight[:, :dim], in_bias[:, :dim])
         k, v = _linear(keyed, in_weight[:, dim:], in_bias[:, dim:]).chunk(2, dim=-1)
 
-    real = (~padding).view(-1).nonzero().squeeze(1)
-
     def heads_first(t: Tensor) -> Tensor:
         dense = t.new_zeros(groups, batch * length, dim).index_copy(1, real, t)
         return dense.view(groups * batch, length, heads, dim // heads).transpose(1, 2)
 
-    allowed = ~padding.view(batch, 1, 1, length)
-    if mask is not None:
-        allowed = allowed & ~mask
     attended = F.scaled_dot_product_attention(
         heads_first(q), heads_first(k), heads_first(v),
         attn_mask=allowed.repeat(groups, 1, 1, 1),

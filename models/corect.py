@@ -81,13 +81,19 @@ class CORECT(nn.Module):
         """The builder's graph for this batch (on CPU)."""
         return self.builder(structure)
 
+    def _on_device(self, structure: DialogueBatch) -> DialogueBatch:
+        """:obj:`structure` on the model's device; itself when it is there
+        already (a batch moved with ``Batch.to``, or both on CPU)."""
+        device = self.speaker_embedding.weight.device
+        return structure if structure.device == device else structure.to(device)
+
     def encode(self, features: dict[str, Tensor],
                structure: DialogueBatch) -> tuple[dict[str, Tensor], Tensor]:
         """Per-modality utterance states :math:`(U, H)` with speakers added,
         and the padding mask :math:`(B, T)` of the dialogue layout."""
-        device = self.speaker_embedding.weight.device
-        utterance_dialogue = structure.utterance_dialogue.to(device)
-        speakers = structure.speakers.to(device)
+        structure = self._on_device(structure)
+        device = structure.device
+        utterance_dialogue, speakers = structure.utterance_dialogue, structure.speakers
         if int(structure.speakers.max()) >= self.config.max_speakers:
             raise ValueError(
                 f"a dialogue has speaker id {int(structure.speakers.max())}, but the "
@@ -116,15 +122,17 @@ class CORECT(nn.Module):
         if missing:
             raise ValueError(f"features lack modalities {missing}; the model uses "
                              f"{self.modalities}")
-        states, padding = self.encode(features, structure)
+        placed = self._on_device(structure)
+        states, padding = self.encode(features, placed)
         parts = []
         if self.rtgcn is not None:
             if graph is None:
                 graph = self.build_graph(structure)
-            device = padding.device
+            # A graph built on CPU (or given) may still need the move.
+            device = placed.device
             nodes = torch.cat([states[m] for m in self.modalities])
             out = self.rtgcn(self.dropout(nodes), graph.edge_index.to(device),
-                             graph.edge_type.to(device), structure.node_dialogue.to(device))
+                             graph.edge_type.to(device), placed.node_dialogue)
             # Modality-major nodes back to one row per utterance.
             parts.append(out.view(len(self.modalities), structure.num_utterances, -1)
                          .transpose(0, 1).flatten(1))

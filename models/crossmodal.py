@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .attention_blocks import CrossAttentionLayer, grouped_blocks
+from .attention_blocks import CrossAttentionLayer, grouped_blocks, packed_layout
 from .encoders import causal_mask
 
 __all__ = ["CrossAttentionLayer", "PairwiseCrossModal"]
@@ -59,14 +59,16 @@ class PairwiseCrossModal(nn.Module):
 
     def forward(self, x: dict[str, Tensor], padding: Tensor, causal: bool) -> Tensor:
         mask = causal_mask(padding.size(1), padding.device) if causal else None
+        # Shared by every block: one host read of the row count per pass.
+        layout = packed_layout(padding, mask)
         h = torch.stack([x[dst] for _, dst in self.pairs])
         memory = torch.stack([x[src] for src, _ in self.pairs])
         for i in range(self.layers):
             h = grouped_blocks([self.cross[f"{src}->{dst}"][i] for src, dst in self.pairs],
-                               h, memory, padding, mask)
+                               h, memory, layout)
         targets, rows = len(self.modalities), h.size(1)
         h = h.view(targets, targets - 1, rows, -1).transpose(1, 2).reshape(targets, rows, -1)
         for i in range(self.self_layers):
             h = grouped_blocks([self.self_attention[m].layers[i] for m in self.modalities],
-                               h, None, padding, mask)
+                               h, None, layout)
         return h.transpose(0, 1).reshape(rows, -1)

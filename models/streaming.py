@@ -180,8 +180,10 @@ class _AttentionBlocks:
         self.eps = first["norm_query"].eps
         norms = [p[n] for p in parts for n in ("norm_query", "norm_memory", "norm_ff")
                  if p[n] is not None]
-        if any(n.eps != self.eps or n.weight is None or n.bias is None for n in norms):
-            raise NotImplementedError(f"{where}: streaming needs affine LayerNorms of one eps")
+        # block_parts has checked that they are affine; the normalisation
+        # here is shared by all of them.
+        if any(n.eps != self.eps for n in norms):
+            raise NotImplementedError(f"{where}: streaming needs LayerNorms of one eps")
 
         with torch.no_grad():
             dim = first["attention"].embed_dim
@@ -258,6 +260,10 @@ def _relational_rows(conv: RGCNConv, x: Tensor, targets: Tensor, source: Tensor,
     each, the mean message of every relation over its in-edges, summed, plus
     the root transform. Edges run from ``x[source]`` to ``targets[target]``.
 
+    The messages are linear, so the inputs are averaged per (target,
+    relation) first and each relation's weight applied once, as one matrix
+    product over (relation, input) pairs: :math:`\sum_r \bar x_{t,r} W_r`.
+
     Shapes:
         - **input:** x :math:`(N, F)`, targets :math:`(T, F)`, source,
           target and edge_type :math:`(E)`
@@ -267,12 +273,16 @@ def _relational_rows(conv: RGCNConv, x: Tensor, targets: Tensor, source: Tensor,
     if conv.num_bases is not None:
         weight = (conv.comp @ weight.view(conv.num_bases, -1)).view(
             conv.num_relations, conv.in_channels_l, conv.out_channels)
-    messages = torch.bmm(x[source].unsqueeze(1), weight[edge_type]).squeeze(1)
-    cell = target * conv.num_relations + edge_type
-    count = torch.bincount(cell, minlength=targets.size(0) * conv.num_relations)
-    out = targets @ conv.root if conv.root is not None else targets.new_zeros(
-        targets.size(0), conv.out_channels)
-    out = out.index_add(0, target, messages / count[cell].unsqueeze(1).to(messages.dtype))
+    num_targets, relations = targets.size(0), conv.num_relations
+    cells = num_targets * relations
+    cell = target * relations + edge_type
+    summed = x.new_zeros(cells, x.size(1)).index_add_(0, cell, x[source])
+    # An empty cell sums to zero and stays zero: it sends no message.
+    count = torch.bincount(cell, minlength=cells).clamp_(min=1).unsqueeze(1)
+    mean = (summed / count.to(summed.dtype)).view(num_targets, -1)  # [T, R * F]
+    out = mean @ weight.reshape(-1, conv.out_channels)
+    if conv.root is not None:
+        out = out + targets @ conv.root
     return out + conv.bias if conv.bias is not None else out
 
 
@@ -333,8 +343,21 @@ class IncrementalCORECT:
         self.horizon = graph_horizon(model.builder)
         self.history = _History()
         self.speakers: list[int] = []
-        self._graph_memo: dict[tuple[int, ...], tuple[Tensor, Tensor]] = {}
+        self._graph_memo: dict[tuple[int, ...], tuple[Tensor, Tensor, Tensor]] = {}
+        self._memo_device: torch.device | None = None
         self._positions: Tensor | None = None
+        transformers = {f"encoders.{m}.encoder": encoder.encoder
+                        for m, encoder in model.encoders.items()
+                        if isinstance(encoder, SequenceEncoder)}
+        if model.crossmodal is not None:
+            transformers.update({f"crossmodal.self_attention.{m}": stack for m, stack
+                                 in model.crossmodal.self_attention.items()})
+        for where, stack in transformers.items():
+            if stack.norm is not None:
+                # Our modules never build one; the batched P-CM would not
+                # apply it either.
+                raise NotImplementedError(f"{where}: streaming supports no final "
+                                          "TransformerEncoder norm")
         self._sequence = {
             m: [_AttentionBlocks([layer], f"encoders.{m}.encoder.layers.{i}")
                 for i, layer in enumerate(encoder.encoder.layers)]
@@ -352,7 +375,6 @@ class IncrementalCORECT:
                 _AttentionBlocks([stack.layers[i] for stack in stacks],
                                  f"crossmodal.self_attention.*.layers.{i}")
                 for i in range(len(stacks[0].layers))]
-            self._self_norms = [stack.norm for stack in stacks]
         rtgcn = model.rtgcn
         if rtgcn is not None and (
                 rtgcn.relational.num_blocks is not None or rtgcn.relational.aggr != "mean"
@@ -401,8 +423,6 @@ class IncrementalCORECT:
         h = (h + self._position(h.size(-1), h.device)).unsqueeze(0)
         for i, blocks in enumerate(self._sequence[modality]):
             h = blocks.step(h, self.history, f"sequence/{modality}/{i}")
-        if encoder.encoder.norm is not None:
-            h = encoder.encoder.norm(h)
         return encoder.norm(h[0])
 
     def _position(self, dim: int, device: torch.device) -> Tensor:
@@ -416,18 +436,28 @@ class IncrementalCORECT:
             self._positions = table
         return table[t:t + 1]
 
-    def _local_edges(self, start: int, speaker: int) -> tuple[Tensor, Tensor]:
-        """In-edges of the newest turn in the graph of turns
-        ``start..now``, numbered as in that graph (node ``m * L + u``)."""
+    def _local_edges(self, start: int, speaker: int,
+                     device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+        """In-edges of the newest turn in the graph of turns ``start..now``,
+        on :obj:`device`: their sources, numbered as in that graph (node
+        ``m * L + u``), their targets' modalities (the rows of the newest
+        turn's nodes) and their relations. Memoised on :obj:`device`, so a
+        repeated speaker pattern costs no copy."""
         speakers = (*self.speakers[start:], speaker)
         memo = self._graph_memo if self.horizon is not None else None
-        if memo is not None and speakers in memo:
-            return memo[speakers]
+        if memo is not None:
+            if self._memo_device != device:  # the model moved
+                memo.clear()
+                self._memo_device = device
+            edges = memo.get(speakers)
+            if edges is not None:
+                return edges
         length = len(speakers)
         tail = DialogueBatch([length], speakers, self.model.modalities)
         graph = self.model.builder(tail)
         keep = graph.edge_index[1] % length == length - 1
-        edges = graph.edge_index[:, keep], graph.edge_type[keep]
+        edge_index = graph.edge_index[:, keep].to(device)
+        edges = edge_index[0], edge_index[1] // length, graph.edge_type[keep].to(device)
         if memo is not None:
             if len(memo) >= GRAPH_MEMO_SIZE:
                 memo.clear()
@@ -438,10 +468,8 @@ class IncrementalCORECT:
         model, rtgcn = self.model, self.model.rtgcn
         t = self.history.length
         start = 0 if self.horizon is None else max(0, t - self.horizon)
-        edge_index, edge_type = self._local_edges(start, speaker)
-        device = states[model.modalities[0]].device
-        if edge_index.device != device:
-            edge_index, edge_type = edge_index.to(device), edge_type.to(device)
+        source, target, edge_type = self._local_edges(
+            start, speaker, states[model.modalities[0]].device)
         new = torch.cat([states[m] for m in model.modalities])  # [M, H]
 
         def nodes(key: str, rows: Tensor) -> Tensor:
@@ -453,11 +481,10 @@ class IncrementalCORECT:
         # Both layers are evaluated for the newest turn's nodes only (the
         # targets of every edge here); older nodes' outputs come from the
         # cache, and the weights are read once per push.
-        target = edge_index[1] // (t - start + 1)  # the target's modality = its row
         h = _relational_rows(rtgcn.relational, nodes("graph/input", new), new,
-                             edge_index[0], target, edge_type)
+                             source, target, edge_type)
         h = _attention_rows(rtgcn.attention, nodes("graph/relational", h), h,
-                            edge_index[0], target)
+                            source, target)
         return rtgcn.act(rtgcn.norm(h)).reshape(1, -1)
 
     def _crossmodal(self, states: dict[str, Tensor]) -> Tensor:
@@ -471,9 +498,6 @@ class IncrementalCORECT:
         h = h.reshape(num_modalities, 1, -1)  # each target's cross outputs, concatenated
         for i, blocks in enumerate(self._self):
             h = blocks.step(h, self.history, f"self/{i}")
-        if any(norm is not None for norm in self._self_norms):
-            h = torch.stack([row if norm is None else norm(row)
-                             for row, norm in zip(h, self._self_norms)])
         return h.reshape(1, -1)
 
 
@@ -509,17 +533,16 @@ class StreamingPredictor:
     def __init__(self, model: CORECT, labels: Sequence[str], *,
                  text_encoder: TextEncoder | None = None,
                  encoder_name: str | None = None) -> None:
-        if not model.causal:
-            raise ValueError(not_causal_message(repr(model.builder)))
         labels = [str(label) for label in labels]
         if len(labels) != model.config.num_classes:
             raise ValueError(f"got {len(labels)} label names for a model with "
                              f"{model.config.num_classes} classes")
-        self.model = model.eval()
+        # Refuses a model that is not causal.
+        self._backbone = IncrementalCORECT(model.eval())
+        self.model = model
         self.labels = labels
         self.encoder_name = encoder_name
         self._text_encoder = text_encoder
-        self._backbone = IncrementalCORECT(self.model)
         self._speaker_ids: dict[Hashable, int] = {}
 
     @classmethod

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -27,3 +29,37 @@ def test_node_attributes_are_modality_major(two_dialogues):
 def test_bad_structure_is_refused(lengths, speakers, modalities, match):
     with pytest.raises(ValueError, match=match):
         DialogueBatch(lengths, speakers, modalities)
+
+
+def tensor_fields(batch: DialogueBatch) -> list[str]:
+    return [f.name for f in dataclasses.fields(batch)
+            if isinstance(getattr(batch, f.name), torch.Tensor)]
+
+
+def test_to_moves_every_tensor_and_nothing_else(two_dialogues):
+    b = two_dialogues
+    names = tensor_fields(b)
+    assert len(names) == 10
+    same = b.to("cpu")
+    assert same is not b and same.modalities == b.modalities
+    for name in names:
+        assert torch.equal(getattr(same, name), getattr(b, name))
+    moved = b.to("meta")
+    assert moved.device.type == "meta" and moved.modalities == ("text", "audio")
+    for name in names:
+        got, original = getattr(moved, name), getattr(b, name)
+        assert got.device.type == "meta", name
+        assert (got.shape, got.dtype) == (original.shape, original.dtype)
+        assert original.device.type == "cpu"  # the original stays
+    assert repr(moved) == repr(b)
+
+
+def test_derived_tensors_follow_lengths_not_the_default_device(two_dialogues):
+    lengths, speakers = torch.tensor([3, 2]), torch.tensor([0, 1, 0, 0, 1])
+    with torch.device("meta"):
+        built = [DialogueBatch(lengths, [0, 1, 0, 0, 1], ("text", "audio")),
+                 DialogueBatch([3, 2], speakers, ("text", "audio"))]
+    for b in built:
+        assert b.device.type == "cpu"
+        for name in tensor_fields(b):
+            assert torch.equal(getattr(b, name), getattr(two_dialogues, name)), name

@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from models.attention_blocks import CrossAttentionLayer, block_parts, grouped_blocks
+from models.attention_blocks import (CrossAttentionLayer, block_parts, grouped_blocks,
+                                     packed_layout)
 from models.crossmodal import PairwiseCrossModal
 from models.encoders import causal_mask
 
@@ -49,7 +50,7 @@ def test_grouped_equals_one_block_at_a_time(lengths, cross, causal):
 
     expected = one_by_one(layers, x, memory, padding, mask)
     grads_expected = torch.autograd.grad(expected.square().sum(), [x, *params])
-    got = grouped_blocks(layers, x, memory, padding, mask)
+    got = grouped_blocks(layers, x, memory, packed_layout(padding, mask))
     grads_got = torch.autograd.grad(got.square().sum(), [x, *params])
 
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
@@ -86,10 +87,12 @@ def test_dropout_is_drawn_in_training_only():
     layers = [CrossAttentionLayer(8, 2, 0.5) for _ in range(2)]
     padding = padding_of([4, 2])
     x, memory = torch.randn(2, 6, 8), torch.randn(2, 6, 8)
-    evaluated = [grouped_blocks([layer.eval() for layer in layers], x, memory, padding, None)
+    evaluated = [grouped_blocks([layer.eval() for layer in layers], x, memory,
+                                packed_layout(padding))
                  for _ in range(2)]
     torch.testing.assert_close(evaluated[0], evaluated[1], atol=0.0, rtol=0.0)
-    trained = [grouped_blocks([layer.train() for layer in layers], x, memory, padding, None)
+    trained = [grouped_blocks([layer.train() for layer in layers], x, memory,
+                              packed_layout(padding))
                for _ in range(2)]
     assert not torch.allclose(trained[0], trained[1])
 
@@ -98,7 +101,7 @@ def test_memory_must_match_the_block_kind():
     cross = [CrossAttentionLayer(8, 2, 0.0)]
     padding = padding_of([3])
     with pytest.raises(ValueError, match="cross-attention blocks need memory"):
-        grouped_blocks(cross, torch.randn(1, 3, 8), None, padding, None)
+        grouped_blocks(cross, torch.randn(1, 3, 8), None, packed_layout(padding))
 
 
 def test_post_norm_and_foreign_layers_are_refused():
@@ -112,4 +115,19 @@ def test_blocks_that_differ_cannot_be_grouped():
     layers = [CrossAttentionLayer(8, 2, 0.0), CrossAttentionLayer(8, 4, 0.0)]
     x = torch.randn(2, 3, 8)
     with pytest.raises(ValueError, match="must share class, heads, dropout"):
-        grouped_blocks(layers, x, x, padding_of([3]), None)
+        grouped_blocks(layers, x, x, packed_layout(padding_of([3])))
+
+
+def test_packed_layout_indexes_real_rows_and_masks_padding_and_future():
+    padding = padding_of([2, 3])
+    layout = packed_layout(padding)
+    assert layout.real.tolist() == [0, 1, 3, 4, 5]
+    assert (layout.batch, layout.length) == (2, 3)
+    assert layout.allowed.shape == (2, 1, 1, 3)
+    assert layout.allowed[:, 0, 0].tolist() == [[True, True, False], [True, True, True]]
+    causal = packed_layout(padding, causal_mask(3))
+    assert causal.allowed.shape == (2, 1, 3, 3)
+    assert causal.allowed[0, 0].tolist() == [[True, False, False], [True, True, False],
+                                             [True, True, False]]
+    assert causal.allowed[1, 0].tolist() == [[True, False, False], [True, True, False],
+                                             [True, True, True]]

@@ -391,3 +391,16 @@ def test_rtgcn_rows_for_the_targets_equal_pyg_message_passing(seed):
         torch.testing.assert_close(h, expected_h[target_nodes], atol=1e-5, rtol=1e-5)
         got = _attention_rows(attention, expected_h, h, source, target)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("where", ["encoders.text.encoder",
+                                   "crossmodal.self_attention.audio"])
+def test_a_final_transformer_norm_is_refused(where):
+    """Our modules build no TransformerEncoder norm; one added by hand is
+    refused when the predictor is built, not streamed wrongly."""
+    model = CORECT(small_config(), REGISTRY.get("causal")).eval()
+    stack = model.get_submodule(where)
+    stack.norm = torch.nn.LayerNorm(stack.layers[0].linear1.in_features)
+    with pytest.raises(NotImplementedError, match=f"{where}: streaming supports no "
+                                                  "final TransformerEncoder norm"):
+        StreamingPredictor(model, LABELS)
