@@ -78,8 +78,12 @@ class CORECT(nn.Module):
         return self.builder.causal
 
     def build_graph(self, structure: DialogueBatch) -> DialogueGraph:
-        """The builder's graph for this batch (on CPU)."""
-        return self.builder(structure)
+        """The builder's graph for this batch, built on CPU: builders are
+        plain index arithmetic on small tensors, which the host does faster
+        than a launch per op, and third-party builders need not handle
+        devices. :meth:`forward` moves the edges to the model."""
+        return self.builder(structure if structure.device.type == "cpu"
+                            else structure.to("cpu"))
 
     def _on_device(self, structure: DialogueBatch) -> DialogueBatch:
         """:obj:`structure` on the model's device; itself when it is there

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from graphs import DialogueBatch
+from graphs import DialogueBatch, EdgeBuilder
 from models import CORECT, ModelConfig
 from registry import EdgeBuilderRegistry
 
@@ -69,3 +69,33 @@ def test_too_many_speakers_is_refused():
     features, _ = random_batch([2])
     with pytest.raises(ValueError, match="speaker id 3.*max_speakers=3"):
         model(features, DialogueBatch([2], [0, 3], list(DIMS)))
+
+
+def test_the_graph_is_built_on_cpu_whatever_the_structure_device():
+    seen = []
+
+    class Spy(EdgeBuilder):
+        causal = True
+
+        def relations(self, modalities):
+            return ["self"]
+
+        def edges(self, batch):
+            seen.append(batch)
+            n = batch.num_nodes
+            return torch.arange(n).repeat(2, 1), torch.zeros(n, dtype=torch.long)
+
+    on_cpu = DialogueBatch([2], [0, 1], list(DIMS))
+
+    class Elsewhere(DialogueBatch):
+        """Stands for a batch on an accelerator this machine lacks."""
+        device = torch.device("meta")
+
+        def to(self, device):
+            assert torch.device(device).type == "cpu"
+            return on_cpu
+
+    model = CORECT(small_config(), Spy())
+    model.build_graph(on_cpu)
+    model.build_graph(Elsewhere([2], [0, 1], list(DIMS)))
+    assert seen == [on_cpu, on_cpu]
