@@ -251,8 +251,16 @@ def draw_dialogue_graph(
         if batch is None:
             raise ValueError("drawing a DialogueGraph needs its batch")
         graph = to_networkx(graph, batch, dialogue)
-    G = graph
-    a = _arrays(G)
+    return _draw(ax, graph, _arrays(graph), show=show, turns=turns,
+                 max_turns=max_turns, arrows=arrows, legend=legend,
+                 legend_columns=legend_columns, title=title)
+
+
+def _draw(ax: Axes, G: nx.MultiDiGraph, a: _Arrays, *, show: str,
+          turns: slice | tuple[int, int] | str | None, max_turns: int,
+          arrows: bool, legend: bool, legend_columns: int | None,
+          title: str | None) -> Axes:
+    """:func:`draw_dialogue_graph` of :obj:`G`, already parsed into :obj:`a`."""
     length = int(a.turn.max()) + 1 if a.turn.size else 0
     first, stop, cut = _turn_range(turns, length, max_turns)
     num_rows = len(a.modalities)
@@ -332,7 +340,9 @@ def draw_dialogue_graph(
     ax.set_title(title, fontsize=8.5, loc="left", pad=title_pad)
     if legend:
         if legend_columns is None:
-            legend_columns = _legend_columns(handles, _axes_inches(ax))
+            legend_columns = _legend_columns(
+                max(len(h.get_label()) for h in handles), len(handles),
+                _axes_inches(ax))
         # Below the axes, so that every panel of a figure gets the full width.
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, 0.0),
                   fontsize=FONT, frameon=False, borderaxespad=1.8,
@@ -363,10 +373,12 @@ def _annotation_inches(longest: int, slant: bool) -> float:
     return text / 72
 
 
-def _legend_columns(handles: Sequence[Line2D], width: float) -> int:
-    longest = max(len(h.get_label()) for h in handles)
+def _legend_columns(longest: int, entries: int, width: float) -> int:
+    """Columns of a legend of :obj:`entries` labels, the longest of
+    :obj:`longest` characters, that fit :obj:`width` inches."""
+    # A column is its label, the handle and the spacing between columns.
     column = (longest * FONT * 0.6 + 3.6 * FONT + 1.2 * FONT) / 72
-    return max(1, min(len(handles), int(width // column)))
+    return max(1, min(entries, int(width // column)))
 
 
 def _title(ax: Axes, G: nx.MultiDiGraph, a: _Arrays, in_view: np.ndarray,
@@ -416,6 +428,8 @@ def dialogue_figure(
     """
     if not graphs:
         raise ValueError("dialogue_figure needs at least one graph")
+    if show not in SHOW:
+        raise ValueError(f"show={show!r}; choices: {', '.join(SHOW)}")
     parts = [_arrays(G) for G in graphs]
     length = int(parts[0].turn.max()) + 1
     first, stop, _ = _turn_range(turns, length, max_turns)
@@ -429,9 +443,9 @@ def dialogue_figure(
         in_view = (a.turn >= first) & (a.turn < stop)
         entries = len(a.relations) + len(set(a.speaker_id.tolist()))
         longest = max([len(r) + 7 for r in a.relations] + [16])  # " (1234)"
-        column = (longest * FONT * 0.6 + 4.8 * FONT) / 72
         # The legend may run past a short dialogue's axes, to the figure's edge.
-        ncol = max(1, min(entries, int(max(axes_width, MIN_PANEL_INCHES) // column)))
+        ncol = _legend_columns(longest, entries,
+                               max(axes_width, MIN_PANEL_INCHES))
         rows = -(-entries // ncol)
         annotation = 0.0
         if show != "none":
@@ -453,9 +467,9 @@ def dialogue_figure(
                  layout="constrained")
     axes = fig.subplots(len(graphs), 1, squeeze=False,
                         gridspec_kw={"height_ratios": heights})[:, 0]
-    for ax, G, ncol in zip(axes, graphs, columns):
-        draw_dialogue_graph(ax, G, show=show, turns=turns, max_turns=max_turns,
-                            arrows=arrows, legend_columns=ncol)
+    for ax, G, a, ncol in zip(axes, graphs, parts, columns):
+        _draw(ax, G, a, show=show, turns=turns, max_turns=max_turns,
+              arrows=arrows, legend=True, legend_columns=ncol, title=None)
     return fig
 
 

@@ -32,7 +32,7 @@ import networkx as nx
 import torch
 
 from .batch import DialogueBatch
-from .builder import DialogueGraph
+from .builder import DialogueGraph, empty_edges
 from .files import write_atomic
 
 #: Marks a list or dict attribute stored as a JSON string in a file.
@@ -88,16 +88,13 @@ def to_networkx(
         raise IndexError(f"dialogue {dialogue} is out of range for a batch of "
                          f"{batch.num_dialogues} dialogues")
     length = int(batch.lengths[dialogue])
-    first = int(batch.ptr[dialogue])
     labels = _per_turn(labels, length, "labels")
     texts = _per_turn(texts, length, "texts")
     speakers = _per_turn(speakers, length, "speaker names")
 
-    # Batch node ids of the dialogue, in local order (modality-major).
-    num_modalities = len(batch.modalities)
-    turn = torch.arange(length)
-    nodes = (torch.arange(num_modalities)[:, None] * batch.num_utterances
-             + first + turn).flatten()
+    # Batch node ids of the dialogue; the batch's modality-major order is
+    # the local order.
+    nodes = torch.nonzero(batch.node_dialogue == dialogue).flatten()
     local = torch.full((batch.num_nodes,), -1, dtype=torch.long)
     local[nodes] = torch.arange(nodes.numel())
 
@@ -110,26 +107,25 @@ def to_networkx(
         raise ValueError(f"an edge joins dialogue {dialogue} to another "
                          "dialogue; the graph breaks the builder contract")
 
-    speaker_ids = batch.speakers[first:first + length].tolist()
     G = nx.MultiDiGraph()
     G.graph.update(relations=list(graph.relations),
                    modalities=list(batch.modalities),
                    num_turns=length, dialogue=dialogue)
     G.graph.update(graph_attrs)
     node_rows = []
-    for m, modality in enumerate(batch.modalities):
-        for t in range(length):
-            attrs = {"dialogue": dialogue, "turn": t,
-                     "speaker": (speakers[t] if speakers is not None
-                                 else f"s{speaker_ids[t]}"),
-                     "speaker_id": speaker_ids[t], "modality": modality,
-                     "modality_id": m,
-                     "batch_node": m * batch.num_utterances + first + t}
-            if labels is not None and labels[t] is not None:
-                attrs["label"] = labels[t]
-            if texts is not None and texts[t] is not None:
-                attrs["text"] = texts[t]
-            node_rows.append((m * length + t, attrs))
+    for key, (node, t, s, m) in enumerate(zip(
+            nodes.tolist(), batch.node_turn[nodes].tolist(),
+            batch.node_speaker[nodes].tolist(),
+            batch.node_modality[nodes].tolist())):
+        attrs = {"dialogue": dialogue, "turn": t,
+                 "speaker": speakers[t] if speakers is not None else f"s{s}",
+                 "speaker_id": s, "modality": batch.modalities[m],
+                 "modality_id": m, "batch_node": node}
+        if labels is not None and labels[t] is not None:
+            attrs["label"] = labels[t]
+        if texts is not None and texts[t] is not None:
+            attrs["text"] = texts[t]
+        node_rows.append((key, attrs))
     G.add_nodes_from(node_rows)
     names = graph.relations
     G.add_edges_from(
@@ -186,8 +182,7 @@ def from_networkx(G: nx.MultiDiGraph) -> DialogueGraph:
     else:
         rows.sort(key=lambda row: row[:3])
     if not rows:
-        return DialogueGraph(torch.empty(2, 0, dtype=torch.long),
-                             torch.empty(0, dtype=torch.long), relations)
+        return DialogueGraph(*empty_edges(), relations)
     table = torch.tensor([row[:3] for row in rows], dtype=torch.long)
     if bool((table[1:, 0] < table[:-1, 0]).any()):
         raise ValueError("the edges' order attributes do not sort them by "

@@ -40,14 +40,23 @@ def receptive_field(graph: DialogueGraph, batch: DialogueBatch,
     """
     if layers < 0:
         raise ValueError(f"layers must be >= 0, got {layers}")
+    return _receptive_fields(graph, batch, layers)[-1]
+
+
+def _receptive_fields(graph: DialogueGraph, batch: DialogueBatch,
+                      layers: int) -> list[tuple[Tensor, Tensor]]:
+    """:func:`receptive_field` after 0, 1, ..., :obj:`layers` layers, in
+    one pass."""
     turn = batch.node_turn
     lo, hi = turn.clone(), turn.clone()
     src, dst = graph.edge_index
+    fields = [(turn - lo, hi - turn)]
     for _ in range(layers):
         # include_self: a node keeps hearing what it heard a layer before.
         lo = lo.scatter_reduce(0, dst, lo[src], reduce="amin", include_self=True)
         hi = hi.scatter_reduce(0, dst, hi[src], reduce="amax", include_self=True)
-    return turn - lo, hi - turn
+        fields.append((turn - lo, hi - turn))
+    return fields
 
 
 @dataclass(frozen=True)
@@ -130,9 +139,7 @@ def graph_stats(graph: DialogueGraph, batch: DialogueBatch, layers: int = 2,
     degree = torch.bincount(graph.edge_index[1], minlength=batch.num_nodes)
     counts = torch.bincount(graph.edge_type, minlength=graph.num_relations)
     past, future, past_mean, future_mean = [], [], [], []
-    for k in range(1, layers + 1):
-        # Recomputed per k (layers is tiny) to keep receptive_field simple.
-        back, ahead = receptive_field(graph, batch, k)
+    for back, ahead in _receptive_fields(graph, batch, layers)[1:]:
         past.append(int(back.max()))
         future.append(int(ahead.max()))
         past_mean.append(float(back.float().mean()))

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from .batch import DialogueBatch
+from .builder import concat_edges
 
 
 def check_window(name: str, value: int | None) -> None:
@@ -46,26 +47,23 @@ def offset_pairs(
     return target + lo[target] + rank, target
 
 
-def temporal_pairs(batch: DialogueBatch, past: int | None, future: int | None,
-                   self_loops: bool) -> dict[str, tuple[Tensor, Tensor]]:
-    """Pairs of each temporal kind (``past``, ``future``, ``self``) of a
-    window. A side of width 0 can hold no edge, so it gets no kind and the
-    backbone carries no dead relation."""
-    kinds = {}
-    if past != 0:
-        kinds["past"] = offset_pairs(batch, None if past is None else -past, -1)
-    if future != 0:
-        kinds["future"] = offset_pairs(batch, 1, future)
-    if self_loops:
-        kinds["self"] = offset_pairs(batch, 0, 0)
-    return kinds
-
-
 def temporal_kinds(past: int | None, future: int | None,
                    self_loops: bool) -> list[str]:
-    """The kind names :func:`temporal_pairs` returns, without a batch."""
+    """The temporal kinds (``past``, ``future``, ``self``) of a window, in
+    relation order. A side of width 0 can hold no edge, so it gets no kind
+    and the backbone carries no dead relation."""
     return ([k for k, width in (("past", past), ("future", future)) if width != 0]
             + (["self"] if self_loops else []))
+
+
+def temporal_pairs(batch: DialogueBatch, past: int | None, future: int | None,
+                   self_loops: bool) -> dict[str, tuple[Tensor, Tensor]]:
+    """Pairs of each kind of :func:`temporal_kinds`, in its order."""
+    offsets = {"past": (None if past is None else -past, -1),
+               "future": (1, future),
+               "self": (0, 0)}
+    return {kind: offset_pairs(batch, *offsets[kind])
+            for kind in temporal_kinds(past, future, self_loops)}
 
 
 def per_modality(
@@ -83,19 +81,13 @@ def per_modality(
             :obj:`(source [P_k], target [P_k])` utterance pairs of each of
             the ``K`` kinds, in relation order.
     """
-    sources, targets, types = [], [], []
     num_kinds = len(pairs_by_kind)
-    for m in range(len(batch.modalities)):
-        shift = m * batch.num_utterances
-        for k, (source, target) in enumerate(pairs_by_kind):
-            sources.append(source + shift)
-            targets.append(target + shift)
-            types.append(torch.full_like(source, m * num_kinds + k))
-    if not types:
-        return (torch.empty(2, 0, dtype=torch.long),
-                torch.empty(0, dtype=torch.long))
-    return (torch.stack([torch.cat(sources), torch.cat(targets)]),
-            torch.cat(types))
+    return concat_edges([
+        (torch.stack([batch.node_index(m, source), batch.node_index(m, target)]),
+         torch.full_like(source, m * num_kinds + k))
+        for m in range(len(batch.modalities))
+        for k, (source, target) in enumerate(pairs_by_kind)
+    ])
 
 
 def relation_names(modalities: Sequence[str], kinds: Sequence[str]) -> list[str]:

@@ -157,3 +157,30 @@ def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_graphml(G, tmp_path / "g.graphml")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_node_attributes_follow_the_batch_node_tensors():
+    # Three modalities, a middle dialogue: every node's attributes are the
+    # batch's own node_* entries at its batch_node, keys in local order.
+    batch = DialogueBatch([2, 4, 3], [0, 1, 1, 0, 2, 1, 0, 1, 0], MODALITIES)
+    G = to_networkx(REGISTRY.get("none")(batch), batch, dialogue=1)
+    assert list(G.nodes) == list(range(12))
+    for key, data in G.nodes(data=True):
+        n = data["batch_node"]
+        assert key == data["modality_id"] * 4 + data["turn"]
+        assert int(batch.node_dialogue[n]) == data["dialogue"] == 1
+        assert int(batch.node_turn[n]) == data["turn"]
+        assert int(batch.node_modality[n]) == data["modality_id"]
+        assert MODALITIES[data["modality_id"]] == data["modality"]
+        assert int(batch.node_speaker[n]) == data["speaker_id"]
+        assert data["speaker"] == f"s{data['speaker_id']}"
+    assert [G.nodes[k]["batch_node"] for k in range(12)] == [
+        2, 3, 4, 5, 11, 12, 13, 14, 20, 21, 22, 23]
+
+
+def test_a_graph_without_edges_reads_back_empty():
+    batch = one_dialogue()
+    back = from_networkx(to_networkx(REGISTRY.get("none")(batch), batch))
+    assert back.edge_index.shape == (2, 0) and back.edge_type.shape == (0,)
+    assert back.edge_index.dtype == back.edge_type.dtype == torch.long
+    assert back.relations == ()

@@ -137,3 +137,20 @@ def test_layers_must_be_positive():
     batch = DialogueBatch([2], [0, 1], ("text",))
     with pytest.raises(ValueError, match="layers"):
         graph_stats(REGISTRY.get("none")(batch), batch, layers=0)
+
+
+@pytest.mark.parametrize("name,params", [
+    ("window", {"past": 1, "future": 2}), ("causal", {"past": 1}),
+    ("corect", {"past": 1, "future": 0}),
+])
+def test_every_layer_of_graph_stats_matches_receptive_field(name, params):
+    # graph_stats computes all layers in one pass; each must equal the
+    # field of a separate receptive_field call with that many layers.
+    batch = DialogueBatch([6, 3], [0, 1, 0, 0, 1, 1, 0, 1, 0], ("text", "audio"))
+    graph = REGISTRY.get(name, **params)(batch)
+    s = graph_stats(graph, batch, layers=4, name=name)
+    for k in range(1, 5):
+        back, ahead = receptive_field(graph, batch, k)
+        assert (s.past[k - 1], s.future[k - 1]) == (int(back.max()), int(ahead.max()))
+        assert s.past_mean[k - 1] == float(back.float().mean())
+        assert s.future_mean[k - 1] == float(ahead.float().mean())
