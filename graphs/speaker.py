@@ -9,7 +9,8 @@ from torch import Tensor
 
 from .batch import DialogueBatch
 from .builder import EdgeBuilder
-from .temporal import check_window, per_modality, relation_names, temporal_pairs
+from .temporal import (check_window, per_modality, relation_names, temporal_kinds,
+                       temporal_pairs)
 
 
 @dataclass
@@ -60,8 +61,7 @@ class SpeakerEdges(EdgeBuilder):
         return self.future == 0
 
     def _directions(self) -> list[str]:
-        return [d for d, width in (("past", self.past), ("future", self.future))
-                if width != 0]
+        return temporal_kinds(self.past, self.future, self_loops=False)
 
     def _speaker_kinds(self) -> list[str]:
         if self.pairwise:
