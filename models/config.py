@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+SEQUENCE_ENCODERS = ("gru", "transformer")
+
 
 @dataclass
 class ModelConfig:
@@ -33,10 +35,13 @@ class ModelConfig:
             modality's concatenated cross outputs. (default: :obj:`3`)
         self_attention_heads (int): Heads of those layers. (default: :obj:`2`)
         sequence_modalities (tuple[str, ...]): Modalities encoded by a
-            transformer over the dialogue; the others by a two-layer MLP.
+            sequence model over the dialogue; the others by a two-layer MLP.
             (default: :obj:`("text",)`)
-        sequence_layers (int): Layers of that transformer. (default: :obj:`1`)
-        sequence_heads (int): Its heads. (default: :obj:`4`)
+        sequence_encoder (str): That sequence model: ``"transformer"``, as
+            CORECT, or ``"gru"``, bidirectional unless the graph is causal.
+            (default: :obj:`"transformer"`)
+        sequence_layers (int): Its layers. (default: :obj:`1`)
+        sequence_heads (int): The transformer's heads. (default: :obj:`4`)
         dropout (float): Dropout everywhere except inside P-CM. Ours is
             applied in more places than CORECT's (MLP encoders, RT-GCN input,
             classifier input); at CORECT's 0.5 the three-modality model sat
@@ -64,6 +69,7 @@ class ModelConfig:
     self_attention_layers: int = 3
     self_attention_heads: int = 2
     sequence_modalities: tuple[str, ...] = ("text",)
+    sequence_encoder: str = "transformer"
     sequence_layers: int = 1
     sequence_heads: int = 4
     dropout: float = 0.2
@@ -84,6 +90,9 @@ class ModelConfig:
             raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
         if self.max_speakers < 1:
             raise ValueError(f"max_speakers must be at least 1, got {self.max_speakers}")
+        if self.sequence_encoder not in SEQUENCE_ENCODERS:
+            raise ValueError(f"unknown sequence_encoder {self.sequence_encoder!r}; "
+                             f"choices: {', '.join(SEQUENCE_ENCODERS)}")
         for heads in ("sequence_heads", "crossmodal_heads"):
             if self.hidden % getattr(self, heads):
                 raise ValueError(f"hidden={self.hidden} is not divisible by "

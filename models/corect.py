@@ -10,7 +10,7 @@ from graphs import DialogueBatch, DialogueGraph, EdgeBuilder
 
 from .config import ModelConfig
 from .crossmodal import PairwiseCrossModal
-from .encoders import MLPEncoder, SequenceEncoder
+from .encoders import GRUEncoder, MLPEncoder, SequenceEncoder
 from .rtgcn import RTGCN
 
 
@@ -22,10 +22,11 @@ class CORECT(nn.Module):
     concatenation → MLP classifier.
 
     **Causal end to end.** When the builder is causal (:attr:`causal`), the
-    sequence encoders and every P-CM attention block mask later turns, RT-GCN
-    only follows the causal edges, and nothing else mixes turns (BatchNorm
-    uses running statistics at evaluation), so a turn's logits never depend
-    on a later turn.
+    transformer encoders and every P-CM attention block mask later turns, a
+    GRU encoder runs forward only (bidirectional otherwise), RT-GCN only
+    follows the causal edges, and nothing else mixes turns (BatchNorm uses
+    running statistics at evaluation), so a turn's logits never depend on a
+    later turn.
 
     Differences from CORECT's code, all on purpose: temporal edges follow
     the receiving side (:class:`graphs.WindowEdges` maps CORECT's flags);
@@ -52,9 +53,8 @@ class CORECT(nn.Module):
         self.relations = builder.relations(self.modalities)
         h = config.hidden
         self.encoders = nn.ModuleDict({
-            m: (SequenceEncoder(dim, h, config.sequence_layers, config.sequence_heads,
-                                config.dropout)
-                if m in config.sequence_modalities else MLPEncoder(dim, h, config.dropout))
+            m: (self._sequence_encoder(dim) if m in config.sequence_modalities
+                else MLPEncoder(dim, h, config.dropout))
             for m, dim in config.modalities.items()})
         self.speaker_embedding = nn.Embedding(config.max_speakers, h)
         self.rtgcn = (RTGCN(h, len(self.relations), config.gnn_heads)
@@ -71,6 +71,14 @@ class CORECT(nn.Module):
             nn.Linear(in_dim, h), nn.ReLU(), nn.Dropout(config.dropout),
             nn.Linear(h, config.num_classes))
         self.dropout = nn.Dropout(config.dropout)
+
+    def _sequence_encoder(self, dim: int) -> nn.Module:
+        config = self.config
+        if config.sequence_encoder == "gru":
+            return GRUEncoder(dim, config.hidden, config.sequence_layers, config.dropout,
+                              bidirectional=not self.builder.causal)
+        return SequenceEncoder(dim, config.hidden, config.sequence_layers,
+                               config.sequence_heads, config.dropout)
 
     @property
     def causal(self) -> bool:

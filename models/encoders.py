@@ -1,4 +1,4 @@
-"""Unimodal encoders: a sequence transformer and a per-utterance MLP."""
+"""Unimodal encoders: a sequence transformer or GRU, and a per-utterance MLP."""
 from __future__ import annotations
 
 import math
@@ -64,6 +64,56 @@ class SequenceEncoder(nn.Module):
         h = h + sinusoidal_positions(positions, h.size(-1))
         mask = causal_mask(x.size(1), x.device) if causal else None
         return self.norm(self.encoder(h, mask=mask, src_key_padding_mask=padding))
+
+
+class GRUEncoder(nn.Module):
+    r"""GRU over a dialogue's utterances of one modality.
+
+    Bidirectional (half of :obj:`hidden` per direction) for a model that
+    may read later turns; one forward GRU of width :obj:`hidden` for a
+    causal one, which is also what makes it streamable: a new turn only
+    advances the last hidden state. Features are layer-normalised first
+    (see :class:`SequenceEncoder`); a recurrence needs no positions.
+
+    Args:
+        in_dim (int): Feature dimension.
+        hidden (int): Output width; even when :obj:`bidirectional`.
+        layers (int): Stacked GRU layers.
+        dropout (float): Dropout on the normalised features and between
+            layers.
+        bidirectional (bool): Also read the dialogue backwards.
+
+    Shapes:
+        - **input:** padded features :math:`(B, T, F)`, padding mask
+          :math:`(B, T)` (``True`` = padding, after each dialogue's turns),
+          and whether to mask the future
+        - **output:** :math:`(B, T, H)`, zero at padding
+    """
+
+    def __init__(self, in_dim: int, hidden: int, layers: int, dropout: float,
+                 bidirectional: bool) -> None:
+        super().__init__()
+        if bidirectional and hidden % 2:
+            raise ValueError(f"a bidirectional GRU splits hidden={hidden} between its "
+                             "two directions; it must be even")
+        self.bidirectional = bidirectional
+        self.norm = nn.LayerNorm(in_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.gru = nn.GRU(in_dim, hidden // 2 if bidirectional else hidden, layers,
+                          batch_first=True, dropout=dropout if layers > 1 else 0.0,
+                          bidirectional=bidirectional)
+
+    def forward(self, x: Tensor, padding: Tensor, causal: bool) -> Tensor:
+        if causal and self.bidirectional:
+            raise ValueError("a bidirectional GRU reads later turns; build the encoder "
+                             "with bidirectional=False for a causal model")
+        lengths = (~padding).sum(1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(self.dropout(self.norm(x)), lengths,
+                                                   batch_first=True, enforce_sorted=False)
+        out, _ = self.gru(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True,
+                                                  total_length=x.size(1))
+        return out
 
 
 class MLPEncoder(nn.Module):

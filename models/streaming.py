@@ -6,7 +6,8 @@
 >>> predictor.reset()  # the next push starts a new dialogue
 
 Every push computes only what the new utterance adds: attention blocks keep
-key/value caches of the turns already seen, and RT-GCN evaluates the model's
+key/value caches of the turns already seen, a GRU encoder advances its last
+state by one step, and RT-GCN evaluates the model's
 ``RGCNConv`` and ``TransformerConv`` weights for the new utterance's nodes
 only, over their in-edges, reading the cached states of the nodes those come
 from. On a causal graph no earlier output can change, so the logits equal
@@ -33,7 +34,7 @@ from graphs import (CausalEdges, DialogueBatch, EdgeBuilder, ModalityEdges, NoEd
 from .attention_blocks import block_parts
 from .checkpoint import load_checkpoint
 from .corect import CORECT
-from .encoders import SequenceEncoder, sinusoidal_positions
+from .encoders import GRUEncoder, SequenceEncoder, sinusoidal_positions
 
 TEXT = "text"
 # Enough distinct speaker patterns of a bounded tail for any real dialogue;
@@ -358,6 +359,10 @@ class IncrementalCORECT:
                 # apply it either.
                 raise NotImplementedError(f"{where}: streaming supports no final "
                                           "TransformerEncoder norm")
+        for m, encoder in model.encoders.items():
+            if isinstance(encoder, GRUEncoder) and encoder.bidirectional:
+                # CORECT builds one only for a non-causal graph.
+                raise ValueError(f"encoders.{m}: a bidirectional GRU cannot stream")
         self._sequence = {
             m: [_AttentionBlocks([layer], f"encoders.{m}.encoder.layers.{i}")
                 for i, layer in enumerate(encoder.encoder.layers)]
@@ -417,6 +422,8 @@ class IncrementalCORECT:
 
     def _encode(self, modality: str, x: Tensor) -> Tensor:
         encoder = self.model.encoders[modality]
+        if isinstance(encoder, GRUEncoder):
+            return self._recur(modality, encoder, x)
         if modality not in self._sequence:
             return encoder(x)
         h = encoder.project(x)
@@ -424,6 +431,16 @@ class IncrementalCORECT:
         for i, blocks in enumerate(self._sequence[modality]):
             h = blocks.step(h, self.history, f"sequence/{modality}/{i}")
         return encoder.norm(h[0])
+
+    def _recur(self, modality: str, encoder: GRUEncoder, x: Tensor) -> Tensor:
+        """One GRU step from the state the previous turn left; the state is
+        kept per turn so that a failed step does not advance it."""
+        t = self.history.length
+        key = f"gru/{modality}"
+        previous = self.history.rows[key][t - 1] if t else None
+        out, state = encoder.gru(encoder.norm(x).unsqueeze(0), previous)
+        self.history.put(key, state)
+        return out[0]
 
     def _position(self, dim: int, device: torch.device) -> Tensor:
         """Sinusoidal encoding :obj:`[1, dim]` of the current turn, from a

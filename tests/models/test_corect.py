@@ -99,3 +99,21 @@ def test_the_graph_is_built_on_cpu_whatever_the_structure_device():
     model.build_graph(on_cpu)
     model.build_graph(Elsewhere([2], [0, 1], list(DIMS)))
     assert seen == [on_cpu, on_cpu]
+
+
+@pytest.mark.parametrize("graph, bidirectional", [("corect", True), ("speaker", True),
+                                                  ("causal", False), ("none", False)])
+def test_a_gru_encoder_reads_both_directions_unless_the_graph_is_causal(
+        graph, bidirectional):
+    model = CORECT(small_config(sequence_encoder="gru", sequence_layers=2),
+                   REGISTRY.get(graph))
+    text = model.encoders["text"]
+    assert (text.gru.bidirectional, text.gru.num_layers) == (bidirectional, 2)
+    assert model.encoders["audio"].__class__.__name__ == "MLPEncoder"
+    features, structure = random_batch([3, 6])
+    assert model(features, structure).shape == (9, 4)
+
+
+def test_an_unknown_sequence_encoder_lists_the_choices():
+    with pytest.raises(ValueError, match="'lstm'; choices: gru, transformer"):
+        small_config(sequence_encoder="lstm")

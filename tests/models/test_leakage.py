@@ -30,9 +30,9 @@ def cut(features, structure, seed):
             kept)
 
 
-def logits_before_and_after_cut(name, params, seed):
+def logits_before_and_after_cut(name, params, seed, encoder="transformer"):
     torch.manual_seed(seed)
-    model = CORECT(small_config(), REGISTRY.get(name, **params))
+    model = CORECT(small_config(sequence_encoder=encoder), REGISTRY.get(name, **params))
     # A few training steps, so BatchNorm's running statistics are not trivial.
     features, structure = random_batch(LENGTHS, seed=seed)
     optimiser = torch.optim.Adam(model.parameters(), 1e-3)
@@ -49,16 +49,18 @@ def logits_before_and_after_cut(name, params, seed):
         return full[kept], model(cut_features, cut_structure)
 
 
+@pytest.mark.parametrize("encoder", ["transformer", "gru"])
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("name, params", CAUSAL)
-def test_causal_model_never_reads_a_later_turn(name, params, seed):
+def test_causal_model_never_reads_a_later_turn(name, params, seed, encoder):
     assert CORECT(small_config(), REGISTRY.get(name, **params)).causal
-    before, after = logits_before_and_after_cut(name, params, seed)
+    before, after = logits_before_and_after_cut(name, params, seed, encoder)
     torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("encoder", ["transformer", "gru"])
 @pytest.mark.parametrize("name, params", BIDIRECTIONAL)
-def test_bidirectional_model_does_read_the_future(name, params):
+def test_bidirectional_model_does_read_the_future(name, params, encoder):
     assert not CORECT(small_config(), REGISTRY.get(name, **params)).causal
-    before, after = logits_before_and_after_cut(name, params, 0)
+    before, after = logits_before_and_after_cut(name, params, 0, encoder)
     assert not torch.allclose(after, before, atol=1e-3)

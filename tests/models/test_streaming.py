@@ -10,6 +10,7 @@ import torch
 
 from graphs import DialogueBatch, EdgeBuilder
 from models import CORECT, Checkpoint, ModelConfig, StreamingPredictor, save_checkpoint
+from models.encoders import GRUEncoder
 from models.streaming import graph_horizon
 from registry import EdgeBuilderRegistry
 
@@ -97,6 +98,25 @@ def test_push_by_push_equals_offline_causal_inference(name, params, modalities):
     model = trained(config, name, params)
     assert StreamingPredictor(model, LABELS)._backbone.horizon == graph_horizon(model.builder)
     assert_streams_like_offline(model, [1, 110, 2, 17], seed=len(modalities))
+
+
+@pytest.mark.parametrize("modalities", [("text",), ("text", "audio", "visual")],
+                         ids="+".join)
+@pytest.mark.parametrize("name, params", [("causal", {}), ("speaker", {"future": 0}),
+                                          ("none", {})])
+def test_a_gru_encoder_streams_exactly(name, params, modalities):
+    config = small_config({m: DIMS[m] for m in modalities}, sequence_encoder="gru",
+                          sequence_layers=2)
+    model = trained(config, name, params)
+    assert isinstance(model.encoders["text"], GRUEncoder)
+    assert_streams_like_offline(model, [1, 110, 2, 17], seed=len(modalities))
+
+
+def test_a_bidirectional_gru_is_refused_by_name():
+    model = trained(small_config(sequence_encoder="gru"), "causal", {})
+    model.encoders["text"] = GRUEncoder(DIMS["text"], 8, 1, 0.0, bidirectional=True)
+    with pytest.raises(ValueError, match="encoders.text: a bidirectional GRU cannot stream"):
+        StreamingPredictor(model, LABELS)
 
 
 @pytest.mark.parametrize("name, params", [("causal", {"past": 4, "self_loops": True}),
@@ -261,10 +281,12 @@ def test_refused_pushes_leave_the_state_unchanged():
     torch.testing.assert_close(torch.stack(live), offline, atol=1e-5, rtol=1e-5)
 
 
-def test_a_failure_inside_the_model_leaves_the_state_unchanged():
+@pytest.mark.parametrize("encoder", ["transformer", "gru"])
+def test_a_failure_inside_the_model_leaves_the_state_unchanged(encoder):
     # Pairwise relations sized for 2 speakers: the builder refuses a third
-    # one half-way through the step, after some caches were written.
-    model = trained(small_config(), "speaker", {"future": 0, "pairwise": True}, speakers=2)
+    # one half-way through the step, after the encoder caches were written.
+    model = trained(small_config(sequence_encoder=encoder), "speaker",
+                    {"future": 0, "pairwise": True}, speakers=2)
     dialogues, features, structure = random_dialogues([6], DIMS, seed=5, speakers=2)
     (rows, speakers), = dialogues
     predictor = StreamingPredictor(model, LABELS)
