@@ -66,12 +66,15 @@ def script_options(argv: Iterable[str], allowed: Iterable[str], required: Iterab
     set of keys, such as ``predict.py`` or ``stream.py``; unknown and missing
     keys are refused with the usage line."""
     allowed = tuple(allowed)
+    try:
+        pairs = parse_args(argv)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}\n{usage}") from None
     args = {}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in allowed:
-            raise ConfigError(f"unknown argument {arg!r}; expected key=value with key "
-                              f"one of {', '.join(allowed)}\n{usage}")
+    for key, value in pairs:
+        if key not in allowed:
+            raise ConfigError(f"unknown key {key!r}; expected one of "
+                              f"{', '.join(allowed)}\n{usage}")
         args[key] = value
     for key in required:
         if not args.get(key):

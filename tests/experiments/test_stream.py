@@ -90,7 +90,7 @@ def test_replay_predicts_what_predict_py_predicts(tiny_run, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     ([], "missing checkpoint="),
     (["checkpoint=x.pt"], "missing input="),
-    (["checkpoint=x.pt", "input=y", "speed=2"], "unknown argument 'speed=2'"),
+    (["checkpoint=x.pt", "input=y", "speed=2"], "unknown key 'speed'; expected one of"),
     (["checkpoint=x.pt", "input=y", "threads=0"], "threads='0': expected a positive"),
     (["checkpoint={checkpoint}", "input=-", "dialogue=a"], "standard input is one live"),
     (["checkpoint={checkpoint}", "input={folder}", "dialogue=nope"], "no dialogue 'nope'"),
