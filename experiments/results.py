@@ -3,6 +3,10 @@
     python experiments/results.py iemocap=study/iemocap iemocap_4=study/iemocap_4 \\
         meld=study/meld out=docs/results.md
 
+A sweep run with more overrides than the study's own (say
+``model.sequence_encoder=gru``) gets a section titled by them, and the
+commands section repeats each sweep's recorded arguments.
+
 Every number in the page is read from the runs (``metrics.json``,
 ``config.yaml``, ``sweep.json``) or measured here from their checkpoints
 (streaming latency), so the page cannot drift from the runs.
@@ -28,10 +32,49 @@ STUDY_GRAPHS = "none,window_corect,window,causal,speaker,speaker_causal,corect"
 TARGETS = {"bidirectional": 64.0, "causal": 63.0}  # IEMOCAP-6 mean test weighted F1
 
 
+# Sweep arguments every study sweep has; any other one is what sets a sweep
+# apart, so it goes into the section title.
+STUDY_KEYS = ("dataset", "dataset.path", "graph", "seed", "jobs", "out", "launcher",
+              "ray_address")
+
+
+def data_folder(dataset: str) -> str:
+    return "iemocap" if dataset.startswith("iemocap") else dataset
+
+
 def study_command(dataset: str, sweep: str, data: str) -> str:
     return (f"python experiments/run.py -m dataset={dataset} "
-            f"dataset.path={data}/{'iemocap' if dataset.startswith('iemocap') else dataset} "
+            f"dataset.path={data}/{data_folder(dataset)} "
             f"graph={STUDY_GRAPHS} seed=0,1,2,3,4 jobs=2 out={sweep}")
+
+
+def sweep_args(sweep: Path) -> list[str] | None:
+    """The arguments the sweep was run with, from its ``sweep.json``."""
+    info_path = sweep / "sweep.json"
+    return json.loads(info_path.read_text())["args"] if info_path.exists() else None
+
+
+def sweep_dataset(name: str, sweep: Path) -> str:
+    """The dataset config the sweep's runs used; :obj:`name` without runs."""
+    config = next(sweep.glob("*/config.yaml"), None)
+    return yaml.safe_load(config.read_text())["dataset"]["name"] if config else name
+
+
+def sweep_title(name: str, sweep: Path) -> str:
+    dataset = sweep_dataset(name, sweep)
+    extras = [a for a in sweep_args(sweep) or [] if a.partition("=")[0] not in STUDY_KEYS]
+    return TITLES.get(dataset, dataset) + (f" ({', '.join(extras)})" if extras else "")
+
+
+def rerun_command(name: str, sweep: Path, data: str) -> str:
+    """The sweep's own arguments, with its data path under :obj:`data`."""
+    args = sweep_args(sweep)
+    if args is None:
+        return study_command(name, str(sweep), data)
+    folder = data_folder(sweep_dataset(name, sweep))
+    return "python experiments/run.py -m " + " ".join(
+        f"dataset.path={data}/{folder}" if a.startswith("dataset.path=") else a
+        for a in args)
 
 
 def streaming_ms_at_turn(run_dir: Path, test: list, turn: int = 50,
@@ -60,7 +103,7 @@ def dataset_section(name: str, sweep: Path) -> tuple[list[str], list[Row]]:
     seed0 = {r.label: Path(r.path) for r in records if r.metrics and r.seed == 0}
     baseline = next((r for r in rows if r.label.endswith("/none")), None)
     test = None
-    lines = [f"### {TITLES.get(name, name)}", "",
+    lines = [f"### {sweep_title(name, sweep)}", "",
              "| topology | causal | seeds | accuracy | weighted F1 | macro F1 | "
              "Δ wF1 vs none | edges/utt | offline ms/utt | streaming ms at turn 50 |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -155,15 +198,19 @@ def write_results(sweeps: dict[str, Path], out: Path, data: str) -> None:
         "no dropout, as in CORECT's code; gradients are clipped at norm 5; early "
         "stopping watches dev weighted F1.", "",
         "## Results", "", *sections]
-    if "iemocap" in all_rows:
-        page += ["## Targets (IEMOCAP-6)", "", *target_lines(all_rows["iemocap"]), ""]
+    targets = [line for name, sweep in sweeps.items()
+               if sweep_dataset(name, sweep) == "iemocap"
+               for line in [f"{sweep_title(name, sweep)}:", "",
+                            *target_lines(all_rows[name]), ""]]
+    if targets:
+        page += ["## Targets (IEMOCAP-6)", "", *targets]
     if plot.exists():
         page += ["## Accuracy against latency (IEMOCAP-6)", "",
                  f"![weighted F1 against latency]({plot.name})", ""]
     page += ["## Commands", "", "From a fresh clone, with the data at "
              f"`{data}`:", "", "```bash",
              "pip install torch==2.13.0 && pip install -e '.[test]'",
-             *[study_command(n, str(s), data) for n, s in sweeps.items()],
+             *[rerun_command(n, s, data) for n, s in sweeps.items()],
              "python experiments/results.py " + " ".join(f"{n}={s}" for n, s in sweeps.items())
              + f" data={data} out={out}", "```", "",
              "## What the numbers show and do not show", "",

@@ -1,18 +1,38 @@
+from dialogues.open_format import save_corpus
+from dialogues.synthetic import SyntheticConfig, synthetic_corpus
 from experiments.results import main as results_main
 from experiments.run import main as run_main
 
+from .conftest import TINY
 
-def test_results_page_is_written_from_sweep_directories(tiny, tmp_path):
-    sweep = tmp_path / "sweep"
-    assert run_main(["-m", *tiny, "graph=none,causal", f"out={sweep}"]) == 0
-    out = tmp_path / "docs" / "results.md"
-    assert results_main([f"iemocap={sweep}", "data=DATA", f"out={out}"]) == 0
-    page = out.read_text()
+# The tiny model and training of TINY, for a corpus given by path.
+TINY_RUN = [a for a in TINY if not a.startswith("dataset.")]
+
+
+def test_results_page_is_written_from_sweep_directories(tmp_path):
+    data = save_corpus(synthetic_corpus(SyntheticConfig(
+        num_train=6, num_dev=2, num_test=2, min_length=2, max_length=9,
+        modalities={"text": 12})), tmp_path / "iemocap")
+    sweep, gru = tmp_path / "sweep", tmp_path / "gru"
+    for out, extra in ((sweep, []), (gru, ["model.sequence_encoder=gru"])):
+        assert run_main(["-m", "dataset=iemocap", f"dataset.path={data}", *TINY_RUN,
+                         *extra, "graph=none,causal", f"out={out}"]) == 0
+    page_path = tmp_path / "docs" / "results.md"
+    assert results_main([f"iemocap={sweep}", f"iemocap_gru={gru}", "data=DATA",
+                         f"out={page_path}"]) == 0
+    page = page_path.read_text()
     assert "| `none` | yes | 1 |" in page
     # The tiny test dialogues end before turn 50, and the page says so.
     assert "| no test dialogue that long |" in page
-    assert "- causal (`causal`):" in page and "target ≥ 63.0" in page
-    assert "dataset.path=DATA/iemocap graph=none,window_corect" in page
+    # A sweep's extra overrides name its section; targets are given for both.
+    heading = "### IEMOCAP-6 (" + ", ".join(TINY_RUN) + ")"
+    assert heading + "\n" in page
+    assert heading[:-1] + ", model.sequence_encoder=gru)\n" in page
+    assert page.count("- causal (`causal`):") == 2 and "target ≥ 63.0" in page
+    # Each sweep's own arguments regenerate it, with the data path under data=.
+    assert (f"python experiments/run.py -m dataset=iemocap dataset.path=DATA/iemocap "
+            f"{' '.join(TINY_RUN)} model.sequence_encoder=gru graph=none,causal "
+            f"out={gru}\n") in page
     assert (tmp_path / "docs" / "tradeoff.png").read_bytes()[:4] == b"\x89PNG"
 
 
