@@ -219,6 +219,17 @@ def write_results(sweeps: dict[str, Path], out: Path, data: str) -> None:
              "here measures cross-modal fusion.",
              "- Five seeds give the spread of training noise, not of data: the test "
              "sets are one fixed split each (IEMOCAP: Session 5).",
+             "- IEMOCAP's dev split is 12 dialogues from the training sessions, so its "
+             "speakers are seen in training while Session 5's are not; dev weighted F1 "
+             "moves by several points between epochs, and the epoch it picks is part of "
+             "each run's noise.",
+             *(["- A section titled `model.sequence_encoder=gru` replaces CORECT's "
+                "one-layer text transformer with a GRU (bidirectional, or forward-only "
+                "under a causal graph), everything else equal: the gap between its "
+                "`none` row and the transformer's shows how much of a graph's gain "
+                "only makes up for a weaker sequence model."]
+               if any("model.sequence_encoder=gru" in (sweep_args(s) or [])
+                      for s in sweeps.values()) else []),
              "- Latencies are wall times on a shared 2-core CPU; compare them within a "
              "table, not across machines.", ""]
     write_text_atomic(out, "\n".join(page))

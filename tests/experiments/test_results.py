@@ -29,6 +29,7 @@ def test_results_page_is_written_from_sweep_directories(tmp_path):
     assert heading + "\n" in page
     assert heading[:-1] + ", model.sequence_encoder=gru)\n" in page
     assert page.count("- causal (`causal`):") == 2 and "target ≥ 63.0" in page
+    assert "`model.sequence_encoder=gru` replaces CORECT's one-layer text" in page
     # Each sweep's own arguments regenerate it, with the data path under data=.
     assert (f"python experiments/run.py -m dataset=iemocap dataset.path=DATA/iemocap "
             f"{' '.join(TINY_RUN)} model.sequence_encoder=gru graph=none,causal "
