@@ -135,17 +135,27 @@ def dataset_section(name: str, sweep: Path) -> tuple[list[str], list[Row]]:
 
 
 def target_lines(rows: list[Row]) -> list[str]:
+    """Each target against its named topology and, when another topology of
+    its kind (causal or not) has a higher test mean, against that one too,
+    labelled as read after the fact: no run chose it."""
     by_graph = {r.label.split("/", 1)[1]: r for r in rows}
     lines = []
     for kind, graph in (("bidirectional", "corect"), ("causal", "causal")):
         row = by_graph.get(graph) or next(
             (r for g, r in by_graph.items() if g.startswith(graph + "(")), None)
-        if row is None:
-            continue
-        mean = row.stats["weighted_f1"][0]
-        verdict = "met" if mean >= TARGETS[kind] else "not met"
-        lines.append(f"- {kind} (`{graph}`): {mean:.1f} mean test weighted F1 over "
-                     f"{row.runs} seeds; target ≥ {TARGETS[kind]:.1f}: **{verdict}**.")
+        of_kind = [r for r in rows if r.causal == (kind == "causal")
+                   and r.stats["weighted_f1"][0] == r.stats["weighted_f1"][0]]
+        best = max(of_kind, key=lambda r: r.stats["weighted_f1"][0], default=None)
+        named = [(f"`{graph}`", row)] if row is not None else []
+        if best is not None and best is not row:
+            name = best.label.split("/", 1)[1]
+            named.append((f"highest of its kind on test, read after the fact: `{name}`",
+                          best))
+        for name, r in named:
+            mean = r.stats["weighted_f1"][0]
+            verdict = "met" if mean >= TARGETS[kind] else "not met"
+            lines.append(f"- {kind} ({name}): {mean:.1f} mean test weighted F1 over "
+                         f"{r.runs} seeds; target ≥ {TARGETS[kind]:.1f}: **{verdict}**.")
     return lines
 
 
@@ -155,6 +165,12 @@ def write_results(sweeps: dict[str, Path], out: Path, data: str) -> None:
         lines, rows = dataset_section(name, sweep)
         sections += lines
         all_rows[name] = rows
+    infos = [json.loads((s / "sweep.json").read_text()) for s in sweeps.values()
+             if (s / "sweep.json").exists()]
+    if infos:
+        sections += [f"All {len(infos)} sweeps: {sum(i['runs'] for i in infos)} runs, "
+                     f"{sum(i['wall_seconds'] for i in infos) / 60:.0f} minutes of wall "
+                     "time.", ""]
     first = next(iter(sweeps.values()))
     config_path = next(first.glob("*/config.yaml"))
     config = yaml.safe_load(config_path.read_text())
