@@ -186,8 +186,9 @@ def write_results(sweeps: dict[str, Path], out: Path, data: str) -> None:
         "- Data: text only, 384-d all-MiniLM-L6-v2 sentence embeddings "
         f"(`{data}`); IEMOCAP's audio and visual features are not available here, "
         "and MiniLM differs from CORECT's 768-d SBERT features.",
-        "- Every topology uses the same backbone and hyperparameters, 5 seeds, and "
-        "selects its epoch on dev weighted F1 only; test is read once per run.",
+        "- Within a section every topology uses the same backbone and hyperparameters, "
+        "5 seeds, and selects its epoch on dev weighted F1 only; test is read once per "
+        "run.",
         f"- Machine: {platform.machine()} {platform.processor() or ''}, "
         f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, "
         f"torch {__import__('torch').__version__}.",
