@@ -87,6 +87,7 @@ def summarize(records: list[RunRecord]) -> list[Row]:
         done = [r.metrics for r in records if r.label == label and r.metrics]
         for metric in METRICS:
             row.stats[metric] = _mean_std([m["test"][metric] for m in done])
+        row.stats["dev_weighted_f1"] = _mean_std([m["dev"]["weighted_f1"] for m in done])
         row.stats["ms_per_utterance"] = _mean_std(
             [m["latency"]["ms_per_utterance"] for m in done])
         if done:
