@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,8 @@ class Row:
 
 
 def summarize(records: list[RunRecord]) -> list[Row]:
-    """One row per configuration (all seeds together), sorted by label."""
+    """One row per configuration (all seeds together), sorted by label, the
+    numbers in it by value."""
     rows: dict[str, Row] = {}
     for record in records:
         row = rows.setdefault(record.label, Row(record.label))
@@ -93,7 +95,12 @@ def summarize(records: list[RunRecord]) -> list[Row]:
         if done:
             row.causal = done[0]["graph"]["causal"]
             row.edges_per_utterance = done[0]["graph"]["edges_per_utterance"]
-    return [rows[label] for label in sorted(rows)]
+    return [rows[label] for label in sorted(rows, key=natural_order)]
+
+
+def natural_order(label: str) -> list:
+    """Sort key that orders ``past=4`` before ``past=16``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label)]
 
 
 def format_mean_std(mean_std: tuple[float, float], digits: int = 2) -> str:

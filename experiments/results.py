@@ -142,8 +142,10 @@ def target_lines(rows: list[Row]) -> list[str]:
     by_graph = {r.label.split("/", 1)[1]: r for r in rows}
     lines = []
     for kind, graph in (("bidirectional", "corect"), ("causal", "causal")):
-        row = by_graph.get(graph) or next(
-            (r for g, r in by_graph.items() if g.startswith(graph + "(")), None)
+        # The preset by name, or its one parameterised row; a sweep over its
+        # parameters has no single row to name.
+        variants = [r for g, r in by_graph.items() if g.startswith(graph + "(")]
+        row = by_graph.get(graph) or (variants[0] if len(variants) == 1 else None)
         of_kind = [r for r in rows if r.causal == (kind == "causal")
                    and r.stats["dev_weighted_f1"][0] == r.stats["dev_weighted_f1"][0]]
         chosen = max(of_kind, key=lambda r: r.stats["dev_weighted_f1"][0], default=None)

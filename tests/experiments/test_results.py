@@ -31,7 +31,9 @@ def test_results_page_is_written_from_sweep_directories(tmp_path):
     heading = "### IEMOCAP-6 (" + ", ".join(TINY_RUN) + ")"
     assert heading + "\n" in page
     assert heading[:-1] + ", model.sequence_encoder=gru, graph.past=1,2)\n" in page
-    assert page.count("- causal (`causal`):") == 2 and "target ≥ 63.0" in page
+    # A sweep over causal's past has no single `causal` row, only dev's choice.
+    assert page.count("- causal (`causal`):") == 1 and "target ≥ 63.0" in page
+    assert "- causal (chosen on dev among its kind: `causal(past=" in page
     assert "All 2 sweeps: 4 runs, " in page
     assert "`model.sequence_encoder=gru` replaces CORECT's one-layer text" in page
     assert "Sections over `graph.past`" in page
@@ -65,3 +67,12 @@ def test_targets_also_name_the_topology_dev_would_choose():
         "- causal (chosen on dev among its kind: `speaker(future=0)`): 62.5 mean test "
         "weighted F1 over 5 seeds; target ≥ 63.0: **not met**.",
     ]
+
+
+def test_a_sweep_over_a_presets_parameters_names_no_single_row():
+    rows = [Row(f"iemocap/causal(past={p})", runs=5, causal=True,
+                stats={"weighted_f1": (60.0 + p / 10, 1.0), "dev_weighted_f1": (dev, 1.0)})
+            for p, dev in ((8, 61.0), (16, 62.0))]
+    assert target_lines(rows) == [
+        "- causal (chosen on dev among its kind: `causal(past=16)`): 61.6 mean test "
+        "weighted F1 over 5 seeds; target ≥ 63.0: **not met**."]

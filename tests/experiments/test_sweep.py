@@ -4,6 +4,7 @@ import json
 import pytest
 
 from experiments.compare import main as compare_main
+from experiments.report import natural_order
 from experiments.run import main as run_main
 
 
@@ -55,3 +56,9 @@ def test_ray_launcher_runs_the_sweep_on_a_local_instance(tiny, tmp_path):
         "graph=causal", "graph=none"]
     with (sweep / "summary.csv").open() as f:
         assert [r["runs"] for r in csv.DictReader(f)] == ["1", "1"]
+
+
+def test_rows_order_the_numbers_in_their_labels_by_value():
+    labels = ["d/speaker(past=16)", "d/speaker(past=2)", "d/none", "d/speaker(past=4)"]
+    assert sorted(labels, key=natural_order) == [
+        "d/none", "d/speaker(past=2)", "d/speaker(past=4)", "d/speaker(past=16)"]
