@@ -19,6 +19,7 @@ import platform
 import shutil
 import statistics
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -48,33 +49,52 @@ def study_command(dataset: str, sweep: str, data: str) -> str:
             f"graph={STUDY_GRAPHS} seed=0,1,2,3,4 jobs=2 out={sweep}")
 
 
-def sweep_args(sweep: Path) -> list[str] | None:
-    """The arguments the sweep was run with, from its ``sweep.json``."""
-    info_path = sweep / "sweep.json"
-    return json.loads(info_path.read_text())["args"] if info_path.exists() else None
+@dataclass(frozen=True)
+class Sweep:
+    r"""One sweep directory, read once.
 
+    Args:
+        name (str): Its name on the command line (``iemocap=DIR``).
+        path (Path): The directory.
+        info (dict, optional): Its ``sweep.json`` (arguments, runs, wall
+            time), when it has one.
+        dataset (dict): The ``dataset`` config its runs used; the name
+            alone when it has no runs.
+    """
 
-def sweep_dataset(name: str, sweep: Path) -> str:
-    """The dataset config the sweep's runs used; :obj:`name` without runs."""
-    config = next(sweep.glob("*/config.yaml"), None)
-    return yaml.safe_load(config.read_text())["dataset"]["name"] if config else name
+    name: str
+    path: Path
+    info: dict | None
+    dataset: dict
 
+    @classmethod
+    def read(cls, name: str, path: Path) -> "Sweep":
+        info_path = path / "sweep.json"
+        config = next(path.glob("*/config.yaml"), None)
+        return cls(name, path,
+                   json.loads(info_path.read_text()) if info_path.exists() else None,
+                   yaml.safe_load(config.read_text())["dataset"] if config
+                   else {"name": name})
 
-def sweep_title(name: str, sweep: Path) -> str:
-    dataset = sweep_dataset(name, sweep)
-    extras = [a for a in sweep_args(sweep) or [] if a.partition("=")[0] not in STUDY_KEYS]
-    return TITLES.get(dataset, dataset) + (f" ({', '.join(extras)})" if extras else "")
+    @property
+    def args(self) -> list[str]:
+        """The arguments it was run with; empty when not recorded."""
+        return self.info["args"] if self.info else []
 
+    @property
+    def title(self) -> str:
+        dataset = self.dataset["name"]
+        extras = [a for a in self.args if a.partition("=")[0] not in STUDY_KEYS]
+        return TITLES.get(dataset, dataset) + (f" ({', '.join(extras)})" if extras else "")
 
-def rerun_command(name: str, sweep: Path, data: str) -> str:
-    """The sweep's own arguments, with its data path under :obj:`data`."""
-    args = sweep_args(sweep)
-    if args is None:
-        return study_command(name, str(sweep), data)
-    folder = data_folder(sweep_dataset(name, sweep))
-    return "python experiments/run.py -m " + " ".join(
-        f"dataset.path={data}/{folder}" if a.startswith("dataset.path=") else a
-        for a in args)
+    def rerun_command(self, data: str) -> str:
+        """Its own arguments, with its data path under :obj:`data`."""
+        if self.info is None:
+            return study_command(self.name, str(self.path), data)
+        folder = data_folder(self.dataset["name"])
+        return "python experiments/run.py -m " + " ".join(
+            f"dataset.path={data}/{folder}" if a.startswith("dataset.path=") else a
+            for a in self.args)
 
 
 def streaming_ms_at_turn(run_dir: Path, test: list, turn: int = 50,
@@ -97,13 +117,14 @@ def streaming_ms_at_turn(run_dir: Path, test: list, turn: int = 50,
     return statistics.median(timings) if timings else None
 
 
-def dataset_section(name: str, sweep: Path) -> tuple[list[str], list[Row]]:
-    records = find_runs([sweep])
+def dataset_section(sweep: Sweep, test_sets: dict[str, list]) -> tuple[list[str], list[Row]]:
+    """The sweep's table; :obj:`test_sets` caches test splits by dataset
+    config across sections, for the streaming column."""
+    records = find_runs([sweep.path])
     rows = summarize(records)
     seed0 = {r.label: Path(r.path) for r in records if r.metrics and r.seed == 0}
     baseline = next((r for r in rows if r.label.endswith("/none")), None)
-    test = None
-    lines = [f"### {sweep_title(name, sweep)}", "",
+    lines = [f"### {sweep.title}", "",
              "| topology | causal | seeds | dev wF1 | accuracy | weighted F1 | macro F1 | "
              "Δ wF1 vs none | edges/utt | offline ms/utt | streaming ms at turn 50 |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -113,10 +134,10 @@ def dataset_section(name: str, sweep: Path) -> tuple[list[str], list[Row]]:
             delta = f"{r.stats['weighted_f1'][0] - baseline.stats['weighted_f1'][0]:+.1f}"
         stream = "—"
         if r.causal and r.label in seed0:
-            if test is None:  # every run of a sweep reads the same corpus
-                config = yaml.safe_load((seed0[r.label] / "config.yaml").read_text())
-                test = corpus_from_config(config["dataset"]).split("test")
-            ms = streaming_ms_at_turn(seed0[r.label], test)
+            key = json.dumps(sweep.dataset, sort_keys=True)
+            if key not in test_sets:
+                test_sets[key] = corpus_from_config(sweep.dataset).split("test")
+            ms = streaming_ms_at_turn(seed0[r.label], test_sets[key])
             stream = "no test dialogue that long" if ms is None else f"{ms:.2f}"
         lines.append(
             f"| `{r.label.split('/', 1)[1]}` | {'yes' if r.causal else 'no'} | {r.runs}"
@@ -127,8 +148,7 @@ def dataset_section(name: str, sweep: Path) -> tuple[list[str], list[Row]]:
             f"{format_mean_std(r.stats['macro_f1'], 1)} | {delta} | "
             f"{'—' if r.edges_per_utterance is None else f'{r.edges_per_utterance:.1f}'} | "
             f"{format_mean_std(r.stats['ms_per_utterance'], 2)} | {stream} |")
-    info_path = sweep / "sweep.json"
-    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    info = sweep.info
     if info:
         lines += ["", f"{info['runs']} runs ({info['failed']} failed), {info['jobs']} "
                   f"parallel jobs, {info['wall_seconds'] / 60:.0f} minutes of wall time."]
@@ -161,24 +181,23 @@ def target_lines(rows: list[Row]) -> list[str]:
     return lines
 
 
-def write_results(sweeps: dict[str, Path], out: Path, data: str) -> None:
-    sections, all_rows = [], {}
-    for name, sweep in sweeps.items():
-        lines, rows = dataset_section(name, sweep)
+def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
+    sweeps = [Sweep.read(name, path) for name, path in paths.items()]
+    sections, all_rows, test_sets = [], {}, {}
+    for sweep in sweeps:
+        lines, rows = dataset_section(sweep, test_sets)
         sections += lines
-        all_rows[name] = rows
-    infos = [json.loads((s / "sweep.json").read_text()) for s in sweeps.values()
-             if (s / "sweep.json").exists()]
+        all_rows[sweep.name] = rows
+    infos = [sweep.info for sweep in sweeps if sweep.info]
     if infos:
         sections += [f"All {len(infos)} sweeps: {sum(i['runs'] for i in infos)} runs, "
                      f"{sum(i['wall_seconds'] for i in infos) / 60:.0f} minutes of wall "
                      "time.", ""]
-    first = next(iter(sweeps.values()))
-    config_path = next(first.glob("*/config.yaml"))
+    config_path = next(sweeps[0].path.glob("*/config.yaml"))
     config = yaml.safe_load(config_path.read_text())
     plot = out.parent / "tradeoff.png"
-    if "iemocap" in sweeps and (sweeps["iemocap"] / "tradeoff.png").exists():
-        shutil.copyfile(sweeps["iemocap"] / "tradeoff.png", plot)
+    if "iemocap" in paths and (paths["iemocap"] / "tradeoff.png").exists():
+        shutil.copyfile(paths["iemocap"] / "tradeoff.png", plot)
 
     page = [
         "# The topology study on real data", "",
@@ -218,10 +237,8 @@ def write_results(sweeps: dict[str, Path], out: Path, data: str) -> None:
         "no dropout, as in CORECT's code; gradients are clipped at norm 5; early "
         "stopping watches dev weighted F1.", "",
         "## Results", "", *sections]
-    targets = [line for name, sweep in sweeps.items()
-               if sweep_dataset(name, sweep) == "iemocap"
-               for line in [f"{sweep_title(name, sweep)}:", "",
-                            *target_lines(all_rows[name]), ""]]
+    targets = [line for sweep in sweeps if sweep.dataset["name"] == "iemocap"
+               for line in [f"{sweep.title}:", "", *target_lines(all_rows[sweep.name]), ""]]
     if targets:
         page += ["## Targets (IEMOCAP-6)", "", *targets]
     if plot.exists():
@@ -230,8 +247,8 @@ def write_results(sweeps: dict[str, Path], out: Path, data: str) -> None:
     page += ["## Commands", "", "From a fresh clone, with the data at "
              f"`{data}`:", "", "```bash",
              "pip install torch==2.13.0 && pip install -e '.[test]'",
-             *[rerun_command(n, s, data) for n, s in sweeps.items()],
-             "python experiments/results.py " + " ".join(f"{n}={s}" for n, s in sweeps.items())
+             *[sweep.rerun_command(data) for sweep in sweeps],
+             "python experiments/results.py " + " ".join(f"{n}={s}" for n, s in paths.items())
              + f" data={data} out={out}", "```", "",
              "## What the numbers show and do not show", "",
              "- They compare wirings of one backbone on text features only; with one "
@@ -247,14 +264,14 @@ def write_results(sweeps: dict[str, Path], out: Path, data: str) -> None:
                 "turns back (and ahead) each node hears from; for a live graph, its "
                 "streaming column is what the longer memory costs per push."]
                if any(a.startswith(("graph.past=", "graph.future="))
-                      for s in sweeps.values() for a in sweep_args(s) or []) else []),
+                      for sweep in sweeps for a in sweep.args) else []),
              *(["- A section titled `model.sequence_encoder=gru` replaces CORECT's "
                 "one-layer text transformer with a GRU (bidirectional, or forward-only "
                 "under a causal graph), everything else equal: the gap between its "
                 "`none` row and the transformer's shows how much of a graph's gain "
                 "only makes up for a weaker sequence model."]
-               if any("model.sequence_encoder=gru" in (sweep_args(s) or [])
-                      for s in sweeps.values()) else []),
+               if any("model.sequence_encoder=gru" in sweep.args for sweep in sweeps)
+               else []),
              "- Latencies are wall times on a shared 2-core CPU; compare them within a "
              "table, not across machines.", ""]
     write_text_atomic(out, "\n".join(page))
