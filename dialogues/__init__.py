@@ -7,7 +7,7 @@
 
 Formats are documented in ``docs/data-format.md``.
 """
-from .batch import Batch, batches, collate
+from .batch import Batch, batches, collate, structure_of
 from .corpus import Corpus
 from .dialogue import Dialogue
 from .errors import DataError
@@ -23,5 +23,6 @@ __all__ = [
     "batches",
     "collate",
     "load_corpus",
+    "structure_of",
     "synthetic_corpus",
 ]

@@ -48,6 +48,19 @@ class Batch:
         )
 
 
+def structure_of(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> DialogueBatch:
+    r"""What an edge builder sees of :obj:`dialogues` packed in order: their
+    lengths and local speaker ids, without collating any features.
+
+    Args:
+        dialogues (Sequence[Dialogue]): At least one dialogue.
+        modalities (Sequence[str]): The modalities the graph spans.
+    """
+    return DialogueBatch(lengths=[len(d) for d in dialogues],
+                         speakers=torch.cat([d.speaker_ids for d in dialogues]),
+                         modalities=tuple(modalities))
+
+
 def collate(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> Batch:
     r"""Pack dialogues into one :class:`Batch`.
 
@@ -71,13 +84,8 @@ def collate(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> Batch:
                 raise DataError(
                     f"dialogue {dialogue.id!r} has no {modality!r} features; "
                     f"it has {sorted(dialogue.features)}")
-    structure = DialogueBatch(
-        lengths=[len(d) for d in dialogues],
-        speakers=torch.cat([d.speaker_ids for d in dialogues]),
-        modalities=modalities,
-    )
     return Batch(
-        structure=structure,
+        structure=structure_of(dialogues, modalities),
         features={m: torch.cat([d.features[m] for d in dialogues])
                   for m in modalities},
         labels=torch.cat([d.labels for d in dialogues]),

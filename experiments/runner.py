@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 import torch
 
-from dialogues import Corpus, DataError, SyntheticConfig, batches, load_corpus
+from dialogues import Corpus, DataError, SyntheticConfig, load_corpus, structure_of
 from graphs import validate
 from graphs.files import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
@@ -97,8 +97,8 @@ def check_graphs(model: CORECT, corpus: Corpus, graph_name: str) -> None:
     plugin's bug fails here rather than as a silent accuracy change."""
     for split, dialogues in corpus.splits.items():
         if dialogues:
-            batch = next(batches(dialogues, model.modalities, 16))
-            validate(model.builder, batch.structure, graph_name)
+            validate(model.builder, structure_of(dialogues[:16], model.modalities),
+                     graph_name)
 
 
 def run_experiment(config: Mapping[str, Any], registry=None) -> Path:
@@ -144,7 +144,7 @@ def _run(config: Mapping[str, Any], staging: Path, registry) -> dict[str, Any]:
         model, graph_name, graph_params, label_names,
         {"dataset": corpus.metadata, "config": config}))
 
-    structure = next(batches(test_set, model.modalities, len(test_set))).structure
+    structure = structure_of(test_set, model.modalities)
     graph = model.build_graph(structure)
     latency = config.get("latency", {})
     return {

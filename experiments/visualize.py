@@ -177,14 +177,14 @@ def run(argv: Sequence[str]) -> None:
         except (TypeError, ValueError, KeyError) as exc:
             raise UsageError(f"graph {name!r}: {exc}") from None
 
-    from dialogues import DataError, collate
+    from dialogues import DataError, structure_of
     from experiments.runner import corpus_from_config
     try:
         corpus = corpus_from_config(composed[0]["dataset"])
     except (DataError, TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     dialogue = find_dialogue(corpus, own.get("dialogue"), own.get("split"))
-    structure = collate([dialogue], list(corpus.modalities)).structure
+    structure = structure_of([dialogue], list(corpus.modalities))
     labels = [corpus.labels[i] if 0 <= i < len(corpus.labels) else None
               for i in dialogue.labels.tolist()]
 

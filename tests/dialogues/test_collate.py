@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialogues import Batch, DataError, Dialogue, batches, collate
+from dialogues import Batch, DataError, Dialogue, batches, collate, structure_of
 from graphs import DialogueBatch
 
 
@@ -31,6 +31,15 @@ def test_collate_packs_dialogue_major():
     assert batch.features["text"].tolist() == [[0, 1], [2, 3], [4, 5], [100, 101], [102, 103]]
     assert batch.features["audio"].tolist() == [[-0.0], [-2], [-4], [-100], [-102]]
     assert batch.num_utterances == 5
+
+
+def test_structure_of_is_the_collated_structure_without_features():
+    dialogues = [make("a", ["B", "A", "B"], [0, -1, 2]), make("b", ["Z", "Y"], [1, 1])]
+    structure = structure_of(dialogues, ["audio"])
+    collated = collate(dialogues, ["audio"]).structure
+    assert structure.lengths.tolist() == collated.lengths.tolist() == [3, 2]
+    assert structure.speakers.tolist() == collated.speakers.tolist() == [0, 1, 0, 0, 1]
+    assert structure.modalities == collated.modalities == ("audio",)
 
 
 def test_collate_modality_order_and_subset():
