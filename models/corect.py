@@ -106,9 +106,10 @@ class CORECT(nn.Module):
         structure = self._on_device(structure)
         device = structure.device
         utterance_dialogue, speakers = structure.utterance_dialogue, structure.speakers
-        if int(structure.speakers.max()) >= self.config.max_speakers:
+        top_speaker = int(speakers.max())  # one host read
+        if top_speaker >= self.config.max_speakers:
             raise ValueError(
-                f"a dialogue has speaker id {int(structure.speakers.max())}, but the "
+                f"a dialogue has speaker id {top_speaker}, but the "
                 f"model was sized for max_speakers={self.config.max_speakers}")
         speaker = self.speaker_embedding(speakers)
         states, padding = {}, None
