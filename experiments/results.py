@@ -272,6 +272,17 @@ def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
                 "only makes up for a weaker sequence model."]
                if any("model.sequence_encoder=gru" in sweep.args for sweep in sweeps)
                else []),
+             *(["- A section titled `train.ema_decay=...` evaluates and keeps an "
+                "exponential moving average of the weights instead of the raw weights "
+                "(`ema_decay` 0.99 per step is about 9 epochs of IEMOCAP's ~11 steps). "
+                "The average lags the raw weights, so those sections train for up to 50 "
+                "epochs: at 30 the averaged dev score was still rising at the last epoch.",
+                "- The `dev wF1` column is each run's best epoch on a noisy dev curve, "
+                "so it is inflated by that curve's noise: it ranks topologies trained "
+                "the same way, within a section, but it favours the noisier recipe when "
+                "sections with and without averaging are compared."]
+               if any(a.startswith("train.ema_decay=") for sweep in sweeps for a in sweep.args)
+               else []),
              "- Latencies are wall times on a shared 2-core CPU; compare them within a "
              "table, not across machines.", ""]
     write_text_atomic(out, "\n".join(page))
