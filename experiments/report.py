@@ -8,7 +8,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 import yaml
 
@@ -33,28 +33,62 @@ def topology_label(config: dict) -> str:
     return f"{config['dataset']['name']}/{name}" + (f"({params})" if params else "")
 
 
-def load_run(run_dir: Path) -> RunRecord:
-    config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    return RunRecord(topology_label(config), config.get("seed"), metrics, path=str(run_dir))
+# Settings that say how a run was launched or repeated, not what it trained.
+LAUNCH_KEYS = ("seed", "out", "jobs", "launcher", "ray_address")
+
+
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def configuration_labels(configs: list[dict]) -> list[str]:
+    """A row label for each run: its :func:`topology_label`, then every other
+    setting that differs between runs on the same dataset, as ``key=value``.
+
+    Without the settings, a sweep over ``model.dropout`` or
+    ``train.ema_decay`` would pool its values into one row as if they were
+    seeds. Seeds and launch settings never separate rows; nor do the
+    settings of two different datasets, which the label already names.
+    """
+    flat = [_flatten(c) for c in configs]
+    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    for config, settings in zip(configs, flat):
+        by_dataset.setdefault(config["dataset"]["name"], []).append(settings)
+    keys = sorted({k for settings in flat for k in settings})
+    separating = [k for k in keys
+                  if not k.startswith("graph.") and k not in LAUNCH_KEYS
+                  and any(len({repr(s.get(k)) for s in group}) > 1
+                          for group in by_dataset.values())]
+    return [topology_label(config) + "".join(f" {k}={settings.get(k)}" for k in separating)
+            for config, settings in zip(configs, flat)]
 
 
 def find_runs(paths: Iterable[Path]) -> list[RunRecord]:
     """Every run under :obj:`paths` (run or sweep directories), plus the
-    failures a sweep recorded in ``failures.json``."""
-    records = []
+    failures a sweep recorded in ``failures.json``, labelled by
+    :func:`configuration_labels` over all the finished runs together."""
+    run_dirs, failed = [], []
     for path in map(Path, paths):
         if (path / "metrics.json").exists():
-            records.append(load_run(path))
+            run_dirs.append(path)
             continue
         if not path.is_dir():
             raise FileNotFoundError(f"{path} is neither a run nor a sweep directory")
-        for metrics in sorted(path.glob("*/metrics.json")):
-            records.append(load_run(metrics.parent))
+        run_dirs += [metrics.parent for metrics in sorted(path.glob("*/metrics.json"))]
         failures = path / "failures.json"
         if failures.exists():
-            records += [RunRecord(**r) for r in json.loads(failures.read_text())]
-    return records
+            failed += [RunRecord(**r) for r in json.loads(failures.read_text())]
+    configs = [yaml.safe_load((d / "config.yaml").read_text()) for d in run_dirs]
+    return [RunRecord(label, config.get("seed"),
+                      json.loads((run_dir / "metrics.json").read_text()), path=str(run_dir))
+            for label, config, run_dir in zip(configuration_labels(configs), configs, run_dirs)
+            ] + failed
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, compose, parse_args
-from .report import RunRecord, find_runs, topology_label, write_report
+from .report import RunRecord, configuration_labels, find_runs, write_report
 
 # Keys that shape the sweep itself rather than any one run.
 SWEEP_KEYS = ("jobs", "launcher", "ray_address", "out")
@@ -94,8 +94,9 @@ def run_sweep(args: list[str]) -> Path:
     else:
         raise ConfigError(f"unknown launcher {base['launcher']!r}; choices: local, ray")
 
-    failures = [RunRecord(topology_label(c), c.get("seed"), error=error)
-                for c, (_, error) in zip(configs, outcomes) if error]
+    failures = [RunRecord(label, c.get("seed"), error=error)
+                for label, c, (_, error) in zip(configuration_labels(configs), configs, outcomes)
+                if error]
     if failures:
         (sweep_dir / "failures.json").write_text(
             json.dumps([f.__dict__ for f in failures], indent=2))

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from experiments.compare import main as compare_main
-from experiments.report import natural_order
+from experiments.report import configuration_labels, natural_order
 from experiments.run import main as run_main
 
 
@@ -62,3 +62,30 @@ def test_rows_order_the_numbers_in_their_labels_by_value():
     labels = ["d/speaker(past=16)", "d/speaker(past=2)", "d/none", "d/speaker(past=4)"]
     assert sorted(labels, key=natural_order) == [
         "d/none", "d/speaker(past=2)", "d/speaker(past=4)", "d/speaker(past=16)"]
+
+
+def test_a_sweep_over_a_setting_gives_a_row_per_value(tiny, tmp_path):
+    sweep = tmp_path / "sweep"
+    assert run_main(["-m", *tiny, "graph=none", "model.dropout=0.1,0.3", "seed=0,1",
+                     f"out={sweep}"]) == 0
+    with (sweep / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["configuration"], r["runs"]) for r in rows] == [
+        ("synthetic/none model.dropout=0.1", "2"), ("synthetic/none model.dropout=0.3", "2")]
+
+
+def test_labels_name_only_settings_that_separate_runs_of_one_dataset():
+    def config(dataset, seed, out, dropout, path=None, past=4):
+        return {"dataset": {"name": dataset, "path": path}, "graph": {"name": "causal",
+                "past": past}, "model": {"dropout": dropout}, "seed": seed, "out": out}
+
+    configs = [config("iemocap", 0, "a", 0.2, "data/iemocap"),
+               config("iemocap", 1, "b", 0.2, "data/iemocap", past=8),
+               config("meld", 0, "c", 0.5, "data/meld"),
+               config("synthetic", 0, "d", 0.1), config("synthetic", 0, "e", 0.3)]
+    # Seeds, run folders, graph parameters and the other dataset's path and
+    # dropout separate nothing; two synthetic dropouts do.
+    assert configuration_labels(configs) == [
+        "iemocap/causal(past=4) model.dropout=0.2", "iemocap/causal(past=8) model.dropout=0.2",
+        "meld/causal(past=4) model.dropout=0.5", "synthetic/causal(past=4) model.dropout=0.1",
+        "synthetic/causal(past=4) model.dropout=0.3"]
