@@ -150,8 +150,8 @@ def summary_markdown(rows: list[Row]) -> str:
         runs = f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else "")
         edges = "—" if r.edges_per_utterance is None else f"{r.edges_per_utterance:.1f}"
         causal = "—" if r.causal is None else ("yes" if r.causal else "no")
-        lines.append(f"| {r.label} | {runs} | {format_mean_std(r.stats['accuracy'])} | "
-                     f"{format_mean_std(r.stats['weighted_f1'])} | {format_mean_std(r.stats['macro_f1'])} | "
+        scores = " | ".join(format_mean_std(r.stats[m]) for m in METRICS)
+        lines.append(f"| {r.label} | {runs} | {scores} | "
                      f"{format_mean_std(r.stats['ms_per_utterance'], 3)} | {edges} | {causal} |")
     errors = [f"- {r.label}, {e}" for r in rows for e in r.errors]
     if errors:
