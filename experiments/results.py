@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from experiments.report import Row, find_runs, format_mean_std, summarize
+from experiments.report import LAUNCH_KEYS, Row, find_runs, format_mean_std, summarize
 from experiments.runner import corpus_from_config
 from graphs.files import write_text_atomic
 
@@ -35,8 +35,7 @@ TARGETS = {"bidirectional": 64.0, "causal": 63.0}  # IEMOCAP-6 mean test weighte
 
 # Sweep arguments every study sweep has; any other one is what sets a sweep
 # apart, so it goes into the section title.
-STUDY_KEYS = ("dataset", "dataset.path", "graph", "seed", "jobs", "out", "launcher",
-              "ray_address")
+STUDY_KEYS = ("dataset", "dataset.path", "graph", *LAUNCH_KEYS)
 
 
 def data_folder(dataset: str) -> str:
@@ -58,14 +57,14 @@ class Sweep:
         path (Path): The directory.
         info (dict, optional): Its ``sweep.json`` (arguments, runs, wall
             time), when it has one.
-        dataset (dict): The ``dataset`` config its runs used; the name
-            alone when it has no runs.
+        config (dict, optional): The ``config.yaml`` of one of its runs,
+            when it has any.
     """
 
     name: str
     path: Path
     info: dict | None
-    dataset: dict
+    config: dict | None
 
     @classmethod
     def read(cls, name: str, path: Path) -> "Sweep":
@@ -73,8 +72,13 @@ class Sweep:
         config = next(path.glob("*/config.yaml"), None)
         return cls(name, path,
                    json.loads(info_path.read_text()) if info_path.exists() else None,
-                   yaml.safe_load(config.read_text())["dataset"] if config
-                   else {"name": name})
+                   yaml.safe_load(config.read_text()) if config else None)
+
+    @property
+    def dataset(self) -> dict:
+        """The ``dataset`` config its runs used; the name alone when it has
+        no runs."""
+        return self.config["dataset"] if self.config else {"name": self.name}
 
     @property
     def args(self) -> list[str]:
@@ -124,6 +128,7 @@ def dataset_section(sweep: Sweep, test_sets: dict[str, list]) -> tuple[list[str]
     rows = summarize(records)
     seed0 = {r.label: Path(r.path) for r in records if r.metrics and r.seed == 0}
     baseline = next((r for r in rows if r.label.endswith("/none")), None)
+    test_key = json.dumps(sweep.dataset, sort_keys=True)
     lines = [f"### {sweep.title}", "",
              "| topology | causal | seeds | dev wF1 | accuracy | weighted F1 | macro F1 | "
              "Δ wF1 vs none | edges/utt | offline ms/utt | streaming ms at turn 50 |",
@@ -134,10 +139,9 @@ def dataset_section(sweep: Sweep, test_sets: dict[str, list]) -> tuple[list[str]
             delta = f"{r.stats['weighted_f1'][0] - baseline.stats['weighted_f1'][0]:+.1f}"
         stream = "—"
         if r.causal and r.label in seed0:
-            key = json.dumps(sweep.dataset, sort_keys=True)
-            if key not in test_sets:
-                test_sets[key] = corpus_from_config(sweep.dataset).split("test")
-            ms = streaming_ms_at_turn(seed0[r.label], test_sets[key])
+            if test_key not in test_sets:
+                test_sets[test_key] = corpus_from_config(sweep.dataset).split("test")
+            ms = streaming_ms_at_turn(seed0[r.label], test_sets[test_key])
             stream = "no test dialogue that long" if ms is None else f"{ms:.2f}"
         lines.append(
             f"| `{r.label.split('/', 1)[1]}` | {'yes' if r.causal else 'no'} | {r.runs}"
@@ -193,8 +197,8 @@ def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
         sections += [f"All {len(infos)} sweeps: {sum(i['runs'] for i in infos)} runs, "
                      f"{sum(i['wall_seconds'] for i in infos) / 60:.0f} minutes of wall "
                      "time.", ""]
-    config_path = next(sweeps[0].path.glob("*/config.yaml"))
-    config = yaml.safe_load(config_path.read_text())
+    config = sweeps[0].config
+    swept = [a for sweep in sweeps for a in sweep.args]
     plot = out.parent / "tradeoff.png"
     if "iemocap" in paths and (paths["iemocap"] / "tradeoff.png").exists():
         shutil.copyfile(paths["iemocap"] / "tradeoff.png", plot)
@@ -269,15 +273,14 @@ def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
              *(["- Sections over `graph.past` (and `graph.future`) vary how many "
                 "turns back (and ahead) each node hears from; for a live graph, its "
                 "streaming column is what the longer memory costs per push."]
-               if any(a.startswith(("graph.past=", "graph.future="))
-                      for sweep in sweeps for a in sweep.args) else []),
+               if any(a.startswith(("graph.past=", "graph.future=")) for a in swept)
+               else []),
              *(["- A section titled `model.sequence_encoder=gru` replaces CORECT's "
                 "one-layer text transformer with a GRU (bidirectional, or forward-only "
                 "under a causal graph), everything else equal: the gap between its "
                 "`none` row and the transformer's shows how much of a graph's gain "
                 "only makes up for a weaker sequence model."]
-               if any("model.sequence_encoder=gru" in sweep.args for sweep in sweeps)
-               else []),
+               if "model.sequence_encoder=gru" in swept else []),
              *(["- A section titled `train.ema_decay=...` evaluates and keeps an "
                 "exponential moving average of the weights instead of the raw weights "
                 "(a decay d per step averages over about 1/(1-d) steps: 0.98 is 50 steps, "
@@ -289,8 +292,7 @@ def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
                 "so it is inflated by that curve's noise: it ranks topologies trained "
                 "the same way, within a section, but it favours the noisier recipe when "
                 "sections with and without averaging are compared."]
-               if any(a.startswith("train.ema_decay=") for sweep in sweeps for a in sweep.args)
-               else []),
+               if any(a.startswith("train.ema_decay=") for a in swept) else []),
              "- Latencies are wall times on a shared 2-core CPU; compare them within a "
              "table, not across machines.", ""]
     write_text_atomic(out, "\n".join(page))
