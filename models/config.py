@@ -41,6 +41,12 @@ class ModelConfig:
             CORECT, or ``"gru"``, bidirectional unless the graph is causal.
             (default: :obj:`"transformer"`)
         sequence_layers (int): Its layers. (default: :obj:`1`)
+        speaker_gru (bool): Add to each sequence modality's states a GRU
+            over each speaker's own turns (:class:`~models.speaker_gru.SpeakerGRU`),
+            bidirectional unless the graph is causal. CORECT has none; it
+            gives every topology the speaker's previous turns, which a
+            window without speaker relations otherwise reaches only through
+            the interleaved dialogue sequence. (default: :obj:`False`)
         sequence_heads (int): The transformer's heads. (default: :obj:`4`)
         dropout (float): Dropout everywhere except inside P-CM. Ours is
             applied in more places than CORECT's (MLP encoders, RT-GCN input,
@@ -71,6 +77,7 @@ class ModelConfig:
     sequence_modalities: tuple[str, ...] = ("text",)
     sequence_encoder: str = "transformer"
     sequence_layers: int = 1
+    speaker_gru: bool = False
     sequence_heads: int = 4
     dropout: float = 0.2
     crossmodal_dropout: float = 0.0

@@ -12,6 +12,7 @@ from .config import ModelConfig
 from .crossmodal import PairwiseCrossModal
 from .encoders import GRUEncoder, MLPEncoder, SequenceEncoder
 from .rtgcn import RTGCN
+from .speaker_gru import SpeakerGRU
 
 
 class CORECT(nn.Module):
@@ -33,7 +34,8 @@ class CORECT(nn.Module):
     the text transformer runs in the hidden width, with a padding mask and
     sinusoidal positions; speaker ids are local to each dialogue so
     multi-party corpora work; with ``graph=none`` (no relations) or
-    ``gnn=False`` the RT-GCN is skipped and the encoders feed the classifier.
+    ``gnn=False`` the RT-GCN is skipped and the encoders feed the classifier;
+    ``speaker_gru`` (off by default) adds a GRU over each speaker's own turns.
 
     Args:
         config (ModelConfig): Sizes and switches.
@@ -56,6 +58,11 @@ class CORECT(nn.Module):
             m: (self._sequence_encoder(dim) if m in config.sequence_modalities
                 else MLPEncoder(dim, h, config.dropout))
             for m, dim in config.modalities.items()})
+        self.speaker_encoders = nn.ModuleDict({
+            m: SpeakerGRU(config.modalities[m], h, config.dropout,
+                          bidirectional=not builder.causal)
+            for m in config.sequence_modalities if m in config.modalities}
+        ) if config.speaker_gru else None
         self.speaker_embedding = nn.Embedding(config.max_speakers, h)
         self.rtgcn = (RTGCN(h, len(self.relations), config.gnn_heads)
                       if config.gnn and self.relations else None)
@@ -120,6 +127,8 @@ class CORECT(nn.Module):
                                              batch_size=structure.num_dialogues)
                 padding = ~mask
                 h = self.encoders[m](dense, padding, self.causal)[mask]
+                if self.speaker_encoders is not None:
+                    h = h + self.speaker_encoders[m](x, utterance_dialogue, speakers)
             else:
                 h = self.encoders[m](x)
             states[m] = h + speaker

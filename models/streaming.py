@@ -7,10 +7,10 @@
 
 Every push computes only what the new utterance adds: attention blocks keep
 key/value caches of the turns already seen, a GRU encoder advances its last
-state by one step, and RT-GCN evaluates the model's
-``RGCNConv`` and ``TransformerConv`` weights for the new utterance's nodes
-only, over their in-edges, reading the cached states of the nodes those come
-from. On a causal graph no earlier output can change, so the logits equal
+state by one step (a speaker GRU, the state of its speaker's last turn), and
+RT-GCN evaluates the model's ``RGCNConv`` and ``TransformerConv`` weights for
+the new utterance's nodes only, over their in-edges, reading the cached
+states of the nodes those come from. On a causal graph no earlier output can change, so the logits equal
 those of the whole dialogue run offline.
 """
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .attention_blocks import block_parts
 from .checkpoint import load_checkpoint
 from .corect import CORECT
 from .encoders import GRUEncoder, SequenceEncoder, sinusoidal_positions
+from .speaker_gru import SpeakerGRU
 
 TEXT = "text"
 # Enough distinct speaker patterns of a bounded tail for any real dialogue;
@@ -363,6 +364,9 @@ class IncrementalCORECT:
             if isinstance(encoder, GRUEncoder) and encoder.bidirectional:
                 # CORECT builds one only for a non-causal graph.
                 raise ValueError(f"encoders.{m}: a bidirectional GRU cannot stream")
+        for m, encoder in (model.speaker_encoders or {}).items():
+            if encoder.bidirectional:
+                raise ValueError(f"speaker_encoders.{m}: a bidirectional GRU cannot stream")
         self._sequence = {
             m: [_AttentionBlocks([layer], f"encoders.{m}.encoder.layers.{i}")
                 for i, layer in enumerate(encoder.encoder.layers)]
@@ -409,7 +413,8 @@ class IncrementalCORECT:
         model = self.model
         weight = model.speaker_embedding.weight
         spoken = weight[speaker:speaker + 1]
-        states = {m: self._encode(m, x if x.device == weight.device else x.to(weight.device))
+        states = {m: self._encode(m, x if x.device == weight.device else x.to(weight.device),
+                                  speaker)
                   + spoken for m, x in ((m, features[m]) for m in model.modalities)}
         parts = [self._graph(states, speaker) if model.rtgcn is not None
                  else torch.cat([states[m] for m in model.modalities], -1)]
@@ -420,17 +425,22 @@ class IncrementalCORECT:
         self.speakers.append(speaker)
         return logits
 
-    def _encode(self, modality: str, x: Tensor) -> Tensor:
+    def _encode(self, modality: str, x: Tensor, speaker: int) -> Tensor:
         encoder = self.model.encoders[modality]
         if isinstance(encoder, GRUEncoder):
-            return self._recur(modality, encoder, x)
-        if modality not in self._sequence:
+            h = self._recur(modality, encoder, x)
+        elif modality not in self._sequence:
             return encoder(x)
-        h = encoder.project(x)
-        h = (h + self._position(h.size(-1), h.device)).unsqueeze(0)
-        for i, blocks in enumerate(self._sequence[modality]):
-            h = blocks.step(h, self.history, f"sequence/{modality}/{i}")
-        return encoder.norm(h[0])
+        else:
+            h = encoder.project(x)
+            h = (h + self._position(h.size(-1), h.device)).unsqueeze(0)
+            for i, blocks in enumerate(self._sequence[modality]):
+                h = blocks.step(h, self.history, f"sequence/{modality}/{i}")
+            h = encoder.norm(h[0])
+        speaker_encoders = self.model.speaker_encoders
+        if speaker_encoders is not None:
+            h = h + self._recur_speaker(modality, speaker_encoders[modality], x, speaker)
+        return h
 
     def _recur(self, modality: str, encoder: GRUEncoder, x: Tensor) -> Tensor:
         """One GRU step from the state the previous turn left; the state is
@@ -438,6 +448,18 @@ class IncrementalCORECT:
         t = self.history.length
         key = f"gru/{modality}"
         previous = self.history.rows[key][t - 1] if t else None
+        out, state = encoder.gru(encoder.norm(x).unsqueeze(0), previous)
+        self.history.put(key, state)
+        return out[0]
+
+    def _recur_speaker(self, modality: str, encoder: SpeakerGRU, x: Tensor,
+                       speaker: int) -> Tensor:
+        """One step of the speaker's own GRU, from the state their previous
+        turn left (kept per turn, like :meth:`_recur`)."""
+        key = f"speaker_gru/{modality}"
+        last = next((t for t in reversed(range(self.history.length))
+                     if self.speakers[t] == speaker), None)
+        previous = None if last is None else self.history.rows[key][last]
         out, state = encoder.gru(encoder.norm(x).unsqueeze(0), previous)
         self.history.put(key, state)
         return out[0]

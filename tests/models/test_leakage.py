@@ -16,6 +16,8 @@ CAUSAL = [("causal", {}), ("causal", {"past": None, "self_loops": True}),
           ("union", {"parts": {"causal": {}, "modality": {}}})]
 BIDIRECTIONAL = [("window", {}), ("corect", {}), ("speaker", {})]
 LENGTHS = [1, 7, 12, 3, 1, 20]
+# Sequence encoder, and whether a speaker GRU is added to it.
+ENCODERS = [("transformer", False), ("gru", False), ("gru", True), ("transformer", True)]
 
 
 def cut(features, structure, seed):
@@ -30,9 +32,10 @@ def cut(features, structure, seed):
             kept)
 
 
-def logits_before_and_after_cut(name, params, seed, encoder="transformer"):
+def logits_before_and_after_cut(name, params, seed, encoder="transformer", speaker_gru=False):
     torch.manual_seed(seed)
-    model = CORECT(small_config(sequence_encoder=encoder), REGISTRY.get(name, **params))
+    model = CORECT(small_config(sequence_encoder=encoder, speaker_gru=speaker_gru),
+                   REGISTRY.get(name, **params))
     # A few training steps, so BatchNorm's running statistics are not trivial.
     features, structure = random_batch(LENGTHS, seed=seed)
     optimiser = torch.optim.Adam(model.parameters(), 1e-3)
@@ -49,18 +52,18 @@ def logits_before_and_after_cut(name, params, seed, encoder="transformer"):
         return full[kept], model(cut_features, cut_structure)
 
 
-@pytest.mark.parametrize("encoder", ["transformer", "gru"])
+@pytest.mark.parametrize("encoder, speaker_gru", ENCODERS)
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("name, params", CAUSAL)
-def test_causal_model_never_reads_a_later_turn(name, params, seed, encoder):
+def test_causal_model_never_reads_a_later_turn(name, params, seed, encoder, speaker_gru):
     assert CORECT(small_config(), REGISTRY.get(name, **params)).causal
-    before, after = logits_before_and_after_cut(name, params, seed, encoder)
+    before, after = logits_before_and_after_cut(name, params, seed, encoder, speaker_gru)
     torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("encoder", ["transformer", "gru"])
+@pytest.mark.parametrize("encoder, speaker_gru", ENCODERS)
 @pytest.mark.parametrize("name, params", BIDIRECTIONAL)
-def test_bidirectional_model_does_read_the_future(name, params, encoder):
+def test_bidirectional_model_does_read_the_future(name, params, encoder, speaker_gru):
     assert not CORECT(small_config(), REGISTRY.get(name, **params)).causal
-    before, after = logits_before_and_after_cut(name, params, 0, encoder)
+    before, after = logits_before_and_after_cut(name, params, 0, encoder, speaker_gru)
     assert not torch.allclose(after, before, atol=1e-3)

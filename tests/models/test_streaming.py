@@ -11,6 +11,7 @@ import torch
 from graphs import DialogueBatch, EdgeBuilder
 from models import CORECT, Checkpoint, ModelConfig, StreamingPredictor, save_checkpoint
 from models.encoders import GRUEncoder
+from models.speaker_gru import SpeakerGRU
 from models.streaming import graph_horizon
 from registry import EdgeBuilderRegistry
 
@@ -110,6 +111,25 @@ def test_a_gru_encoder_streams_exactly(name, params, modalities):
     model = trained(config, name, params)
     assert isinstance(model.encoders["text"], GRUEncoder)
     assert_streams_like_offline(model, [1, 110, 2, 17], seed=len(modalities))
+
+
+@pytest.mark.parametrize("encoder", ["transformer", "gru"])
+@pytest.mark.parametrize("name, params", [("causal", {}), ("speaker", {"future": 0}),
+                                          ("none", {})])
+def test_a_speaker_gru_streams_exactly(name, params, encoder):
+    # Three speakers in random order, so a speaker's previous turn is often
+    # not the previous turn of the dialogue.
+    model = trained(small_config(sequence_encoder=encoder, speaker_gru=True), name, params)
+    assert not model.speaker_encoders["text"].gru.bidirectional
+    assert_streams_like_offline(model, [1, 40, 2, 17], seed=3)
+
+
+def test_a_bidirectional_speaker_gru_is_refused_by_name():
+    model = trained(small_config(speaker_gru=True), "causal", {})
+    model.speaker_encoders["text"] = SpeakerGRU(DIMS["text"], 8, 0.0, bidirectional=True)
+    with pytest.raises(ValueError,
+                       match="speaker_encoders.text: a bidirectional GRU cannot stream"):
+        StreamingPredictor(model, LABELS)
 
 
 def test_a_bidirectional_gru_is_refused_by_name():
@@ -281,11 +301,12 @@ def test_refused_pushes_leave_the_state_unchanged():
     torch.testing.assert_close(torch.stack(live), offline, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("encoder", ["transformer", "gru"])
-def test_a_failure_inside_the_model_leaves_the_state_unchanged(encoder):
+@pytest.mark.parametrize("encoder, speaker_gru", [("transformer", False), ("gru", False),
+                                                 ("gru", True)])
+def test_a_failure_inside_the_model_leaves_the_state_unchanged(encoder, speaker_gru):
     # Pairwise relations sized for 2 speakers: the builder refuses a third
     # one half-way through the step, after the encoder caches were written.
-    model = trained(small_config(sequence_encoder=encoder), "speaker",
+    model = trained(small_config(sequence_encoder=encoder, speaker_gru=speaker_gru), "speaker",
                     {"future": 0, "pairwise": True}, speakers=2)
     dialogues, features, structure = random_dialogues([6], DIMS, seed=5, speakers=2)
     (rows, speakers), = dialogues
