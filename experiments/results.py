@@ -281,6 +281,12 @@ def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
                 "`none` row and the transformer's shows how much of a graph's gain "
                 "only makes up for a weaker sequence model."]
                if "model.sequence_encoder=gru" in swept else []),
+             *(["- A section titled `model.speaker_gru=true` adds to each sequence encoder's "
+                "states a GRU over each speaker's own turns (DialogueRNN's party state; "
+                "forward-only under a causal graph, and streamed turn by turn). CORECT "
+                "has none: it gives every topology each speaker's earlier turns, so the "
+                "gaps between its rows are what a graph adds on top of that."]
+               if any(a.lower() == "model.speaker_gru=true" for a in swept) else []),
              *(["- A section titled `train.ema_decay=...` evaluates and keeps an "
                 "exponential moving average of the weights instead of the raw weights "
                 "(a decay d per step averages over about 1/(1-d) steps: 0.98 is 50 steps, "

@@ -10,8 +10,8 @@ key/value caches of the turns already seen, a GRU encoder advances its last
 state by one step (a speaker GRU, the state of its speaker's last turn), and
 RT-GCN evaluates the model's ``RGCNConv`` and ``TransformerConv`` weights for
 the new utterance's nodes only, over their in-edges, reading the cached
-states of the nodes those come from. On a causal graph no earlier output can change, so the logits equal
-those of the whole dialogue run offline.
+states of the nodes those come from. On a causal graph no earlier output can
+change, so the logits equal those of the whole dialogue run offline.
 """
 from __future__ import annotations
 
@@ -157,8 +157,8 @@ class _AttentionBlocks:
         \qquad h \leftarrow h + \mathrm{FF}(\mathrm{LN}_f(h)),
 
     which is what :class:`nn.TransformerEncoderLayer` (``norm_first=True``)
-    and :class:`~models.attention_blocks.CrossAttentionLayer` compute for the last row under a causal
-    mask at evaluation. The groups' weights are stacked once, here, so that
+    and :class:`~models.attention_blocks.CrossAttentionLayer` compute for the
+    last row under a causal mask at evaluation. The groups' weights are stacked once, here, so that
     one batched op serves every group: the blocks are a snapshot of the
     layers' weights when built.
 
@@ -391,8 +391,8 @@ class IncrementalCORECT:
                 or not rtgcn.attention.concat or not rtgcn.attention.root_weight):
             raise NotImplementedError(
                 "rtgcn: streaming supports RGCNConv with mean aggregation and no block "
-                "decomposition, and TransformerConv with concat=True, a skip connection, no edge_dim "
-                "and no beta only")
+                "decomposition, and TransformerConv with concat=True, a skip connection, "
+                "no edge_dim and no beta only")
 
     @property
     def length(self) -> int:

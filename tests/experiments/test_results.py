@@ -16,8 +16,8 @@ def test_results_page_is_written_from_sweep_directories(tmp_path):
         modalities={"text": 12})), tmp_path / "iemocap")
     sweep, gru = tmp_path / "sweep", tmp_path / "gru"
     for out, extra in ((sweep, ["graph=none,causal"]),
-                       (gru, ["model.sequence_encoder=gru", "train.ema_decay=0.5",
-                              "graph=causal", "graph.past=1,2"])):
+                       (gru, ["model.sequence_encoder=gru", "model.speaker_gru=true",
+                              "train.ema_decay=0.5", "graph=causal", "graph.past=1,2"])):
         assert run_main(["-m", "dataset=iemocap", f"dataset.path={data}", *TINY_RUN,
                          *extra, f"out={out}"]) == 0
     page_path = tmp_path / "docs" / "results.md"
@@ -30,8 +30,8 @@ def test_results_page_is_written_from_sweep_directories(tmp_path):
     # A sweep's extra overrides name its section; targets are given for both.
     heading = "### IEMOCAP-6 (" + ", ".join(TINY_RUN) + ")"
     assert heading + "\n" in page
-    assert heading[:-1] + (", model.sequence_encoder=gru, train.ema_decay=0.5, "
-                           "graph.past=1,2)\n") in page
+    assert heading[:-1] + (", model.sequence_encoder=gru, model.speaker_gru=true, "
+                           "train.ema_decay=0.5, graph.past=1,2)\n") in page
     # A sweep over causal's past has no single `causal` row, only dev's choice.
     assert page.count("- causal (`causal`):") == 1 and "target ≥ 63.0" in page
     assert "- causal (chosen on dev among its kind: `causal(past=" in page
@@ -40,9 +40,11 @@ def test_results_page_is_written_from_sweep_directories(tmp_path):
     assert "`model.sequence_encoder=gru` replaces CORECT's one-layer text" in page
     assert "Sections over `graph.past`" in page
     assert "A section titled `train.ema_decay=...` evaluates and keeps" in page
+    assert "A section titled `model.speaker_gru=true` adds" in page
     # Each sweep's own arguments regenerate it, with the data path under data=.
     assert (f"python experiments/run.py -m dataset=iemocap dataset.path=DATA/iemocap "
-            f"{' '.join(TINY_RUN)} model.sequence_encoder=gru train.ema_decay=0.5 "
+            f"{' '.join(TINY_RUN)} model.sequence_encoder=gru model.speaker_gru=true "
+            f"train.ema_decay=0.5 "
             f"graph=causal graph.past=1,2 out={gru}\n") in page
     assert (tmp_path / "docs" / "tradeoff.png").read_bytes()[:4] == b"\x89PNG"
 
