@@ -67,3 +67,24 @@ def test_epoch_time_and_peak_memory(dims, target_seconds):
     print(f"\n{json.dumps(result)}")
     assert result["epoch_seconds"] <= target_seconds
     assert result["peak_rss_mib"] < 1024
+
+
+@pytest.mark.parametrize("speaker_gru", [False, True], ids=["gru", "gru+speaker_gru"])
+def test_text_gru_training_step_with_and_without_a_speaker_gru(benchmark, speaker_gru):
+    """The speaker GRU's cost, as the ratio of the two medians: text only
+    (384), GRU encoder, CORECT's window, ten IEMOCAP dialogues."""
+    _, structure, labels = ten_dialogues()
+    structure = DialogueBatch(structure.lengths.tolist(), structure.speakers, ["text"])
+    features = {"text": torch.randn(structure.num_utterances, 384,
+                                    generator=torch.Generator().manual_seed(0))}
+    torch.manual_seed(0)
+    model = CORECT(ModelConfig(modalities={"text": 384}, num_classes=6,
+                               sequence_encoder="gru", speaker_gru=speaker_gru),
+                   EdgeBuilderRegistry(entry_points=False).get("corect"))
+    optimiser = torch.optim.Adam(model.parameters(), 1e-3)
+
+    def step():
+        optimiser.zero_grad()
+        model.loss(model(features, structure), labels).backward()
+        optimiser.step()
+    benchmark.pedantic(step, rounds=20, warmup_rounds=2)

@@ -97,6 +97,11 @@ class ModelConfig:
             raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
         if self.max_speakers < 1:
             raise ValueError(f"max_speakers must be at least 1, got {self.max_speakers}")
+        if self.speaker_gru and not set(self.sequence_modalities) & set(self.modalities):
+            raise ValueError(
+                f"speaker_gru runs on sequence modalities, but none of "
+                f"sequence_modalities={list(self.sequence_modalities)} is among the "
+                f"modalities {list(self.modalities)}")
         if self.sequence_encoder not in SEQUENCE_ENCODERS:
             raise ValueError(f"unknown sequence_encoder {self.sequence_encoder!r}; "
                              f"choices: {', '.join(SEQUENCE_ENCODERS)}")

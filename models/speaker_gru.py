@@ -45,10 +45,10 @@ class SpeakerGRU(nn.Module):
                           batch_first=True, bidirectional=bidirectional)
 
     def forward(self, x: Tensor, dialogue: Tensor, speakers: Tensor) -> Tensor:
-        # One sequence per (dialogue, speaker) pair; a stable sort keeps each
-        # speaker's turns in dialogue order.
-        _, sequence = torch.unique(torch.stack([dialogue, speakers]), dim=1,
-                                   return_inverse=True)
+        # One sequence per (dialogue, speaker) pair, numbered in that order; a
+        # stable sort keeps each speaker's turns in dialogue order.
+        pair = dialogue * (speakers.max() + 1) + speakers
+        _, sequence = torch.unique(pair, return_inverse=True)
         order = torch.argsort(sequence, stable=True)
         dense, mask = to_dense_batch(self.dropout(self.norm(x))[order], sequence[order])
         packed = nn.utils.rnn.pack_padded_sequence(dense, mask.sum(1).cpu(), batch_first=True,

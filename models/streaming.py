@@ -158,9 +158,9 @@ class _AttentionBlocks:
 
     which is what :class:`nn.TransformerEncoderLayer` (``norm_first=True``)
     and :class:`~models.attention_blocks.CrossAttentionLayer` compute for the
-    last row under a causal mask at evaluation. The groups' weights are stacked once, here, so that
-    one batched op serves every group: the blocks are a snapshot of the
-    layers' weights when built.
+    last row under a causal mask at evaluation. The groups' weights are
+    stacked once, here, so that one batched op serves every group: the blocks
+    are a snapshot of the layers' weights when built.
 
     Args:
         layers (Sequence[nn.Module]): One layer per group, all of one class

@@ -79,3 +79,9 @@ def test_the_model_adds_the_speaker_state_to_the_encoder_state():
     expected = speaker_gru(features["text"], structure.utterance_dialogue, structure.speakers)
     torch.testing.assert_close(states["text"] - without["text"], expected)
     torch.testing.assert_close(states["audio"], without["audio"])
+
+
+def test_without_a_sequence_modality_the_option_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"speaker_gru .* sequence_modalities=\['text'\] "
+                                         r"is among the modalities \['audio', 'visual'\]"):
+        small_config({"audio": 5, "visual": 7}, speaker_gru=True)
