@@ -9,17 +9,19 @@ from .test_corect import random_batch, small_config
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
 
 
-def trained_model(graph="speaker", params={"past": 2, "future": 0}):
+def trained_model(graph="speaker", params={"past": 2, "future": 0}, **config):
     torch.manual_seed(0)
-    model = CORECT(small_config(), REGISTRY.get(graph, **params))
+    model = CORECT(small_config(**config), REGISTRY.get(graph, **params))
     features, structure = random_batch([4, 6])
     model.loss(model(features, structure), torch.randint(0, 4, (10,))).backward()
     torch.optim.SGD(model.parameters(), 0.1).step()
     return model.eval()
 
 
-def test_round_trip_gives_identical_logits(tmp_path):
-    model = trained_model()
+@pytest.mark.parametrize("config", [{}, {"sequence_encoder": "gru", "speaker_gru": True}],
+                         ids=["default", "speaker_gru"])
+def test_round_trip_gives_identical_logits(tmp_path, config):
+    model = trained_model(**config)
     path = tmp_path / "checkpoint.pt"
     save_checkpoint(path, Checkpoint.from_model(model, "speaker", {"past": 2, "future": 0},
                                                 ["a", "b", "c", "d"], {"encoder": "x"}))
@@ -29,12 +31,27 @@ def test_round_trip_gives_identical_logits(tmp_path):
     assert loaded.metadata == {"encoder": "x"}
     assert loaded.graph["relations"] == model.relations
     rebuilt = loaded.build(REGISTRY)
-    assert rebuilt.causal
+    assert rebuilt.causal and rebuilt.config == model.config
     features, structure = random_batch([5, 2], seed=3)
     with torch.no_grad():
         assert torch.equal(rebuilt(features, structure), model(features, structure))
     # weights_only: the payload holds tensors and plain types only.
     torch.load(path, weights_only=True)
+
+
+def test_a_checkpoint_from_before_the_speaker_gru_loads_without_one(tmp_path):
+    model = trained_model()
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, Checkpoint.from_model(model, "speaker", {"past": 2, "future": 0},
+                                                list("abcd")))
+    payload = torch.load(path, weights_only=True)
+    del payload["model"]["speaker_gru"]
+    torch.save(payload, path)
+    rebuilt = load_checkpoint(path).build(REGISTRY)
+    assert rebuilt.speaker_encoders is None
+    features, structure = random_batch([5, 2], seed=3)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(features, structure), model(features, structure))
 
 
 def test_mismatched_configuration_says_what_differs(tmp_path):
