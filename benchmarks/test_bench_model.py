@@ -71,8 +71,8 @@ def test_epoch_time_and_peak_memory(dims, target_seconds):
 
 @pytest.mark.parametrize("speaker_gru", [False, True], ids=["gru", "gru+speaker_gru"])
 def test_text_gru_training_step_with_and_without_a_speaker_gru(benchmark, speaker_gru):
-    """The speaker GRU's cost, as the ratio of the two medians: text only
-    (384), GRU encoder, CORECT's window, ten IEMOCAP dialogues."""
+    """The speaker GRU's cost: compare the two medians. Text only (384),
+    GRU encoder, CORECT's window, ten IEMOCAP dialogues."""
     _, structure, labels = ten_dialogues()
     structure = DialogueBatch(structure.lengths.tolist(), structure.speakers, ["text"])
     features = {"text": torch.randn(structure.num_utterances, 384,

@@ -284,9 +284,13 @@ def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
              *(["- A section titled `model.speaker_gru=true` adds to each sequence encoder's "
                 "states a GRU over each speaker's own turns (DialogueRNN's party state; "
                 "forward-only under a causal graph, and streamed turn by turn). CORECT "
-                "has none: it gives every topology each speaker's earlier turns, so the "
-                "gaps between its rows are what a graph adds on top of that."]
-               if any(a.lower() == "model.speaker_gru=true" for a in swept) else []),
+                "has none. It gives every topology each speaker's own turns (only the "
+                "earlier ones under a causal graph), so the gaps between its rows are "
+                "what a graph adds on top of that."]
+               if any(a.startswith("model.speaker_gru=")  # values parse as the runner's do
+                      and any(yaml.safe_load(v) is True for v in a.split("=", 1)[1].split(","))
+                      for a in swept)
+               else []),
              *(["- A section titled `train.ema_decay=...` evaluates and keeps an "
                 "exponential moving average of the weights instead of the raw weights "
                 "(a decay d per step averages over about 1/(1-d) steps: 0.98 is 50 steps, "

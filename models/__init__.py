@@ -4,5 +4,5 @@ from .config import ModelConfig
 from .corect import CORECT
 from .streaming import Prediction, StreamingPredictor
 
-__all__ = ["CORECT", "Checkpoint", "ModelConfig", "Prediction", "StreamingPredictor", "load_checkpoint", "load_weights",
-           "save_checkpoint"]
+__all__ = ["CORECT", "Checkpoint", "ModelConfig", "Prediction", "StreamingPredictor",
+           "load_checkpoint", "load_weights", "save_checkpoint"]

@@ -43,10 +43,11 @@ class ModelConfig:
         sequence_layers (int): Its layers. (default: :obj:`1`)
         speaker_gru (bool): Add to each sequence modality's states a GRU
             over each speaker's own turns (:class:`~models.speaker_gru.SpeakerGRU`),
-            bidirectional unless the graph is causal. CORECT has none; it
-            gives every topology the speaker's previous turns, which a
-            window without speaker relations otherwise reaches only through
-            the interleaved dialogue sequence. (default: :obj:`False`)
+            bidirectional unless the graph is causal. CORECT has none. It
+            gives every topology each speaker's own turns (only the earlier
+            ones under a causal graph), which a window without speaker
+            relations otherwise reaches only through the interleaved
+            dialogue sequence. (default: :obj:`False`)
         sequence_heads (int): The transformer's heads. (default: :obj:`4`)
         dropout (float): Dropout everywhere except inside P-CM. Ours is
             applied in more places than CORECT's (MLP encoders, RT-GCN input,

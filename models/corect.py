@@ -58,11 +58,12 @@ class CORECT(nn.Module):
             m: (self._sequence_encoder(dim) if m in config.sequence_modalities
                 else MLPEncoder(dim, h, config.dropout))
             for m, dim in config.modalities.items()})
-        self.speaker_encoders = nn.ModuleDict({
-            m: SpeakerGRU(config.modalities[m], h, config.dropout,
-                          bidirectional=not builder.causal)
-            for m in config.sequence_modalities if m in config.modalities}
-        ) if config.speaker_gru else None
+        self.speaker_encoders: nn.ModuleDict | None = None
+        if config.speaker_gru:
+            self.speaker_encoders = nn.ModuleDict({
+                m: SpeakerGRU(config.modalities[m], h, config.dropout,
+                              bidirectional=not builder.causal)
+                for m in config.sequence_modalities if m in config.modalities})
         self.speaker_embedding = nn.Embedding(config.max_speakers, h)
         self.rtgcn = (RTGCN(h, len(self.relations), config.gnn_heads)
                       if config.gnn and self.relations else None)
@@ -128,7 +129,8 @@ class CORECT(nn.Module):
                 padding = ~mask
                 h = self.encoders[m](dense, padding, self.causal)[mask]
                 if self.speaker_encoders is not None:
-                    h = h + self.speaker_encoders[m](x, utterance_dialogue, speakers)
+                    h = h + self.speaker_encoders[m](x, utterance_dialogue, speakers,
+                                                     self.causal)
             else:
                 h = self.encoders[m](x)
             states[m] = h + speaker

@@ -28,7 +28,7 @@ class SpeakerGRU(nn.Module):
     Shapes:
         - **input:** features :math:`(U, F)` packed dialogue by dialogue in
           turn order, each utterance's dialogue :math:`(U)` and its speaker
-          :math:`(U)`
+          :math:`(U)`, and whether the model must not read later turns
         - **output:** :math:`(U, H)`
     """
 
@@ -44,7 +44,10 @@ class SpeakerGRU(nn.Module):
         self.gru = nn.GRU(in_dim, hidden // 2 if bidirectional else hidden,
                           batch_first=True, bidirectional=bidirectional)
 
-    def forward(self, x: Tensor, dialogue: Tensor, speakers: Tensor) -> Tensor:
+    def forward(self, x: Tensor, dialogue: Tensor, speakers: Tensor, causal: bool) -> Tensor:
+        if causal and self.bidirectional:
+            raise ValueError("a bidirectional speaker GRU reads later turns; build it with "
+                             "bidirectional=False for a causal model")
         # One sequence per (dialogue, speaker) pair, numbered in that order; a
         # stable sort keeps each speaker's turns in dialogue order.
         pair = dialogue * (speakers.max() + 1) + speakers

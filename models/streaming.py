@@ -345,6 +345,8 @@ class IncrementalCORECT:
         self.horizon = graph_horizon(model.builder)
         self.history = _History()
         self.speakers: list[int] = []
+        # Each speaker's latest committed turn, where their speaker-GRU state is.
+        self._last_turn: dict[int, int] = {}
         self._graph_memo: dict[tuple[int, ...], tuple[Tensor, Tensor, Tensor]] = {}
         self._memo_device: torch.device | None = None
         self._positions: Tensor | None = None
@@ -403,6 +405,7 @@ class IncrementalCORECT:
         """Forget the live dialogue."""
         self.history.clear()
         self.speakers = []
+        self._last_turn.clear()
 
     def step(self, features: Mapping[str, Tensor], speaker: int) -> Tensor:
         """Logits :obj:`[C]` of the next utterance. Inputs are trusted
@@ -422,6 +425,7 @@ class IncrementalCORECT:
             parts.append(self._crossmodal(states))
         logits = model.classifier(torch.cat(parts, -1))[0]
         self.history.commit()
+        self._last_turn[speaker] = len(self.speakers)
         self.speakers.append(speaker)
         return logits
 
@@ -457,8 +461,7 @@ class IncrementalCORECT:
         """One step of the speaker's own GRU, from the state their previous
         turn left (kept per turn, like :meth:`_recur`)."""
         key = f"speaker_gru/{modality}"
-        last = next((t for t in reversed(range(self.history.length))
-                     if self.speakers[t] == speaker), None)
+        last = self._last_turn.get(speaker)
         previous = None if last is None else self.history.rows[key][last]
         out, state = encoder.gru(encoder.norm(x).unsqueeze(0), previous)
         self.history.put(key, state)

@@ -10,9 +10,11 @@ from registry import EdgeBuilderRegistry
 from .test_corect import random_batch, small_config
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
-# Two dialogues of 5 and 4 turns; speaker 1 opens the second one.
-DIALOGUE = torch.tensor([0, 0, 0, 0, 0, 1, 1, 1, 1])
-SPEAKERS = torch.tensor([0, 1, 0, 0, 1, 1, 0, 1, 1])
+# Dialogues of 5, 4 and 1 turns; speaker 1 opens the second one, and the
+# third has only speaker 2, so the ids skip within it.
+DIALOGUE = torch.tensor([0, 0, 0, 0, 0, 1, 1, 1, 1, 2])
+SPEAKERS = torch.tensor([0, 1, 0, 0, 1, 1, 0, 1, 1, 2])
+EARLY = [0, 1, 2, 5, 6, 7, 9]
 
 
 def alone(module, x, turns):
@@ -24,32 +26,40 @@ def alone(module, x, turns):
 def test_each_utterance_gets_its_speakers_state_over_their_own_turns(bidirectional):
     torch.manual_seed(0)
     module = SpeakerGRU(3, 4, 0.0, bidirectional).eval()
-    x = torch.randn(9, 3)
-    out = module(x, DIALOGUE, SPEAKERS)
-    assert out.shape == (9, 4)
-    for turns in ([0, 2, 3], [1, 4], [6], [5, 7, 8]):
+    x = torch.randn(10, 3)
+    out = module(x, DIALOGUE, SPEAKERS, causal=not bidirectional)
+    assert out.shape == (10, 4)
+    for turns in ([0, 2, 3], [1, 4], [6], [5, 7, 8], [9]):
         torch.testing.assert_close(out[turns], alone(module, x, turns))
 
 
 def test_forward_only_states_never_depend_on_a_later_turn():
     torch.manual_seed(0)
     module = SpeakerGRU(3, 4, 0.0, bidirectional=False).eval()
-    x = torch.randn(9, 3)
+    x = torch.randn(10, 3)
     changed = x.clone()
     changed[[3, 4, 8]] = torch.randn(3, 3)
-    out, out_changed = module(x, DIALOGUE, SPEAKERS), module(changed, DIALOGUE, SPEAKERS)
-    torch.testing.assert_close(out_changed[[0, 1, 2, 5, 6, 7]], out[[0, 1, 2, 5, 6, 7]])
+    out = module(x, DIALOGUE, SPEAKERS, causal=True)
+    out_changed = module(changed, DIALOGUE, SPEAKERS, causal=True)
+    torch.testing.assert_close(out_changed[EARLY], out[EARLY])
     assert not torch.allclose(out_changed[[3, 4, 8]], out[[3, 4, 8]])
 
 
 def test_another_speakers_turn_does_not_move_a_speakers_state():
     torch.manual_seed(0)
     module = SpeakerGRU(3, 4, 0.0, bidirectional=True).eval()
-    x = torch.randn(9, 3)
+    x = torch.randn(10, 3)
     changed = x.clone()
     changed[1] = torch.randn(3)  # speaker 1 of the first dialogue
-    torch.testing.assert_close(module(changed, DIALOGUE, SPEAKERS)[[0, 2, 3, 5, 6, 7, 8]],
-                               module(x, DIALOGUE, SPEAKERS)[[0, 2, 3, 5, 6, 7, 8]])
+    others = [0, 2, 3, 5, 6, 7, 8, 9]
+    torch.testing.assert_close(module(changed, DIALOGUE, SPEAKERS, causal=False)[others],
+                               module(x, DIALOGUE, SPEAKERS, causal=False)[others])
+
+
+def test_a_bidirectional_one_refuses_to_run_for_a_causal_model():
+    module = SpeakerGRU(3, 4, 0.0, bidirectional=True)
+    with pytest.raises(ValueError, match="bidirectional speaker GRU reads later turns"):
+        module(torch.randn(10, 3), DIALOGUE, SPEAKERS, causal=True)
 
 
 def test_an_odd_width_cannot_be_split_between_two_directions():
@@ -76,7 +86,8 @@ def test_the_model_adds_the_speaker_state_to_the_encoder_state():
     speaker_gru = model.speaker_encoders["text"]
     model.speaker_encoders = None
     without, _ = model.encode(features, structure)
-    expected = speaker_gru(features["text"], structure.utterance_dialogue, structure.speakers)
+    expected = speaker_gru(features["text"], structure.utterance_dialogue, structure.speakers,
+                           causal=False)
     torch.testing.assert_close(states["text"] - without["text"], expected)
     torch.testing.assert_close(states["audio"], without["audio"])
 

@@ -124,6 +124,36 @@ def test_a_speaker_gru_streams_exactly(name, params, encoder):
     assert_streams_like_offline(model, [1, 40, 2, 17], seed=3)
 
 
+def test_each_sequence_modality_keeps_its_own_speaker_states():
+    config = small_config(sequence_encoder="gru", speaker_gru=True,
+                          sequence_modalities=("text", "audio"))
+    model = trained(config, "speaker", {"future": 0})
+    assert sorted(model.speaker_encoders) == ["audio", "text"]
+    assert_streams_like_offline(model, [30, 5], seed=4)
+
+
+def test_a_failed_push_by_a_known_speaker_leaves_their_state_unchanged():
+    model = trained(small_config(sequence_encoder="gru", speaker_gru=True), "causal", {})
+    dialogues, features, structure = random_dialogues([8], DIMS, seed=6)
+    (rows, speakers), = dialogues
+    classify = model.classifier.forward
+    predictor = StreamingPredictor(model, LABELS)
+    live = []
+    for t, s in enumerate(speakers):
+        if t == 5:
+            assert s in speakers[:5]
+            # Fails after both GRUs have written the turn's state.
+            model.classifier.forward = lambda x: (_ for _ in ()).throw(RuntimeError("boom"))
+            with pytest.raises(RuntimeError, match="boom"):
+                predictor.push(s, {m: x[t] for m, x in rows.items()})
+            model.classifier.forward = classify
+            assert predictor.turn == 5
+        live.append(predictor.push(s, {m: x[t] for m, x in rows.items()}).logits)
+    with torch.no_grad():
+        offline = model(features, structure)
+    torch.testing.assert_close(torch.stack(live), offline, atol=1e-5, rtol=1e-5)
+
+
 def test_a_bidirectional_speaker_gru_is_refused_by_name():
     model = trained(small_config(speaker_gru=True), "causal", {})
     model.speaker_encoders["text"] = SpeakerGRU(DIMS["text"], 8, 0.0, bidirectional=True)
