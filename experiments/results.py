@@ -199,6 +199,14 @@ def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
                      "time.", ""]
     config = sweeps[0].config
     swept = [a for sweep in sweeps for a in sweep.args]
+    jobs = {i["jobs"] for i in infos}
+    threads_note = [] if len(jobs) != 1 else [
+        "- Training on CPU is deterministic at a given number of intra-op threads, and "
+        "only there. A sweep gives each run cores/jobs threads: with "
+        f"`jobs={min(jobs)}` on these {os.cpu_count()} cores, "
+        f"{max(1, (os.cpu_count() or 1) // min(jobs))}. Rerun the commands with as many "
+        "threads per run to get the same digits; other thread counts give other draws "
+        "from the same seed-to-seed spread."]
     plot = out.parent / "tradeoff.png"
     if "iemocap" in paths and (paths["iemocap"] / "tradeoff.png").exists():
         shutil.copyfile(paths["iemocap"] / "tradeoff.png", plot)
@@ -218,6 +226,7 @@ def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
         f"- Machine: {platform.machine()} {platform.processor() or ''}, "
         f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, "
         f"torch {__import__('torch').__version__}.",
+        *threads_note,
         "- On one modality `corect` (window + modality) has no cross-modal edges: it "
         "is `window_corect` (4 past, 11 future, self) under other relation names, "
         "and the two rows differ only by run-to-run noise in timing.",

@@ -162,6 +162,8 @@ def _run(config: Mapping[str, Any], staging: Path, registry) -> dict[str, Any]:
         "params": sum(p.numel() for p in model.parameters()),
         "train_seconds": result.train_seconds,
         "device": str(device),
+        # CPU results are bit-exact only at the same intra-op thread count.
+        "threads": torch.get_num_threads(),
         "dataset": {"name": config["dataset"]["name"], "labels": label_names,
                     "modalities": dict(corpus.modalities)},
     }

@@ -36,6 +36,7 @@ def test_results_page_is_written_from_sweep_directories(tmp_path):
     assert page.count("- causal (`causal`):") == 1 and "target ≥ 63.0" in page
     assert "- causal (chosen on dev among its kind: `causal(past=" in page
     assert "All 2 sweeps: 4 runs, " in page
+    assert "deterministic at a given number of intra-op threads" in page
     assert "Each section's lines choose on dev among that section's rows only." in page
     assert "`model.sequence_encoder=gru` replaces CORECT's one-layer text" in page
     assert "Sections over `graph.past`" in page

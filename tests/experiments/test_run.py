@@ -2,6 +2,7 @@ import csv
 import json
 
 import pytest
+import torch
 import yaml
 
 from experiments.config import compose
@@ -36,6 +37,7 @@ def test_end_to_end_run_writes_every_file_and_key(tiny, tmp_path, capsys):
     for key in ("graph_ms_per_dialogue", "forward_ms_per_dialogue", "ms_per_utterance"):
         assert metrics["latency"][key] > 0
     assert metrics["params"] > 0 and metrics["train_seconds"] > 0
+    assert metrics["threads"] == torch.get_num_threads()
 
     with (out / "predictions.csv").open() as f:
         rows = list(csv.DictReader(f))
