@@ -22,14 +22,25 @@ DIMS = {"audio": 100, "text": 768, "visual": 512}
 EPOCH_SCRIPT = Path(__file__).with_name("model_epoch.py")
 
 
-def ten_dialogues():
+def ten_dialogues(dims=DIMS):
     structure = iemocap_split_structure("train")[:10]
     lengths = [n for n, _ in structure]
     speakers = [s for _, ss in structure for s in ss]
     g = torch.Generator().manual_seed(0)
-    features = {m: torch.randn(sum(lengths), d, generator=g) for m, d in DIMS.items()}
+    features = {m: torch.randn(sum(lengths), d, generator=g) for m, d in dims.items()}
     labels = torch.randint(0, 6, (sum(lengths),), generator=g)
-    return features, DialogueBatch(lengths, speakers, list(DIMS)), labels
+    return features, DialogueBatch(lengths, speakers, list(dims)), labels
+
+
+def training_step(model, features, structure, labels, lr):
+    """One Adam step of :obj:`model` on the batch, as a callable."""
+    optimiser = torch.optim.Adam(model.parameters(), lr)
+
+    def step():
+        optimiser.zero_grad()
+        model.loss(model(features, structure), labels).backward()
+        optimiser.step()
+    return step
 
 
 @pytest.fixture
@@ -41,13 +52,8 @@ def model():
 
 def test_training_step(benchmark, model):
     features, structure, labels = ten_dialogues()
-    optimiser = torch.optim.Adam(model.parameters(), 3e-4)
-
-    def step():
-        optimiser.zero_grad()
-        model.loss(model(features, structure), labels).backward()
-        optimiser.step()
-    benchmark.pedantic(step, rounds=5, warmup_rounds=1)
+    benchmark.pedantic(training_step(model, features, structure, labels, 3e-4),
+                       rounds=5, warmup_rounds=1)
     benchmark.extra_info["utterances"] = structure.num_utterances
 
 
@@ -73,18 +79,10 @@ def test_epoch_time_and_peak_memory(dims, target_seconds):
 def test_text_gru_training_step_with_and_without_a_speaker_gru(benchmark, speaker_gru):
     """The speaker GRU's cost: compare the two medians. Text only (384),
     GRU encoder, CORECT's window, ten IEMOCAP dialogues."""
-    _, structure, labels = ten_dialogues()
-    structure = DialogueBatch(structure.lengths.tolist(), structure.speakers, ["text"])
-    features = {"text": torch.randn(structure.num_utterances, 384,
-                                    generator=torch.Generator().manual_seed(0))}
+    features, structure, labels = ten_dialogues({"text": 384})
     torch.manual_seed(0)
     model = CORECT(ModelConfig(modalities={"text": 384}, num_classes=6,
                                sequence_encoder="gru", speaker_gru=speaker_gru),
                    EdgeBuilderRegistry(entry_points=False).get("corect"))
-    optimiser = torch.optim.Adam(model.parameters(), 1e-3)
-
-    def step():
-        optimiser.zero_grad()
-        model.loss(model(features, structure), labels).backward()
-        optimiser.step()
-    benchmark.pedantic(step, rounds=20, warmup_rounds=2)
+    benchmark.pedantic(training_step(model, features, structure, labels, 1e-3),
+                       rounds=20, warmup_rounds=2)

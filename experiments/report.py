@@ -33,8 +33,10 @@ def topology_label(config: dict) -> str:
     return f"{config['dataset']['name']}/{name}" + (f"({params})" if params else "")
 
 
+# Keys that shape a sweep itself rather than any one run.
+SWEEP_KEYS = ("jobs", "launcher", "ray_address", "out")
 # Settings that say how a run was launched or repeated, not what it trained.
-LAUNCH_KEYS = ("seed", "out", "jobs", "launcher", "ray_address")
+LAUNCH_KEYS = ("seed", *SWEEP_KEYS)
 
 
 def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

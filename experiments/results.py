@@ -26,6 +26,7 @@ import yaml
 
 from experiments.report import LAUNCH_KEYS, Row, find_runs, format_mean_std, summarize
 from experiments.runner import corpus_from_config
+from experiments.sweep import threads_per_run
 from graphs.files import write_text_atomic
 
 TITLES = {"iemocap": "IEMOCAP-6", "iemocap_4": "IEMOCAP-4", "meld": "MELD"}
@@ -204,7 +205,7 @@ def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
         "- Training on CPU is deterministic at a given number of intra-op threads, and "
         "only there. A sweep gives each run cores/jobs threads: with "
         f"`jobs={min(jobs)}` on these {os.cpu_count()} cores, "
-        f"{max(1, (os.cpu_count() or 1) // min(jobs))}. Rerun the commands with as many "
+        f"{threads_per_run(min(jobs))}. Rerun the commands with as many "
         "threads per run to get the same digits; other thread counts give other draws "
         "from the same seed-to-seed spread."]
     plot = out.parent / "tradeoff.png"

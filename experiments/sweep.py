@@ -14,10 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, compose, parse_args
-from .report import RunRecord, configuration_labels, find_runs, write_report
-
-# Keys that shape the sweep itself rather than any one run.
-SWEEP_KEYS = ("jobs", "launcher", "ray_address", "out")
+from .report import SWEEP_KEYS, RunRecord, configuration_labels, find_runs, write_report
 
 
 def split_values(value: str) -> list[str]:
@@ -108,8 +105,14 @@ def run_sweep(args: list[str]) -> Path:
     return sweep_dir
 
 
+def threads_per_run(jobs: int) -> int:
+    """Intra-op threads a local sweep gives each of its :obj:`jobs` runs:
+    the cores shared out, so parallel runs do not contend for them."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
 def _launch_local(configs: list[dict], jobs: int) -> list[tuple[str | None, str | None]]:
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = threads_per_run(jobs)
     if jobs == 1:
         return [_guard(_run_one, config, threads) for config in configs]
     # Spawned, not forked: each run starts clean, whatever the parent did.

@@ -104,12 +104,19 @@ class GRUEncoder(nn.Module):
                           bidirectional=bidirectional)
 
     def forward(self, x: Tensor, padding: Tensor, causal: bool) -> Tensor:
+        self.check_causal(causal)
+        return self.recur(self.dropout(self.norm(x)), (~padding).sum(1))
+
+    def check_causal(self, causal: bool) -> None:
         if causal and self.bidirectional:
             raise ValueError("a bidirectional GRU reads later turns; build the encoder "
                              "with bidirectional=False for a causal model")
-        lengths = (~padding).sum(1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(self.dropout(self.norm(x)), lengths,
-                                                   batch_first=True, enforce_sorted=False)
+
+    def recur(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """The GRU over already normalised, padded sequences :math:`(B, T, F)`
+        of the given lengths :math:`(B)`; zero at padding."""
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
         out, _ = self.gru(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True,
                                                   total_length=x.size(1))

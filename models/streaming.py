@@ -35,7 +35,6 @@ from .attention_blocks import block_parts
 from .checkpoint import load_checkpoint
 from .corect import CORECT
 from .encoders import GRUEncoder, SequenceEncoder, sinusoidal_positions
-from .speaker_gru import SpeakerGRU
 
 TEXT = "text"
 # Enough distinct speaker patterns of a bounded tail for any real dialogue;
@@ -362,13 +361,14 @@ class IncrementalCORECT:
                 # apply it either.
                 raise NotImplementedError(f"{where}: streaming supports no final "
                                           "TransformerEncoder norm")
-        for m, encoder in model.encoders.items():
-            if isinstance(encoder, GRUEncoder) and encoder.bidirectional:
-                # CORECT builds one only for a non-causal graph.
-                raise ValueError(f"encoders.{m}: a bidirectional GRU cannot stream")
-        for m, encoder in (model.speaker_encoders or {}).items():
+        grus = {f"encoders.{m}": e for m, e in model.encoders.items()
+                if isinstance(e, GRUEncoder)}
+        grus.update({f"speaker_encoders.{m}": e
+                     for m, e in (model.speaker_encoders or {}).items()})
+        for where, encoder in grus.items():
             if encoder.bidirectional:
-                raise ValueError(f"speaker_encoders.{m}: a bidirectional GRU cannot stream")
+                # CORECT builds one only for a non-causal graph.
+                raise ValueError(f"{where}: a bidirectional GRU cannot stream")
         self._sequence = {
             m: [_AttentionBlocks([layer], f"encoders.{m}.encoder.layers.{i}")
                 for i, layer in enumerate(encoder.encoder.layers)]
@@ -432,7 +432,8 @@ class IncrementalCORECT:
     def _encode(self, modality: str, x: Tensor, speaker: int) -> Tensor:
         encoder = self.model.encoders[modality]
         if isinstance(encoder, GRUEncoder):
-            h = self._recur(modality, encoder, x)
+            t = self.history.length
+            h = self._recur(f"gru/{modality}", encoder, x, t - 1 if t else None)
         elif modality not in self._sequence:
             return encoder(x)
         else:
@@ -443,26 +444,16 @@ class IncrementalCORECT:
             h = encoder.norm(h[0])
         speaker_encoders = self.model.speaker_encoders
         if speaker_encoders is not None:
-            h = h + self._recur_speaker(modality, speaker_encoders[modality], x, speaker)
+            h = h + self._recur(f"speaker_gru/{modality}", speaker_encoders[modality], x,
+                                self._last_turn.get(speaker))
         return h
 
-    def _recur(self, modality: str, encoder: GRUEncoder, x: Tensor) -> Tensor:
-        """One GRU step from the state the previous turn left; the state is
-        kept per turn so that a failed step does not advance it."""
-        t = self.history.length
-        key = f"gru/{modality}"
-        previous = self.history.rows[key][t - 1] if t else None
-        out, state = encoder.gru(encoder.norm(x).unsqueeze(0), previous)
-        self.history.put(key, state)
-        return out[0]
-
-    def _recur_speaker(self, modality: str, encoder: SpeakerGRU, x: Tensor,
-                       speaker: int) -> Tensor:
-        """One step of the speaker's own GRU, from the state their previous
-        turn left (kept per turn, like :meth:`_recur`)."""
-        key = f"speaker_gru/{modality}"
-        last = self._last_turn.get(speaker)
-        previous = None if last is None else self.history.rows[key][last]
+    def _recur(self, key: str, encoder: GRUEncoder, x: Tensor, after: int | None) -> Tensor:
+        """One GRU step from the state turn :obj:`after` left under
+        :obj:`key` (the previous turn for a dialogue GRU, the speaker's
+        previous turn for a speaker GRU; :obj:`None` starts afresh). States
+        are kept per turn so that a failed step does not advance them."""
+        previous = None if after is None else self.history.rows[key][after]
         out, state = encoder.gru(encoder.norm(x).unsqueeze(0), previous)
         self.history.put(key, state)
         return out[0]

@@ -58,7 +58,7 @@ def test_another_speakers_turn_does_not_move_a_speakers_state():
 
 def test_a_bidirectional_one_refuses_to_run_for_a_causal_model():
     module = SpeakerGRU(3, 4, 0.0, bidirectional=True)
-    with pytest.raises(ValueError, match="bidirectional speaker GRU reads later turns"):
+    with pytest.raises(ValueError, match="a bidirectional GRU reads later turns"):
         module(torch.randn(10, 3), DIALOGUE, SPEAKERS, causal=True)
 
 
