@@ -3,18 +3,28 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, fields
-from typing import Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
+if TYPE_CHECKING:
+    from .builder import Reads
+
 
 @dataclass(frozen=True, eq=False)
 class DialogueBatch:
-    r"""The structure of a batch of dialogues: lengths, speakers and modalities.
+    r"""A batch of dialogues as an edge builder sees it: lengths, speakers,
+    modalities and, for builders that declare them, per-utterance content.
 
-    An edge builder sees this and nothing else, never features or labels, so
-    that a graph depends only on who spoke when in which modalities.
+    **Structure** (always there): who spoke when in which modalities.
+
+    **Content** (optional, utterance-aligned, never labels): input
+    :obj:`features` and encoder :obj:`states` per modality, and
+    :obj:`annotations`, extra per-utterance values such as ``reply_to``.
+    Loaders always provide the annotation ``turn``, the source's turn
+    numbers. A builder only receives the content its
+    :meth:`~graphs.EdgeBuilder.reads` declares (see :meth:`restricted`).
 
     **Node order.** The node set is (modality × utterance), modality-major:
     node ``m * U + u`` is modality ``modalities[m]`` of utterance ``u``, where
@@ -33,6 +43,12 @@ class DialogueBatch:
             ids are accepted.
         modalities (Sequence[str]): The modalities present, a non-empty
             tuple of distinct names such as :obj:`("text", "audio")`.
+        features (Mapping[str, Tensor], optional): Input features
+            :obj:`[U, F_m]` of some modalities.
+        states (Mapping[str, Tensor], optional): Encoder states
+            :obj:`[U, H]` of some modalities.
+        annotations (Mapping[str, Tensor], optional): Per-utterance values
+            :obj:`[U]` by name; float64 with NaN where a value is missing.
 
     Every tensor lives on one device: that of :obj:`lengths` when it is a
     tensor, else that of :obj:`speakers` when it is one, else the default
@@ -42,6 +58,9 @@ class DialogueBatch:
     lengths: Tensor
     speakers: Tensor
     modalities: tuple[str, ...]
+    features: dict[str, Tensor] = field(default_factory=dict)
+    states: dict[str, Tensor] = field(default_factory=dict)
+    annotations: dict[str, Tensor] = field(default_factory=dict)
     ptr: Tensor = field(init=False, repr=False)
     utterance_dialogue: Tensor = field(init=False, repr=False)
     utterance_turn: Tensor = field(init=False, repr=False)
@@ -56,6 +75,10 @@ class DialogueBatch:
         lengths: Sequence[int] | Tensor,
         speakers: Sequence[int] | Tensor,
         modalities: Sequence[str],
+        *,
+        features: Mapping[str, Tensor] | None = None,
+        states: Mapping[str, Tensor] | None = None,
+        annotations: Mapping[str, Tensor] | None = None,
     ) -> None:
         device = (lengths.device if isinstance(lengths, Tensor)
                   else speakers.device if isinstance(speakers, Tensor) else None)
@@ -104,6 +127,67 @@ class DialogueBatch:
         set_(self, "node_dialogue", utterance_dialogue.repeat(num_modalities))
         set_(self, "node_turn", utterance_turn.repeat(num_modalities))
         set_(self, "node_speaker", speakers.repeat(num_modalities))
+        for kind, given in (("features", features), ("states", states),
+                            ("annotations", annotations)):
+            set_(self, kind, self._checked(kind, given or {}))
+
+    def _checked(self, kind: str, content: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        rows = self.num_utterances
+        out = {}
+        for name, value in content.items():
+            value = torch.as_tensor(value)
+            if value.dim() < 1 or value.size(0) != rows:
+                raise ValueError(f"{kind} {name!r} has shape {list(value.shape)}; the "
+                                 f"batch has {rows} utterances")
+            if kind != "annotations" and name not in self.modalities:
+                raise ValueError(f"{kind} {name!r} name no modality of the batch "
+                                 f"{list(self.modalities)}")
+            out[name] = value
+        return out
+
+    def with_content(self, *, features: Mapping[str, Tensor] | None = None,
+                     states: Mapping[str, Tensor] | None = None,
+                     annotations: Mapping[str, Tensor] | None = None) -> "DialogueBatch":
+        """A copy whose content of each kind given is replaced (the
+        structure is shared, not derived again).
+
+        Args:
+            features (Mapping[str, Tensor], optional): :obj:`[U, F_m]` rows.
+            states (Mapping[str, Tensor], optional): :obj:`[U, H]` rows.
+            annotations (Mapping[str, Tensor], optional): :obj:`[U]` values.
+        """
+        copied = copy.copy(self)
+        for kind, given in (("features", features), ("states", states),
+                            ("annotations", annotations)):
+            if given is not None:
+                object.__setattr__(copied, kind, self._checked(kind, given))
+        return copied
+
+    def restricted(self, reads: Reads, reader: str = "edge builder") -> "DialogueBatch":
+        """A copy carrying only the content :obj:`reads` names.
+
+        Args:
+            reads (Reads): What a builder declares it reads.
+            reader (str): Who reads, for messages.
+
+        Raises:
+            ValueError: Declared content that the batch does not carry.
+        """
+        kept = {}
+        for kind in ("features", "states", "annotations"):
+            have = getattr(self, kind)
+            missing = [name for name in getattr(reads, kind) if name not in have]
+            if missing:
+                raise ValueError(
+                    f"{reader} reads {kind} {missing}, which this batch does not carry "
+                    f"(it carries {sorted(have) or 'none'})")
+            kept[kind] = {name: have[name] for name in getattr(reads, kind)}
+        if all(len(kept[kind]) == len(getattr(self, kind)) for kind in kept):
+            return self
+        copied = copy.copy(self)
+        for kind, value in kept.items():
+            object.__setattr__(copied, kind, value)
+        return copied
 
     @property
     def device(self) -> torch.device:
@@ -124,6 +208,9 @@ class DialogueBatch:
             value = getattr(self, f.name)
             if isinstance(value, Tensor):
                 object.__setattr__(moved, f.name, value.to(device))
+            elif isinstance(value, dict):
+                object.__setattr__(moved, f.name,
+                                   {k: v.to(device) for k, v in value.items()})
         return moved
 
     @property
@@ -146,6 +233,9 @@ class DialogueBatch:
         return torch.as_tensor(utterance) + modality * self.num_utterances
 
     def __repr__(self) -> str:
+        content = "".join(f", {kind}={sorted(getattr(self, kind))}"
+                          for kind in ("features", "states", "annotations")
+                          if getattr(self, kind))
         return (f"{type(self).__name__}(dialogues={self.num_dialogues}, "
                 f"utterances={self.num_utterances}, "
-                f"modalities={self.modalities})")
+                f"modalities={self.modalities}{content})")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from typing import Any, NamedTuple, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -21,11 +22,15 @@ class DialogueGraph(NamedTuple):
             sorted ascending so that ``RGCNConv(is_sorted=True)`` is safe.
         relations (tuple[str, ...]): Relation names; ``edge_type`` indexes
             into it.
+        edge_weight (Tensor, optional): A finite float weight per edge,
+            shape :obj:`[E]`, that scales the edge's message in both RT-GCN
+            layers; :obj:`None` for an unweighted graph (every weight 1).
     """
 
     edge_index: Tensor
     edge_type: Tensor
     relations: tuple[str, ...]
+    edge_weight: Tensor | None = None
 
     @property
     def num_relations(self) -> int:
@@ -36,20 +41,70 @@ class DialogueGraph(NamedTuple):
         return self.edge_index.size(1)
 
 
+@dataclass(frozen=True)
+class Reads:
+    r"""The content a builder reads besides structure; empty for a
+    structure-only builder. Labels are never offered.
+
+    Args:
+        features (tuple[str, ...]): Modalities whose input features
+            :obj:`[U, F_m]` it reads.
+        states (tuple[str, ...]): Modalities whose encoder states
+            :obj:`[U, H]` it reads: the backbone's utterance states after
+            the unimodal encoders (speaker embedding added), detached, so
+            the topology follows the model as it trains.
+        annotations (tuple[str, ...]): Per-utterance annotation columns
+            (extra columns of ``utterances.csv``, such as ``reply_to``;
+            ``turn`` is always there).
+    """
+
+    features: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    annotations: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for kind in ("features", "states", "annotations"):
+            value = getattr(self, kind)
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                raise TypeError(f"Reads.{kind} must be a tuple of names, got {value!r}")
+            object.__setattr__(self, kind, tuple(dict.fromkeys(value)))
+
+    @property
+    def content(self) -> bool:
+        """Whether anything beyond structure is read."""
+        return bool(self.features or self.states or self.annotations)
+
+    def __or__(self, other: "Reads") -> "Reads":
+        return Reads(*(getattr(self, k) + getattr(other, k)
+                       for k in ("features", "states", "annotations")))
+
+
+#: What :meth:`EdgeBuilder.edges` returns: edges and relations, and
+#: optionally a weight per edge.
+Edges = Union[tuple[Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]
+
+
 class EdgeBuilder(ABC):
-    r"""Base class of edge builders: structure in, typed edges out.
+    r"""Base class of edge builders: a dialogue batch in, typed edges out.
 
     A subclass is a dataclass of its typed parameters and implements
-    :meth:`relations`, :meth:`edges` and :attr:`causal`. Calling the builder
-    sorts what :meth:`edges` returns by relation (stably, and only when it is
-    not sorted already), so implementations may emit edges in any order;
-    the built-ins emit them sorted by (relation, target, source). The contract (checked by :func:`graphs.validate`):
+    :meth:`relations`, :meth:`edges` and :attr:`causal`; it may override
+    :meth:`reads` (structure only by default) and :attr:`horizon`
+    (unbounded by default). Calling the builder hands :meth:`edges` a batch
+    restricted to the declared content and sorts what it returns by
+    relation (stably, and only when it is not sorted already), so
+    implementations may emit edges in any order; the built-ins emit them
+    sorted by (relation, target, source). The contract (checked by
+    :func:`graphs.validate`):
 
-    * the result depends only on the :class:`DialogueBatch`;
+    * the result depends only on the batch's structure and declared content;
     * no edge joins two dialogues;
     * no (source, target, type) triple repeats;
+    * weights, when given, are finite floats, one per edge;
+    * no edge reaches back more than :attr:`horizon` turns;
     * a causal builder never carries a later turn to an earlier one,
-      ``turn(source) <= turn(target)``;
+      ``turn(source) <= turn(target)``, and the edges into a turn (and
+      their weights) never depend on the content of a later turn;
     * construction is vectorised: loops run over modalities or relation
       kinds, never over utterances or edges.
     """
@@ -65,17 +120,34 @@ class EdgeBuilder(ABC):
         batch exists so that the backbone can be sized."""
 
     @abstractmethod
-    def edges(self, batch: DialogueBatch) -> tuple[Tensor, Tensor]:
-        """Return :obj:`(edge_index [2, E], edge_type [E])` in any order."""
+    def edges(self, batch: DialogueBatch) -> Edges:
+        """Return :obj:`(edge_index [2, E], edge_type [E])`, or with a
+        third element :obj:`edge_weight [E]`, in any order."""
+
+    def reads(self, modalities: Sequence[str]) -> Reads:
+        """The content :meth:`edges` reads for these modalities; structure
+        only unless overridden."""
+        return Reads()
+
+    #: The most turns back any edge reaches, ``turn(target) - turn(source)``,
+    #: or :obj:`None` for unbounded. Streaming builds each push's graph on
+    #: this many past turns only, so a bound makes pushes cheap;
+    #: :func:`graphs.validate` checks it against the edges. A class
+    #: attribute, a dataclass field or a property.
+    horizon: int | None = None
 
     def __call__(self, batch: DialogueBatch) -> DialogueGraph:
-        edge_index, edge_type = self.edges(batch)
+        reads = self.reads(batch.modalities)
+        edges = self.edges(batch.restricted(reads, f"edge builder {type(self).__name__}"))
+        edge_index, edge_type = edges[0], edges[1]
+        edge_weight = edges[2] if len(edges) > 2 else None
         if edge_type.numel() > 1 and bool((edge_type[1:] < edge_type[:-1]).any()):
             # Stable, so the builder's own order survives inside a relation.
             order = torch.argsort(edge_type, stable=True)
             edge_index, edge_type = edge_index[:, order], edge_type[order]
+            edge_weight = None if edge_weight is None else edge_weight[order]
         return DialogueGraph(edge_index, edge_type,
-                             tuple(self.relations(batch.modalities)))
+                             tuple(self.relations(batch.modalities)), edge_weight)
 
     def params(self) -> dict[str, Any]:
         """The builder's parameters, as given to the registry."""
@@ -91,9 +163,15 @@ def empty_edges() -> tuple[Tensor, Tensor]:
             torch.empty(0, dtype=torch.long))
 
 
-def concat_edges(parts: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
-    """Concatenate :obj:`(edge_index, edge_type)` pairs."""
+def concat_edges(parts: Sequence[Edges]) -> Edges:
+    """Concatenate :obj:`(edge_index, edge_type)` pairs, or triples with
+    weights; when only some parts carry weights, the others weigh 1."""
     if not parts:
         return empty_edges()
-    return (torch.cat([p[0] for p in parts], dim=1),
-            torch.cat([p[1] for p in parts]))
+    joined = (torch.cat([p[0] for p in parts], dim=1), torch.cat([p[1] for p in parts]))
+    weights = [p[2] if len(p) > 2 else None for p in parts]
+    if all(w is None for w in weights):
+        return joined
+    dtype = next(w.dtype for w in weights if w is not None)
+    return joined + (torch.cat([w if w is not None else torch.ones(p[1].numel(), dtype=dtype)
+                                for w, p in zip(weights, parts)]),)

@@ -35,6 +35,10 @@ class CausalEdges(EdgeBuilder):
         check_window("past", self.past)
 
     @property
+    def horizon(self) -> int | None:
+        return self.past
+
+    @property
     def causal(self) -> bool:
         return True
 

@@ -16,6 +16,10 @@ class NoEdges(EdgeBuilder):
     layers and is the encoder + classifier baseline (``graph=none``)."""
 
     @property
+    def horizon(self) -> int:
+        return 0
+
+    @property
     def causal(self) -> bool:
         return True
 

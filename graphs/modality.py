@@ -29,6 +29,10 @@ class ModalityEdges(EdgeBuilder):
     self_loops: bool = False
 
     @property
+    def horizon(self) -> int:
+        return 0
+
+    @property
     def causal(self) -> bool:
         return True
 

@@ -80,7 +80,8 @@ def to_networkx(
         ``turn``, ``speaker``, ``speaker_id``, ``modality``,
         ``modality_id``, ``batch_node`` and, where known, ``label`` and
         ``text``; one edge per edge of the dialogue, keyed by relation name,
-        with attributes ``relation``, ``relation_id`` and ``order``; graph
+        with attributes ``relation``, ``relation_id``, ``order`` and, for a
+        weighted graph, ``weight`` (networkx's and Gephi's name); graph
         attributes ``relations``, ``modalities``, ``num_turns``,
         ``dialogue`` and :obj:`graph_attrs`.
     """
@@ -103,6 +104,8 @@ def to_networkx(
     mine = batch.node_dialogue[edge_index[1]] == dialogue
     src, dst = local[edge_index[0, mine]], local[edge_index[1, mine]]
     kind = edge_type[mine]
+    weights = (graph.edge_weight[mine].tolist() if graph.edge_weight is not None
+               else [None] * int(mine.sum()))
     if bool((src < 0).any()):
         raise ValueError(f"an edge joins dialogue {dialogue} to another "
                          "dialogue; the graph breaks the builder contract")
@@ -129,9 +132,10 @@ def to_networkx(
     G.add_nodes_from(node_rows)
     names = graph.relations
     G.add_edges_from(
-        (s, d, names[k], {"relation": names[k], "relation_id": k, "order": i})
-        for i, (s, d, k) in enumerate(zip(src.tolist(), dst.tolist(),
-                                          kind.tolist())))
+        (s, d, names[k], {"relation": names[k], "relation_id": k, "order": i,
+                          **({} if w is None else {"weight": w})})
+        for i, (s, d, k, w) in enumerate(zip(src.tolist(), dst.tolist(),
+                                             kind.tolist(), weights)))
     return G
 
 
@@ -153,7 +157,8 @@ def from_networkx(G: nx.MultiDiGraph) -> DialogueGraph:
 
     Returns:
         DialogueGraph: :obj:`edge_index [2, E]` over the local node ids,
-        :obj:`edge_type [E]` and the relation names. Edges come in their
+        :obj:`edge_type [E]`, the relation names and, when every edge has
+        a ``weight``, :obj:`edge_weight [E]`. Edges come in their
         ``order`` attribute's order when every edge has one, else sorted by
         (relation, target, source), the built-ins' canonical order.
     """
@@ -176,7 +181,8 @@ def from_networkx(G: nx.MultiDiGraph) -> DialogueGraph:
             raise ValueError(f"edge {s}->{d} has relation_id {kind}, but the "
                              f"graph has {len(relations)} relations")
         order = data.get("order")
-        rows.append((kind, int(d), int(s), None if order is None else int(order)))
+        rows.append((kind, int(d), int(s), None if order is None else int(order),
+                     data.get("weight")))
     if rows and all(row[3] is not None for row in rows):
         rows.sort(key=lambda row: row[3])
     else:
@@ -187,8 +193,10 @@ def from_networkx(G: nx.MultiDiGraph) -> DialogueGraph:
     if bool((table[1:, 0] < table[:-1, 0]).any()):
         raise ValueError("the edges' order attributes do not sort them by "
                          "relation, as the builder contract requires")
+    weighted = all(row[4] is not None for row in rows)
     return DialogueGraph(torch.stack([table[:, 2], table[:, 1]]),
-                         table[:, 0].contiguous(), relations)
+                         table[:, 0].contiguous(), relations,
+                         torch.tensor([float(row[4]) for row in rows]) if weighted else None)
 
 
 def _portable(value: Any) -> Any:

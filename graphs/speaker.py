@@ -57,6 +57,10 @@ class SpeakerEdges(EdgeBuilder):
             raise ValueError(f"num_speakers must be at least 1, got {self.num_speakers}")
 
     @property
+    def horizon(self) -> int | None:
+        return self.past
+
+    @property
     def causal(self) -> bool:
         return self.future == 0
 

@@ -19,17 +19,18 @@ def check_window(name: str, value: int | None) -> None:
 
 
 def offset_pairs(
-    batch: DialogueBatch, first: int | None, last: int | None,
+    batch: DialogueBatch, first: int | Tensor | None, last: int | Tensor | None,
 ) -> tuple[Tensor, Tensor]:
     r"""Every (source, target) utterance pair of one dialogue whose turn
     offset ``turn(source) - turn(target)`` lies in ``[first, last]``.
 
     Args:
         batch (DialogueBatch): The batch structure.
-        first (int, optional): Smallest offset; :obj:`None` reaches back to
-            the dialogue's first turn.
-        last (int, optional): Largest offset; :obj:`None` reaches forward to
-            the dialogue's last turn.
+        first (int or LongTensor, optional): Smallest offset, one for all
+            targets or one per utterance (shape :obj:`[U]`); :obj:`None`
+            reaches back to the dialogue's first turn.
+        last (int or LongTensor, optional): Largest offset, likewise;
+            :obj:`None` reaches forward to the dialogue's last turn.
 
     Returns:
         :obj:`(source [P], target [P])`, batch-level utterance ids, ordered

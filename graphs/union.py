@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from torch import Tensor
-
 from .batch import DialogueBatch
-from .builder import EdgeBuilder, concat_edges
+from .builder import EdgeBuilder, Edges, Reads, concat_edges
 
 
 class UnionEdges(EdgeBuilder):
@@ -16,7 +14,9 @@ class UnionEdges(EdgeBuilder):
     Relation ids of later parts are offset past those of earlier ones and
     relation names are prefixed ``{part}/``, so parts never share a relation
     and the union has no duplicate (source, target, type) triple. The union
-    is causal when every part is.
+    is causal when every part is, reads what any part reads (each part is
+    handed only its own), reaches back as far as its farthest part, and is
+    weighted when any part is (the others' edges weigh 1).
 
     Args:
         parts (Mapping[str, EdgeBuilder]): Builders by part name, in
@@ -38,15 +38,27 @@ class UnionEdges(EdgeBuilder):
     def causal(self) -> bool:
         return all(part.causal for part in self.parts.values())
 
+    @property
+    def horizon(self) -> int | None:
+        reaches = [part.horizon for part in self.parts.values()]
+        return None if None in reaches else max(reaches)
+
+    def reads(self, modalities: Sequence[str]) -> Reads:
+        combined = Reads()
+        for part in self.parts.values():
+            combined = combined | part.reads(modalities)
+        return combined
+
     def relations(self, modalities: Sequence[str]) -> list[str]:
         return [f"{name}/{relation}" for name, part in self.parts.items()
                 for relation in part.relations(modalities)]
 
-    def edges(self, batch: DialogueBatch) -> tuple[Tensor, Tensor]:
+    def edges(self, batch: DialogueBatch) -> Edges:
         pieces, offset = [], 0
-        for part in self.parts.values():
-            edge_index, edge_type = part.edges(batch)
-            pieces.append((edge_index, edge_type + offset))
+        for name, part in self.parts.items():
+            edges = part.edges(batch.restricted(part.reads(batch.modalities),
+                                                f"union part {name!r}"))
+            pieces.append((edges[0], edges[1] + offset, *edges[2:]))
             offset += len(part.relations(batch.modalities))
         return concat_edges(pieces)
 

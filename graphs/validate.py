@@ -4,7 +4,14 @@ from __future__ import annotations
 import torch
 
 from .batch import DialogueBatch
-from .builder import DialogueGraph, EdgeBuilder
+from .builder import DialogueGraph, EdgeBuilder, Reads
+
+#: Where :func:`validate` cuts each dialogue to test causality by
+#: perturbation, as fractions of its length.
+CUTS = (0.25, 0.5, 0.75)
+#: Width of the stand-in encoder states given to builders that read states
+#: when the batch carries none.
+STAND_IN_STATE_WIDTH = 16
 
 
 class GraphContractError(ValueError):
@@ -25,20 +32,31 @@ def _edge(batch: DialogueBatch, graph: DialogueGraph, e: int) -> str:
 
 
 def validate(builder: EdgeBuilder, batch: DialogueBatch, name: str | None = None,
-             graph: DialogueGraph | None = None) -> DialogueGraph:
+             graph: DialogueGraph | None = None, seed: int = 0) -> DialogueGraph:
     r"""Build (unless :obj:`graph` is given) and check a builder's graph.
 
     Checks shapes and dtypes, that relation names match
     :meth:`EdgeBuilder.relations`, node and relation bounds, no edge between
     dialogues, edges sorted by relation, no duplicate (source, target, type),
-    causality when the builder declares it, and that building twice gives
-    the same graph.
+    finite weights, the declared :attr:`~EdgeBuilder.horizon`, causality
+    when the builder declares it, and that building twice gives the same
+    graph.
+
+    For a causal builder that reads content, causality is also checked by
+    perturbation: at each cut of :data:`CUTS`, the features, states and
+    annotations of every turn after the cut are replaced by random values,
+    and every edge into a turn at or before the cut, with its weight, must
+    stay the same. Stand-in states (random, seeded) are supplied when the
+    builder reads states the batch does not carry.
 
     Args:
         builder (EdgeBuilder): The builder under test.
-        batch (DialogueBatch): The structure to build on.
-        name (str, optional): The builder's registry name, for messages.
+        batch (DialogueBatch): The batch to build on, with whatever content
+            the builder reads.
+        name (str, optional): The builder's name (and origin), for messages.
         graph (DialogueGraph, optional): An already built graph to check.
+        seed (int): Seed of the stand-in states and the perturbations.
+            (default: :obj:`0`)
 
     Returns:
         The checked :class:`DialogueGraph`.
@@ -50,9 +68,27 @@ def validate(builder: EdgeBuilder, batch: DialogueBatch, name: str | None = None
     def fail(message: str) -> None:
         raise GraphContractError(f"edge builder {label!r}: {message}")
 
+    reads = builder.reads(batch.modalities)
+    if not isinstance(reads, Reads):
+        fail(f"reads() returned {type(reads).__name__}, not graphs.Reads")
+    horizon = builder.horizon
+    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int)
+                                or horizon < 0):
+        fail(f"horizon must be a non-negative int or None (unbounded), got {horizon!r}")
+    generator = torch.Generator().manual_seed(seed)
+    missing_states = [m for m in reads.states if m not in batch.states]
+    if missing_states:
+        batch = batch.with_content(states={**batch.states, **{
+            m: torch.randn(batch.num_utterances, STAND_IN_STATE_WIDTH, generator=generator)
+            for m in missing_states}})
     check_determinism = graph is None
     if graph is None:
-        graph = builder(batch)
+        try:
+            graph = builder(batch)
+        except GraphContractError:
+            raise
+        except ValueError as error:
+            fail(str(error))
     if not isinstance(graph, DialogueGraph):
         fail(f"returned {type(graph).__name__}, not DialogueGraph")
     edge_index, edge_type = graph.edge_index, graph.edge_type
@@ -66,6 +102,13 @@ def validate(builder: EdgeBuilder, batch: DialogueBatch, name: str | None = None
         fail(f"edge_type must be a LongTensor of shape [{edge_index.size(1)}], "
              f"got {getattr(edge_type, 'dtype', type(edge_type))} "
              f"{tuple(getattr(edge_type, 'shape', ()))}")
+    edge_weight = graph.edge_weight
+    if edge_weight is not None and not (
+            isinstance(edge_weight, torch.Tensor) and edge_weight.is_floating_point()
+            and edge_weight.shape == (edge_index.size(1),)):
+        fail(f"edge_weight must be a float tensor of shape [{edge_index.size(1)}] or None, "
+             f"got {getattr(edge_weight, 'dtype', type(edge_weight))} "
+             f"{tuple(getattr(edge_weight, 'shape', ()))}")
     expected = tuple(builder.relations(batch.modalities))
     if graph.relations != expected:
         fail(f"relations {graph.relations} differ from relations(modalities) "
@@ -95,13 +138,89 @@ def validate(builder: EdgeBuilder, batch: DialogueBatch, name: str | None = None
     repeated = torch.zeros_like(key, dtype=torch.bool)
     repeated[order[1:]] = sorted_key[1:] == sorted_key[:-1]
     first(repeated, "duplicate (source, target, type) triple")
+    if edge_weight is not None:
+        first(~torch.isfinite(edge_weight), "edge weight is not finite")
+    if horizon is not None:
+        first(batch.node_turn[dst] - batch.node_turn[src] > horizon,
+              f"builder declares horizon={horizon} but an edge reaches further back")
     if builder.causal:
         first(batch.node_turn[src] > batch.node_turn[dst],
               "builder declares itself causal but an edge carries a later "
               "turn to an earlier one")
     if check_determinism:
         again = builder(batch)
-        if not (torch.equal(again.edge_index, edge_index)
-                and torch.equal(again.edge_type, edge_type)):
+        if not _same_edges(again, graph):
             fail("building the same batch twice gave different edges")
+        if builder.causal and reads.content:
+            for cut in CUTS:
+                _check_perturbation(builder, batch, graph, reads, cut, generator, fail)
     return graph
+
+
+def _same_edges(a: DialogueGraph, b: DialogueGraph) -> bool:
+    if not (torch.equal(a.edge_index, b.edge_index) and torch.equal(a.edge_type, b.edge_type)):
+        return False
+    if (a.edge_weight is None) != (b.edge_weight is None):
+        return False
+    return a.edge_weight is None or torch.equal(a.edge_weight, b.edge_weight)
+
+
+def _perturbed(values: torch.Tensor, later: torch.Tensor,
+               generator: torch.Generator) -> torch.Tensor:
+    """:obj:`values` with the rows of :obj:`later` replaced by random ones
+    of the same kind: integers stay integers (in a range around the
+    originals), floats become Gaussian noise at the originals' scale."""
+    out = values.clone()
+    rows = int(later.sum())
+    if rows == 0:
+        return out
+    shape = (rows, *values.shape[1:])
+    finite = values[torch.isfinite(values)] if values.is_floating_point() else values
+    integral = (not values.is_floating_point()
+                or bool((finite == finite.round()).all()))
+    if integral:
+        low = int(finite.min()) - 1 if finite.numel() else -1
+        high = int(finite.max()) + 2 if finite.numel() else 2
+        noise = torch.randint(low, high, shape, generator=generator).to(values.dtype)
+    else:
+        scale = float(finite.std()) if finite.numel() > 1 else 1.0
+        noise = (torch.randn(shape, generator=generator, dtype=torch.float64)
+                 * (scale or 1.0)).to(values.dtype)
+    out[later] = noise
+    return out
+
+
+def _check_perturbation(builder: EdgeBuilder, batch: DialogueBatch, graph: DialogueGraph,
+                        reads: Reads, cut: float, generator: torch.Generator,
+                        fail) -> None:
+    """Replace the content after each dialogue's cut; the edges into turns
+    up to the cut, and their weights, must not move."""
+    last_kept = ((batch.lengths - 1).double() * cut).floor().long()
+    later = batch.utterance_turn > last_kept[batch.utterance_dialogue]
+    if not bool(later.any()):
+        return
+    changed = batch.with_content(**{
+        kind: {name: _perturbed(values, later, generator)
+               for name, values in getattr(batch, kind).items()}
+        for kind in ("features", "states", "annotations")})
+    again = builder(changed)
+
+    def kept(g: DialogueGraph) -> tuple[torch.Tensor, torch.Tensor | None]:
+        dst = g.edge_index[1]
+        keep = ~later[batch.node_utterance[dst]]
+        n = max(batch.num_nodes, 1)
+        key = (g.edge_type[keep] * n + g.edge_index[0, keep]) * n + dst[keep]
+        key, order = torch.sort(key)
+        weight = None if g.edge_weight is None else g.edge_weight[keep][order]
+        return key, weight
+
+    (key, weight), (key_again, weight_again) = kept(graph), kept(again)
+    moved = (not torch.equal(key, key_again)
+             or (weight is None) != (weight_again is None)
+             or (weight is not None and not torch.equal(weight, weight_again)))
+    if moved:
+        kinds = ", ".join(k for k in ("features", "states", "annotations")
+                          if getattr(reads, k))
+        fail(f"builder declares itself causal, but changing the {kinds} of turns after "
+             f"{int(cut * 100)}% of each dialogue changed the edges (or weights) into "
+             "earlier turns: it reads the future")

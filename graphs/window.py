@@ -47,6 +47,10 @@ class WindowEdges(EdgeBuilder):
         check_window("future", self.future)
 
     @property
+    def horizon(self) -> int | None:
+        return self.past
+
+    @property
     def causal(self) -> bool:
         return self.future == 0
 

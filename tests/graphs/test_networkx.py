@@ -18,7 +18,9 @@ PARAMS = {
 
 
 def one_dialogue() -> DialogueBatch:
-    return DialogueBatch([7], [0, 1, 1, 0, 2, 0, 1], MODALITIES)
+    features = {m: torch.randn(7, 4, generator=torch.Generator().manual_seed(i))
+                for i, m in enumerate(MODALITIES)}
+    return DialogueBatch([7], [0, 1, 1, 0, 2, 0, 1], MODALITIES, features=features)
 
 
 def test_attributes_of_a_small_dialogue(two_dialogues):
@@ -71,6 +73,19 @@ def test_round_trip_of_every_registered_builder(name):
     assert back.edge_type.tolist() == graph.edge_type.tolist()
     assert back.edge_index.dtype == back.edge_type.dtype == torch.long
     assert back.relations == graph.relations
+    if graph.edge_weight is None:
+        assert back.edge_weight is None
+    else:
+        assert back.edge_weight.tolist() == graph.edge_weight.tolist()
+
+
+def test_weights_survive_graphml(tmp_path):
+    batch = one_dialogue()
+    graph = REGISTRY.get("similarity", k=2, weighted=True)(batch)
+    path = write_graphml(to_networkx(graph, batch), tmp_path / "g.graphml")
+    back = from_networkx(nx.read_graphml(path))
+    assert back.edge_index.tolist() == graph.edge_index.tolist()
+    torch.testing.assert_close(back.edge_weight, graph.edge_weight)
 
 
 def test_round_trip_keeps_a_builder_order_that_is_not_canonical():
