@@ -1,10 +1,12 @@
 """Edge builders: the dialogue graph topologies ergraph compares."""
 from .batch import DialogueBatch
-from .builder import DialogueGraph, EdgeBuilder
+from .builder import DialogueGraph, EdgeBuilder, Reads
 from .causal import CausalEdges
+from .dag import DagEdges
 from .empty import NoEdges
 from .modality import ModalityEdges
-from .presets import corect
+from .presets import corect, mmgcn
+from .similarity import SimilarityEdges, angular_similarity, nearest_pairs
 from .speaker import SpeakerEdges
 from .temporal import offset_pairs, per_modality, relation_names
 from .union import UnionEdges
@@ -13,16 +15,22 @@ from .window import WindowEdges
 
 __all__ = [
     "CausalEdges",
+    "DagEdges",
     "DialogueBatch",
     "DialogueGraph",
     "EdgeBuilder",
     "GraphContractError",
     "ModalityEdges",
     "NoEdges",
+    "Reads",
+    "SimilarityEdges",
     "SpeakerEdges",
     "UnionEdges",
     "WindowEdges",
+    "angular_similarity",
     "corect",
+    "mmgcn",
+    "nearest_pairs",
     "offset_pairs",
     "per_modality",
     "relation_names",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .modality import ModalityEdges
+from .similarity import SimilarityEdges
 from .union import UnionEdges
 from .window import WindowEdges
 
@@ -22,5 +23,28 @@ def corect(past: int | None = 4, future: int | None = 11) -> UnionEdges:
     """
     return UnionEdges({
         "window": WindowEdges(past=past, future=future, self_loops=True),
+        "modality": ModalityEdges(),
+    })
+
+
+def mmgcn(past_only: bool = False, on: str = "features") -> UnionEdges:
+    r"""MMGCN's graph (Hu et al., ACL 2021): within each modality every
+    pair of utterances of a dialogue, weighted by the angular similarity
+    of their vectors, plus the cross-modal edges inside every utterance.
+
+    The similarity part is :class:`SimilarityEdges` with ``k=None`` and
+    ``weighted=True``, each modality ranked by its own vectors; cross-modal
+    edges weigh 1 (MMGCN weighs them too, after projecting the modalities
+    into one space, which the inputs here do not share). MMGCN runs a deep
+    spectral GCN on it; here it feeds the shared RT-GCN.
+
+    Args:
+        past_only (bool): Link only earlier utterances, which makes it
+            causal. (default: :obj:`False`)
+        on (str): Rank by input ``"features"`` or encoder ``"states"``.
+            (default: :obj:`"features"`)
+    """
+    return UnionEdges({
+        "similarity": SimilarityEdges(k=None, on=on, past_only=past_only, weighted=True),
         "modality": ModalityEdges(),
     })

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from graphs import (CausalEdges, ModalityEdges, NoEdges, SpeakerEdges,
-                    UnionEdges, WindowEdges, corect)
+from graphs import (CausalEdges, DagEdges, ModalityEdges, NoEdges, SimilarityEdges,
+                    SpeakerEdges, UnionEdges, WindowEdges, corect, mmgcn)
 
 from .hookspecs import Register, hookimpl
 
@@ -33,4 +33,7 @@ def register_edge_builders(register: Register) -> None:
     register("modality", ModalityEdges)
     register("none", NoEdges)
     register("corect", corect)
+    register("dag", DagEdges)
+    register("similarity", SimilarityEdges)
+    register("mmgcn", mmgcn)
     register("union", union)

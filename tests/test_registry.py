@@ -14,7 +14,8 @@ def registry():
 def test_builtins_are_listed_sorted_with_descriptions(registry):
     listed = registry.list()
     assert [name for name, _ in listed] == [
-        "causal", "corect", "modality", "none", "speaker", "union", "window"]
+        "causal", "corect", "dag", "mmgcn", "modality", "none", "similarity", "speaker",
+        "union", "window"]
     assert dict(listed)["window"] == "Bidirectional temporal window within each modality."
 
 
@@ -31,7 +32,8 @@ def test_unknown_parameter_lists_accepted_ones(registry):
 def test_unknown_name_lists_choices_and_closest_match(registry):
     with pytest.raises(UnknownEdgeBuilderError,
                        match="unknown edge builder 'windw'; choices: causal, corect, "
-                             "modality, none, speaker, union, window. "
+                             "dag, mmgcn, modality, none, similarity, speaker, union, "
+                             "window. "
                              "Did you mean 'window'\\?"):
         registry.get("windw")
 

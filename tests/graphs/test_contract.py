@@ -17,7 +17,12 @@ VARIANTS = {
     "window": [{}, {"past": None, "future": 2, "self_loops": True}],
     "causal": [{}, {"past": None}],
     "modality": [{}, {"self_loops": True}],
-    "union": [{"parts": {"causal": {}, "near": {"builder": "speaker", "future": 0}}}],
+    "union": [{"parts": {"causal": {}, "near": {"builder": "speaker", "future": 0}}},
+              {"parts": {"similarity": {"k": 2, "weighted": True}, "modality": {}}}],
+    "dag": [{}, {"speaker_turns": 3}],
+    "similarity": [{}, {"past_only": True}, {"k": None, "weighted": True},
+                   {"k": 2, "on": "states", "past_only": True, "weighted": True}],
+    "mmgcn": [{}, {"past_only": True}],
 }
 
 
@@ -31,7 +36,15 @@ def dialogue_batches(draw):
                                   max_size=length))
     modalities = draw(st.lists(st.sampled_from(MODALITIES), min_size=1,
                                max_size=3, unique=True))
-    return DialogueBatch(lengths, speakers, modalities)
+    # Content for the builders that read it: features of a few widths, with
+    # repeated rows so that similarity ties occur.
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
+    rows = sum(lengths)
+    features = {}
+    for width, m in enumerate(modalities, start=2):
+        distinct = torch.randn(max(rows // 2, 1), width, generator=generator)
+        features[m] = distinct[torch.randint(0, distinct.size(0), (rows,), generator=generator)]
+    return DialogueBatch(lengths, speakers, modalities, features=features)
 
 
 CASES = [(name, params) for name in REGISTRY.names()
