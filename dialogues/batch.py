@@ -19,8 +19,9 @@ class Batch:
     dialogue 0's turns, then dialogue 1's, and so on.
 
     Args:
-        structure (graphs.DialogueBatch): Lengths, local speaker ids and
-            modality names: what an edge builder sees.
+        structure (graphs.DialogueBatch): Lengths, local speaker ids,
+            modality names and annotations (``turn`` and the corpus's own):
+            what an edge builder sees besides features and states.
         features (dict[str, Tensor]): Modality to features of shape
             :obj:`[U, dim]`, in :obj:`structure.modalities` order.
         labels (LongTensor): Label of every utterance, shape :obj:`[U]`,
@@ -50,15 +51,25 @@ class Batch:
 
 def structure_of(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> DialogueBatch:
     r"""What an edge builder sees of :obj:`dialogues` packed in order: their
-    lengths and local speaker ids, without collating any features.
+    lengths, local speaker ids and annotations, without collating any
+    features. Annotation ``turn`` holds the source's turn numbers; an
+    annotation that only some dialogues have is NaN in the others.
 
     Args:
         dialogues (Sequence[Dialogue]): At least one dialogue.
         modalities (Sequence[str]): The modalities the graph spans.
     """
+    names = sorted({name for d in dialogues for name in d.annotations})
+    annotations = {"turn": torch.tensor([t for d in dialogues for t in d.turns],
+                                        dtype=torch.float64)}
+    for name in names:
+        annotations[name] = torch.cat([
+            d.annotations[name] if name in d.annotations
+            else torch.full((len(d),), float("nan"), dtype=torch.float64)
+            for d in dialogues])
     return DialogueBatch(lengths=[len(d) for d in dialogues],
                          speakers=torch.cat([d.speaker_ids for d in dialogues]),
-                         modalities=tuple(modalities))
+                         modalities=tuple(modalities), annotations=annotations)
 
 
 def collate(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> Batch:

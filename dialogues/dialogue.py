@@ -40,6 +40,10 @@ class Dialogue:
             increasing, length :obj:`T`.
         texts (list[str], optional): Transcript of every utterance, length
             :obj:`T`, or :obj:`None` where the source has no text.
+        annotations (dict[str, Tensor], optional): Per-utterance values by
+            name (``reply_to``, ``timestamp``...), float64 of shape
+            :obj:`[T]`, NaN where missing. ``turn`` is reserved: batches
+            always carry the turn numbers under that name.
 
     Attributes:
         speaker_ids (LongTensor): Local speaker id of every utterance, shape
@@ -52,6 +56,7 @@ class Dialogue:
     features: dict[str, Tensor]
     turns: list[int]
     texts: list[str] | None = None
+    annotations: dict[str, Tensor] = field(default_factory=dict)
     speaker_ids: Tensor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -91,6 +96,17 @@ class Dialogue:
                     f"{list(value.shape)}, expected [{length}, dim]")
             features[modality] = value
         self.features = features
+        annotations = {}
+        for name, value in (self.annotations or {}).items():
+            if name == "turn":
+                raise DataError(f"{where}: annotation name 'turn' is reserved for the "
+                                "turn numbers")
+            value = torch.as_tensor(value, dtype=torch.float64)
+            if value.dim() != 1 or value.numel() != length:
+                raise DataError(f"{where}: annotation {name!r} has shape "
+                                f"{list(value.shape)}, expected [{length}]")
+            annotations[name] = value
+        self.annotations = annotations
         self.speaker_ids = torch.tensor(local_speaker_ids(self.speakers),
                                         dtype=torch.long)
 
@@ -119,7 +135,7 @@ class Dialogue:
         if keep is None:
             return Dialogue(self.id, self.speakers, self.labels,
                             {m: self.features[m] for m in names},
-                            self.turns, self.texts)
+                            self.turns, self.texts, self.annotations)
         keep = torch.as_tensor(keep, dtype=torch.bool)
         rows = keep.nonzero().flatten().tolist()
         return Dialogue(
@@ -129,4 +145,5 @@ class Dialogue:
             features={m: self.features[m][keep] for m in names},
             turns=[self.turns[i] for i in rows],
             texts=None if self.texts is None else [self.texts[i] for i in rows],
+            annotations={name: value[keep] for name, value in self.annotations.items()},
         )

@@ -10,7 +10,11 @@
     ``speaker``, ``label``, ``split`` and optionally ``text``, one row per
     utterance. A dialogue's rows are contiguous, its turns strictly
     increase and its split is the same on every row; an empty label means
-    unknown.
+    unknown. Any other column whose cells are all numbers (or empty) is an
+    annotation, a per-utterance value that edge builders may read
+    (``reply_to``, ``timestamp``...); empty cells are missing (NaN).
+    Other columns are kept out and listed in the metadata under
+    ``non_numeric_columns``.
 ``features.npz``
     One float array per modality, named as in ``modalities``, of shape
     ``[rows, dim]``: row ``i`` belongs to data row ``i`` of the CSV.
@@ -42,6 +46,7 @@ FEATURES = "features.npz"
 DATASET = "dataset.yaml"
 REQUIRED_COLUMNS = ("dialogue_id", "turn", "speaker", "label", "split")
 REQUIRED_KEYS = ("name", "labels", "modalities")
+OPTIONAL_COLUMNS = ("text",)
 
 
 def is_open_format(path: Path) -> bool:
@@ -226,6 +231,7 @@ def read_open_format(folder: str | os.PathLike,
 
     features = _read_features(folder / FEATURES, selected, dims, n, csv_path,
                               line, ids, turns)
+    annotations, non_numeric = _read_annotations(header, columns)
     labels_t = torch.from_numpy(labels)
     texts = columns.get("text")
     split_dialogues: dict[str, list[Dialogue]] = {}
@@ -238,12 +244,36 @@ def read_open_format(folder: str | os.PathLike,
             features={m: x[s:e] for m, x in features.items()},
             turns=turn_list[s:e],
             texts=None if texts is None else list(texts[s:e]),
+            annotations={name: values[s:e] for name, values in annotations.items()},
         ))
     metadata = {k: v for k, v in spec.items() if k not in REQUIRED_KEYS}
+    if non_numeric:
+        metadata["non_numeric_columns"] = non_numeric
     metadata.update(format="open", path=str(folder))
     return Corpus(name=spec["name"], labels=label_names,
                   modalities={m: dims[m] for m in selected},
                   splits=split_dialogues, metadata=metadata)
+
+
+def _read_annotations(header: list[str], columns: dict[str, tuple[str, ...]]
+                      ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The numeric extra columns as float64 tensors (NaN where empty), and
+    for every other extra column the first cell that is not a number."""
+    annotations, non_numeric = {}, {}
+    for name in header:
+        if name in REQUIRED_COLUMNS or name in OPTIONAL_COLUMNS:
+            continue
+        values = np.empty(len(columns[name]), dtype=np.float64)
+        for i, cell in enumerate(columns[name]):
+            cell = cell.strip()
+            try:
+                values[i] = float(cell) if cell else np.nan
+            except ValueError:
+                non_numeric[name] = f"row {i + 1}: {cell[:40]!r} is not a number"
+                break
+        else:
+            annotations[name] = torch.from_numpy(values)
+    return annotations, non_numeric
 
 
 def _read_features(path: Path, selected: list[str], dims: dict[str, int],
@@ -314,26 +344,40 @@ def save_corpus(corpus: Corpus, folder: str | os.PathLike) -> Path:
 def _write(corpus: Corpus, folder: Path) -> None:
     dialogues = [(split, d) for split, ds in corpus.splits.items() for d in ds]
     has_text = any(d.texts is not None for _, d in dialogues)
+    annotation_names = sorted({name for _, d in dialogues for name in d.annotations})
     spec: dict[str, Any] = {"name": corpus.name, "labels": list(corpus.labels),
                             "modalities": dict(corpus.modalities)}
     for key, value in corpus.metadata.items():
-        if key not in ("format", "path") and key not in spec and _yaml_safe(value):
+        if (key not in ("format", "path", "non_numeric_columns") and key not in spec
+                and _yaml_safe(value)):
             spec[key] = value
     with open(folder / DATASET, "w", encoding="utf-8") as file:
         yaml.safe_dump(spec, file, sort_keys=False, allow_unicode=True)
     with open(folder / UTTERANCES, "w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(REQUIRED_COLUMNS + (("text",) if has_text else ()))
+        writer.writerow(REQUIRED_COLUMNS + (("text",) if has_text else ())
+                        + tuple(annotation_names))
         for split, d in dialogues:
             names = [corpus.labels[i] if i >= 0 else "" for i in d.labels.tolist()]
             texts = d.texts if d.texts is not None else [""] * len(d)
+            extra = [[_cell(v) for v in d.annotations[a].tolist()] if a in d.annotations
+                     else [""] * len(d) for a in annotation_names]
             for k in range(len(d)):
                 row = [d.id, d.turns[k], d.speakers[k], names[k], split]
-                writer.writerow(row + [texts[k]] if has_text else row)
+                writer.writerow(row + ([texts[k]] if has_text else [])
+                                + [column[k] for column in extra])
     arrays = {m: (torch.cat([d.features[m] for _, d in dialogues]).numpy()
                   if dialogues else np.zeros((0, dim), np.float32))
               for m, dim in corpus.modalities.items()}
     np.savez_compressed(folder / FEATURES, **arrays)
+
+
+def _cell(value: float) -> str:
+    """An annotation as a CSV cell: empty for NaN, integers without '.0',
+    and otherwise the shortest text that reads back to the same float."""
+    if np.isnan(value):
+        return ""
+    return str(int(value)) if np.isfinite(value) and value == int(value) else repr(value)
 
 
 def _yaml_safe(value: Any) -> bool:

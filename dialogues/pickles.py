@@ -7,7 +7,13 @@ Both are read with :func:`dialogues.safe_pickle.safe_load`, never plain
 keys ``train``, ``dev`` and ``test``, each a list of per-dialogue dicts with
 ``vid``, ``speakers`` (per utterance), ``labels`` (ints), the feature
 sequences ``text``, ``audio`` and ``visual`` (any of them; one vector per
-utterance) and, optionally, ``sentence`` (the transcripts).
+utterance) and, optionally, ``sentence`` (the transcripts). Any other key
+holding one number per utterance (``reply_to``, ``timestamp``...) is read
+as an annotation that edge builders may use; other keys are ignored.
+
+The DialogueRNN/COGMEN tuple has a fixed layout with no place for
+annotations; a corpus that needs them is saved in the open format or as a
+CORECT pickle.
 
 **DialogueRNN/COGMEN** (``IEMOCAP_features.pkl``): a Python 2 pickle of the
 9-tuple ``(videoIDs, videoSpeakers, videoLabels, videoText, videoAudio,
@@ -41,6 +47,7 @@ from .label_sets import KNOWN_LABEL_SETS, guess_corpus_name
 from .safe_pickle import safe_load
 
 PICKLE_MODALITIES = ("text", "audio", "visual")
+CORECT_RECORD_KEYS = ("vid", "speakers", "labels", "sentence") + PICKLE_MODALITIES
 DIALOGUERNN_FIELDS = ("videoIDs", "videoSpeakers", "videoLabels", "videoText",
                       "videoAudio", "videoVisual", "videoSentence", "trainVid",
                       "testVid")
@@ -176,7 +183,8 @@ class _Reader:
                         raise DataError(f"{self.path}: {where}: missing key {m!r}")
                 dialogues.append(self.dialogue(
                     where, record["vid"], record["speakers"], record["labels"],
-                    {m: record[m] for m in chosen}, record.get("sentence")))
+                    {m: record[m] for m in chosen}, record.get("sentence"),
+                    _annotations(record, len(record["speakers"]))))
             splits[str(split)] = dialogues
         if chosen is None:
             raise DataError(f"{self.path}: no dialogues in any split")
@@ -222,7 +230,8 @@ class _Reader:
                         "list of dialogue ids")
 
     def dialogue(self, where: str, vid: Any, speakers: Any, labels: Any,
-                 features: dict[str, Any], texts: Any) -> Dialogue:
+                 features: dict[str, Any], texts: Any,
+                 annotations: dict[str, np.ndarray] | None = None) -> Dialogue:
         at = f"{self.path}: {where}"
         speakers = [_speaker(s) for s in speakers]
         length = len(speakers)
@@ -259,9 +268,25 @@ class _Reader:
         try:
             return Dialogue(id=str(vid), speakers=speakers,
                             labels=labels.astype(np.int64), features=arrays,
-                            turns=list(range(length)), texts=texts)
+                            turns=list(range(length)), texts=texts,
+                            annotations=annotations or {})
         except DataError as error:
             raise DataError(f"{self.path}: {where}: {error}") from None
+
+
+def _annotations(record: dict, length: int) -> dict[str, np.ndarray]:
+    """The record's extra keys that hold one number per utterance."""
+    found = {}
+    for key, value in record.items():
+        if key in CORECT_RECORD_KEYS or not isinstance(key, str) or key == "turn":
+            continue
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        if array.ndim == 1 and array.shape[0] == length:
+            found[key] = array
+    return found
 
 
 def _speaker(value: Any) -> str:
