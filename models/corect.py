@@ -37,6 +37,12 @@ class CORECT(nn.Module):
     ``gnn=False`` the RT-GCN is skipped and the encoders feed the classifier;
     ``speaker_gru`` (off by default) adds a GRU over each speaker's own turns.
 
+    **Content-reading builders.** The graph is built from the batch's
+    structure and annotations plus whatever the builder
+    :meth:`~graphs.EdgeBuilder.reads`: input features, or the utterance
+    states after the unimodal encoders (detached; the topology follows the
+    model, gradients do not flow through it). Edge weights reach RT-GCN.
+
     Args:
         config (ModelConfig): Sizes and switches.
         builder (EdgeBuilder): The topology; its relations size ``RGCNConv``.
@@ -53,6 +59,12 @@ class CORECT(nn.Module):
         self.builder = builder
         self.modalities = list(config.modalities)
         self.relations = builder.relations(self.modalities)
+        self.reads = builder.reads(self.modalities)
+        unknown = [m for m in self.reads.features + self.reads.states
+                   if m not in self.modalities]
+        if unknown:
+            raise ValueError(f"edge builder {builder!r} reads modalities {unknown}, but the "
+                             f"model has {self.modalities}")
         h = config.hidden
         self.encoders = nn.ModuleDict({
             m: (self._sequence_encoder(dim) if m in config.sequence_modalities
@@ -93,13 +105,29 @@ class CORECT(nn.Module):
         """Whether no prediction can depend on a later turn."""
         return self.builder.causal
 
-    def build_graph(self, structure: DialogueBatch) -> DialogueGraph:
+    def build_graph(self, structure: DialogueBatch,
+                    features: dict[str, Tensor] | None = None,
+                    states: dict[str, Tensor] | None = None) -> DialogueGraph:
         """The builder's graph for this batch, built on CPU: builders are
         plain index arithmetic on small tensors, which the host does faster
         than a launch per op, and third-party builders need not handle
-        devices. :meth:`forward` moves the edges to the model."""
-        return self.builder(structure if structure.device.type == "cpu"
-                            else structure.to("cpu"))
+        devices. :meth:`forward` moves the edges to the model.
+
+        Args:
+            structure (DialogueBatch): The batch, with its annotations.
+            features (dict[str, Tensor], optional): Input features, needed
+                when the builder reads them.
+            states (dict[str, Tensor], optional): Encoder states, needed
+                when the builder reads them.
+        """
+        structure = structure if structure.device.type == "cpu" else structure.to("cpu")
+        if self.reads.features or self.reads.states:
+            structure = structure.with_content(
+                features={m: features[m].detach().cpu() for m in self.reads.features
+                          if features is not None and m in features},
+                states={m: states[m].detach().cpu() for m in self.reads.states
+                        if states is not None and m in states})
+        return self.builder(structure)
 
     def _on_device(self, structure: DialogueBatch) -> DialogueBatch:
         """:obj:`structure` on the model's device; itself when it is there
@@ -151,12 +179,14 @@ class CORECT(nn.Module):
         parts = []
         if self.rtgcn is not None:
             if graph is None:
-                graph = self.build_graph(structure)
+                graph = self.build_graph(structure, features, states)
             # A graph built on CPU (or given) may still need the move.
             device = placed.device
             nodes = torch.cat([states[m] for m in self.modalities])
+            weight = (graph.edge_weight.to(device, nodes.dtype)
+                      if graph.edge_weight is not None else None)
             out = self.rtgcn(self.dropout(nodes), graph.edge_index.to(device),
-                             graph.edge_type.to(device), placed.node_dialogue)
+                             graph.edge_type.to(device), placed.node_dialogue, weight)
             # Modality-major nodes back to one row per utterance.
             parts.append(out.view(len(self.modalities), structure.num_utterances, -1)
                          .transpose(0, 1).flatten(1))

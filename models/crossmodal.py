@@ -1,13 +1,16 @@
-"""P-CM: pairwise cross-modal attention over a dialogue."""
+"""P-CM: pairwise cross-modal attention over a dialogue, offline and one
+turn at a time."""
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-from .attention_blocks import CrossAttentionLayer, grouped_blocks, packed_layout
+from .attention_blocks import (CrossAttentionLayer, StackedBlocks, grouped_blocks,
+                               packed_layout)
 from .encoders import causal_mask
+from .history import History
 
-__all__ = ["CrossAttentionLayer", "PairwiseCrossModal"]
+__all__ = ["CrossAttentionLayer", "IncrementalCrossModal", "PairwiseCrossModal"]
 
 
 class PairwiseCrossModal(nn.Module):
@@ -72,3 +75,52 @@ class PairwiseCrossModal(nn.Module):
             h = grouped_blocks([self.self_attention[m].layers[i] for m in self.modalities],
                                h, None, layout)
         return h.transpose(0, 1).reshape(rows, -1)
+
+
+class IncrementalCrossModal:
+    r"""A causal :class:`PairwiseCrossModal` stepped one turn at a time at
+    evaluation: each depth's blocks of every pair (then of every target)
+    run side by side on the newest turn's rows, with key/value caches of
+    the earlier turns, as :meth:`PairwiseCrossModal.forward` runs them as
+    one batched computation.
+
+    The weights are stacked once, when built (see
+    :class:`~models.attention_blocks.StackedBlocks`): build a new one after
+    changing them.
+
+    Args:
+        crossmodal (PairwiseCrossModal): The module, in eval mode.
+
+    Shapes:
+        - **input:** per modality the new turn's states :math:`(1, H)`
+        - **output:** :math:`(1, M (M - 1) H)`
+    """
+
+    def __init__(self, crossmodal: PairwiseCrossModal) -> None:
+        for m, stack in crossmodal.self_attention.items():
+            if stack.norm is not None:  # the batched P-CM would not apply it
+                raise NotImplementedError(f"crossmodal.self_attention.{m}: streaming "
+                                          "supports no final TransformerEncoder norm")
+        self.crossmodal = crossmodal
+        # Pairs are target-major, so each target's cross outputs are
+        # consecutive groups, in source order: P-CM's concatenation.
+        self.cross = [StackedBlocks([crossmodal.cross[f"{src}->{dst}"][i]
+                                     for src, dst in crossmodal.pairs],
+                                    f"crossmodal.cross.*.{i}")
+                      for i in range(crossmodal.layers)]
+        stacks = [crossmodal.self_attention[m] for m in crossmodal.modalities]
+        self.self_attention = [StackedBlocks([stack.layers[i] for stack in stacks],
+                                             f"crossmodal.self_attention.*.layers.{i}")
+                               for i in range(crossmodal.self_layers)]
+
+    def step(self, states: dict[str, Tensor], history: History) -> Tensor:
+        """The new turn's P-CM output; turn :obj:`history.length` is the new one."""
+        pairs = self.crossmodal.pairs
+        h = torch.stack([states[dst] for _, dst in pairs])  # [P, 1, H]
+        memory = torch.stack([states[src] for src, _ in pairs])
+        for i, blocks in enumerate(self.cross):
+            h = blocks.step(h, history, f"cross/{i}", memory)
+        h = h.reshape(len(self.crossmodal.modalities), 1, -1)
+        for i, blocks in enumerate(self.self_attention):
+            h = blocks.step(h, history, f"self/{i}")
+        return h.reshape(1, -1)

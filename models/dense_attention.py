@@ -24,7 +24,7 @@ def group_positions(group: Tensor) -> tuple[Tensor, int, int]:
 
 
 def dense_transformer_conv(conv: TransformerConv, x: Tensor, edge_index: Tensor,
-                           group: Tensor) -> Tensor:
+                           group: Tensor, edge_weight: Tensor | None = None) -> Tensor:
     r"""Exactly what ``conv(x, edge_index)`` computes, for graphs whose edges
     never leave their group (a dialogue), evaluated as one dense, masked
     attention per group.
@@ -37,12 +37,18 @@ def dense_transformer_conv(conv: TransformerConv, x: Tensor, edge_index: Tensor,
     relations) each count in the softmax, as they do in ``TransformerConv``:
     their multiplicity enters as ``log(count)`` in the scores.
 
+    With :obj:`edge_weight`, each edge's attention-weighted message is
+    scaled by its weight, :math:`\sum_j \alpha_{ij} w_{ij} v_j`, as in
+    :func:`~models.rtgcn.attention_rows`; parallel edges share one
+    softmax cell, whose message is scaled by their mean weight.
+
     Args:
         conv (TransformerConv): The layer, with ``concat=True``, no edge
             features, no ``beta`` gate and no attention dropout.
         x (Tensor): Node features, shape :obj:`[N, F]`.
         edge_index (LongTensor): Edges within groups, shape :obj:`[2, E]`.
         group (LongTensor): Group (dialogue) of every node, shape :obj:`[N]`.
+        edge_weight (Tensor, optional): Weight of every edge, shape :obj:`[E]`.
 
     Returns:
         Node outputs, shape :obj:`[N, heads * channels]`.
@@ -76,5 +82,9 @@ def dense_transformer_conv(conv: TransformerConv, x: Tensor, edge_index: Tensor,
     isolated = count.sum(-1, keepdim=True) == 0
     weights = torch.softmax(scores.masked_fill(isolated, 0.0), dim=-1)
     weights = weights.masked_fill(isolated, 0.0)
+    if edge_weight is not None:
+        summed = torch.zeros(num_groups * size * size, dtype=x.dtype, device=x.device)
+        summed.index_add_(0, cell, edge_weight.to(x.dtype))
+        weights = weights * (summed.view(num_groups, 1, size, size) / count.clamp(min=1))
     out = (weights @ value).transpose(1, 2)[group, position]
     return out.reshape(num_nodes, heads * channels) + conv.lin_skip(x)

@@ -1,10 +1,14 @@
-"""Unimodal encoders: a sequence transformer or GRU, and a per-utterance MLP."""
+"""Unimodal encoders: a sequence transformer or GRU, and a per-utterance MLP;
+with the sequence encoders' incremental forms for live inference."""
 from __future__ import annotations
 
 import math
 
 import torch
 from torch import Tensor, nn
+
+from .attention_blocks import StackedBlocks
+from .history import History
 
 
 def causal_mask(length: int, device: torch.device | None = None) -> Tensor:
@@ -66,6 +70,53 @@ class SequenceEncoder(nn.Module):
         return self.norm(self.encoder(h, mask=mask, src_key_padding_mask=padding))
 
 
+class IncrementalSequenceEncoder:
+    r"""A :class:`SequenceEncoder` under a causal mask, stepped one turn at
+    a time at evaluation: the newest turn's row only, each transformer
+    layer reading a key/value cache of the earlier turns.
+
+    The layers' weights are stacked once, when built (see
+    :class:`~models.attention_blocks.StackedBlocks`): build a new one after
+    changing them.
+
+    Args:
+        encoder (SequenceEncoder): The encoder, in eval mode.
+        where (str): Its name, for messages.
+
+    Shapes:
+        - **input:** the new turn's features :math:`(1, F)`
+        - **output:** :math:`(1, H)`
+    """
+
+    def __init__(self, encoder: SequenceEncoder, where: str) -> None:
+        if encoder.encoder.norm is not None:
+            # Our encoders never build one.
+            raise NotImplementedError(f"{where}.encoder: streaming supports no final "
+                                      "TransformerEncoder norm")
+        self.encoder = encoder
+        self.blocks = [StackedBlocks([layer], f"{where}.encoder.layers.{i}")
+                       for i, layer in enumerate(encoder.encoder.layers)]
+        self._positions: Tensor | None = None
+
+    def step(self, x: Tensor, history: History, key: str) -> Tensor:
+        """The new turn's output; turn :obj:`history.length` is the new one."""
+        h = self.encoder.project(x)
+        h = (h + self._position(history.length, h.size(-1), h.device)).unsqueeze(0)
+        for i, blocks in enumerate(self.blocks):
+            h = blocks.step(h, history, f"{key}/{i}")
+        return self.encoder.norm(h[0])
+
+    def _position(self, turn: int, dim: int, device: torch.device) -> Tensor:
+        """Sinusoidal encoding :obj:`[1, dim]` of :obj:`turn`, from a table
+        that doubles when outgrown (the same values as computing each row
+        on its own: the encoding is elementwise)."""
+        table = self._positions
+        if table is None or table.size(0) <= turn or table.size(1) != dim:
+            table = sinusoidal_positions(torch.arange(max(64, 2 * turn), device=device), dim)
+            self._positions = table
+        return table[turn:turn + 1]
+
+
 class GRUEncoder(nn.Module):
     r"""GRU over a dialogue's utterances of one modality.
 
@@ -121,6 +172,17 @@ class GRUEncoder(nn.Module):
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True,
                                                   total_length=x.size(1))
         return out
+
+    def step(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        r"""One forward step at evaluation: the output for the features
+        :obj:`x` :math:`(1, F)` after the hidden :obj:`state`
+        :math:`(L, H)` (:obj:`None` starts afresh), and the new state.
+        Running it turn by turn equals :meth:`forward` of a forward-only
+        GRU."""
+        if self.bidirectional:
+            raise ValueError("a bidirectional GRU reads later turns and cannot step")
+        out, state = self.gru(self.norm(x).unsqueeze(0), state)
+        return out[0], state
 
 
 class MLPEncoder(nn.Module):

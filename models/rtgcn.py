@@ -1,10 +1,94 @@
-"""RT-GCN: the relational temporal graph layers."""
+"""RT-GCN: the relational temporal graph layers, offline and one turn at a time."""
 from __future__ import annotations
 
+import math
+
+import torch
 from torch import Tensor, nn
 from torch_geometric.nn import RGCNConv, TransformerConv
+from torch_geometric.utils import softmax as pyg_softmax
 
 from .dense_attention import dense_transformer_conv
+from .history import History
+
+
+def relational_rows(conv: RGCNConv, x: Tensor, targets: Tensor, source: Tensor,
+                    target: Tensor, edge_type: Tensor,
+                    edge_weight: Tensor | None = None) -> Tensor:
+    r"""What ``RGCNConv`` (mean aggregation) computes for the :obj:`T`
+    target nodes only: for each, the mean message of every relation over
+    its in-edges, summed, plus the root transform. Edges run from
+    ``x[source]`` to ``targets[target]``.
+
+    With :obj:`edge_weight`, an edge's message is scaled by its weight
+    before the mean, :math:`\frac{1}{|N_r(i)|}\sum_{j \in N_r(i)} w_{ij}
+    W_r x_j`; weights of 1 give ``RGCNConv`` exactly.
+
+    The messages are linear, so the inputs are averaged per (target,
+    relation) first and each relation's weight applied once, as one matrix
+    product over (relation, input) pairs: :math:`\sum_r \bar x_{t,r} W_r`.
+
+    Args:
+        conv (RGCNConv): The layer, without block decomposition.
+        x (Tensor): Source node inputs, shape :obj:`[N, F]`.
+        targets (Tensor): Target node inputs, shape :obj:`[T, F]`.
+        source (LongTensor): Rows of :obj:`x`, shape :obj:`[E]`.
+        target (LongTensor): Rows of :obj:`targets`, shape :obj:`[E]`.
+        edge_type (LongTensor): Relations, shape :obj:`[E]`.
+        edge_weight (Tensor, optional): Weights, shape :obj:`[E]`.
+
+    Shapes:
+        - **output:** :math:`(T, O)`
+    """
+    weight = conv.weight
+    if conv.num_bases is not None:
+        weight = (conv.comp @ weight.view(conv.num_bases, -1)).view(
+            conv.num_relations, conv.in_channels_l, conv.out_channels)
+    num_targets, relations = targets.size(0), conv.num_relations
+    cells = num_targets * relations
+    cell = target * relations + edge_type
+    messages = x[source] if edge_weight is None else x[source] * edge_weight.unsqueeze(1)
+    summed = x.new_zeros(cells, x.size(1)).index_add_(0, cell, messages)
+    # An empty cell sums to zero and stays zero: it sends no message.
+    count = torch.bincount(cell, minlength=cells).clamp_(min=1).unsqueeze(1)
+    mean = (summed / count.to(summed.dtype)).view(num_targets, -1)  # [T, R * F]
+    out = mean @ weight.reshape(-1, conv.out_channels)
+    if conv.root is not None:
+        out = out + targets @ conv.root
+    return out + conv.bias if conv.bias is not None else out
+
+
+def attention_rows(conv: TransformerConv, x: Tensor, targets: Tensor, source: Tensor,
+                   target: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+    r"""What ``TransformerConv`` (heads concatenated, skip connection, no
+    edge features or gate) computes for the :obj:`T` target nodes only.
+    A target without in-edges gets its skip connection alone, as in
+    message passing. With :obj:`edge_weight`, each edge's attention-weighted
+    message is scaled by its weight, :math:`\sum_j \alpha_{ij} w_{ij} v_j`.
+
+    Args:
+        conv (TransformerConv): The layer.
+        x (Tensor): Source node inputs, shape :obj:`[N, F]`.
+        targets (Tensor): Target node inputs, shape :obj:`[T, F]`.
+        source (LongTensor): Rows of :obj:`x`, shape :obj:`[E]`.
+        target (LongTensor): Rows of :obj:`targets`, shape :obj:`[E]`.
+        edge_weight (Tensor, optional): Weights, shape :obj:`[E]`.
+
+    Shapes:
+        - **output:** :math:`(T, heads \cdot C)`
+    """
+    heads, channels = conv.heads, conv.out_channels
+    x_source = x[source]
+    query = conv.lin_query(targets).view(-1, heads, channels)[target]
+    key = conv.lin_key(x_source).view(-1, heads, channels)
+    value = conv.lin_value(x_source).view(-1, heads, channels)
+    score = (query * key).sum(-1) / math.sqrt(channels)
+    alpha = pyg_softmax(score, target, num_nodes=targets.size(0))
+    if edge_weight is not None:
+        alpha = alpha * edge_weight.unsqueeze(1)
+    out = value.new_zeros(targets.size(0), heads, channels).index_add(
+        0, target, alpha.unsqueeze(-1) * value)
+    return out.view(targets.size(0), heads * channels) + conv.lin_skip(targets)
 
 
 class RTGCN(nn.Module):
@@ -13,7 +97,9 @@ class RTGCN(nn.Module):
 
     Messages only travel along the given edges, so on a causal graph no node
     sees a later turn; at evaluation BatchNorm uses running statistics and
-    mixes nothing across nodes.
+    mixes nothing across nodes. Edge weights, when given, scale each edge's
+    message in both layers (:func:`relational_rows`,
+    :func:`attention_rows`); without them the layers are PyG's own.
 
     Args:
         hidden (int): Node width in.
@@ -26,8 +112,8 @@ class RTGCN(nn.Module):
 
     Shapes:
         - **input:** nodes :math:`(N, H)`, edge_index :math:`(2, E)`,
-          edge_type :math:`(E)` sorted ascending, and optionally the
-          dialogue of every node :math:`(N)`
+          edge_type :math:`(E)` sorted ascending, optionally the dialogue
+          of every node :math:`(N)` and edge weights :math:`(E)`
         - **output:** :math:`(N, H \cdot heads)`
     """
 
@@ -43,11 +129,70 @@ class RTGCN(nn.Module):
         return self.norm.num_features
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
-                dialogue: Tensor | None = None) -> Tensor:
-        # Builders emit edges sorted by relation, so RGCN may skip its sort.
-        h = self.relational(x, edge_index, edge_type)
-        if dialogue is None:
+                dialogue: Tensor | None = None,
+                edge_weight: Tensor | None = None) -> Tensor:
+        if edge_weight is None:
+            # Builders emit edges sorted by relation, so RGCN may skip its sort.
+            h = self.relational(x, edge_index, edge_type)
+        else:
+            h = relational_rows(self.relational, x, x, edge_index[0], edge_index[1],
+                                edge_type, edge_weight)
+        if dialogue is not None:
+            h = dense_transformer_conv(self.attention, h, edge_index, dialogue, edge_weight)
+        elif edge_weight is None:
             h = self.attention(h, edge_index)
         else:
-            h = dense_transformer_conv(self.attention, h, edge_index, dialogue)
+            h = attention_rows(self.attention, h, h, edge_index[0], edge_index[1],
+                               edge_weight)
         return self.act(self.norm(h))
+
+    def check_steppable(self) -> None:
+        """Refuse layer settings that :meth:`step` does not reproduce."""
+        relational, attention = self.relational, self.attention
+        if (relational.num_blocks is not None or relational.aggr != "mean"
+                or attention.lin_edge is not None or attention.lin_beta is not None
+                or not attention.concat or not attention.root_weight):
+            raise NotImplementedError(
+                "rtgcn: streaming supports RGCNConv with mean aggregation and no block "
+                "decomposition, and TransformerConv with concat=True, a skip connection, "
+                "no edge_dim and no beta only")
+
+    def step(self, new: Tensor, cache: History, start: int, source: Tensor,
+             target: Tensor, edge_type: Tensor,
+             edge_weight: Tensor | None = None) -> Tensor:
+        r"""The forward pass for the newest turn's :obj:`M` nodes only, at
+        evaluation, given the in-edges of those nodes in the graph of turns
+        ``start..now``.
+
+        Both layers are evaluated for the new nodes alone; the inputs and
+        ``RGCNConv`` outputs of earlier turns come from :obj:`cache`, where
+        this step adds the new turn's. On a causal graph no earlier node's
+        output can change, so this equals :meth:`forward` on the whole
+        dialogue.
+
+        Args:
+            new (Tensor): The new turn's node inputs, shape :obj:`[M, H]`,
+                modality-major like the graph.
+            cache (History): Per-turn rows; keys ``graph/input`` and
+                ``graph/relational``.
+            start (int): First turn of the graph the edges come from.
+            source (LongTensor): Sources, numbered in that graph
+                (node ``m * L + u`` for ``L`` turns), shape :obj:`[E]`.
+            target (LongTensor): Targets' modality positions, shape :obj:`[E]`.
+            edge_type (LongTensor): Relations, shape :obj:`[E]`.
+            edge_weight (Tensor, optional): Weights, shape :obj:`[E]`.
+
+        Returns:
+            The new nodes' outputs, flattened, shape :obj:`[1, M * heads * H]`.
+        """
+        def nodes(key: str, rows: Tensor) -> Tensor:
+            # Turns start..now of every modality, modality-major like the
+            # graph: the cache keeps turns on axis 1, [M, T, H].
+            tail = cache.put(key, rows, dim=1)[:, start:]
+            return tail.reshape(-1, rows.size(-1))
+
+        h = relational_rows(self.relational, nodes("graph/input", new), new,
+                            source, target, edge_type, edge_weight)
+        h = attention_rows(self.attention, nodes("graph/relational", h), h,
+                           source, target, edge_weight)
+        return self.act(self.norm(h)).reshape(1, -1)

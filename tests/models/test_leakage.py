@@ -13,8 +13,12 @@ REGISTRY = EdgeBuilderRegistry(entry_points=False)
 CAUSAL = [("causal", {}), ("causal", {"past": None, "self_loops": True}),
           ("window", {"past": 2, "future": 0}), ("speaker", {"future": 0}),
           ("modality", {}), ("none", {}),
-          ("union", {"parts": {"causal": {}, "modality": {}}})]
-BIDIRECTIONAL = [("window", {}), ("corect", {}), ("speaker", {})]
+          ("union", {"parts": {"causal": {}, "modality": {}}}),
+          ("dag", {}), ("similarity", {"k": 2, "past_only": True}),
+          ("similarity", {"k": 2, "on": "states", "past_only": True, "weighted": True}),
+          ("mmgcn", {"past_only": True})]
+BIDIRECTIONAL = [("window", {}), ("corect", {}), ("speaker", {}), ("similarity", {}),
+                 ("mmgcn", {})]
 LENGTHS = [1, 7, 12, 3, 1, 20]
 # Sequence encoder, and whether a speaker GRU is added to it.
 ENCODERS = [("transformer", False), ("gru", False), ("gru", True), ("transformer", True)]

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from graphs import DialogueBatch, EdgeBuilder
+from graphs import DialogueBatch, EdgeBuilder, Reads
 from models import CORECT, Checkpoint, ModelConfig, StreamingPredictor, save_checkpoint
 from models.encoders import GRUEncoder
 from models.speaker_gru import SpeakerGRU
-from models.streaming import graph_horizon
 from registry import EdgeBuilderRegistry
 
 from .test_corect import DIMS, small_config
@@ -24,6 +23,11 @@ CAUSAL = [("causal", {}), ("causal", {"past": None, "self_loops": True}),
           ("modality", {}), ("none", {}),
           ("union", {"parts": {"causal": {}, "modality": {}}})]
 MODALITY_SETS = [("text",), ("audio", "visual"), ("text", "audio", "visual")]
+# Builders that read content besides structure.
+CONTENT = [("dag", {}), ("similarity", {"k": 3, "past_only": True}),
+           ("similarity", {"k": 2, "past_only": True, "weighted": True, "modality": "text"}),
+           ("similarity", {"k": 2, "on": "states", "past_only": True}),
+           ("mmgcn", {"past_only": True})]
 LABELS = ["a", "b", "c", "d"]
 
 
@@ -97,7 +101,7 @@ def assert_streams_like_offline(model, lengths, seed=0):
 def test_push_by_push_equals_offline_causal_inference(name, params, modalities):
     config = small_config({m: DIMS[m] for m in modalities})
     model = trained(config, name, params)
-    assert StreamingPredictor(model, LABELS)._backbone.horizon == graph_horizon(model.builder)
+    assert StreamingPredictor(model, LABELS)._backbone.horizon == model.builder.horizon
     assert_streams_like_offline(model, [1, 110, 2, 17], seed=len(modalities))
 
 
@@ -169,6 +173,69 @@ def test_a_bidirectional_gru_is_refused_by_name():
         StreamingPredictor(model, LABELS)
 
 
+@pytest.mark.parametrize("modalities", [("text",), ("text", "audio", "visual")],
+                         ids="+".join)
+@pytest.mark.parametrize("name, params", CONTENT,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(CONTENT)])
+def test_a_content_reading_builder_streams_exactly(name, params, modalities):
+    config = small_config({m: DIMS[m] for m in modalities})
+    model = trained(config, name, params)
+    assert model.reads.content or name == "dag"
+    assert_streams_like_offline(model, [1, 40, 17], seed=len(modalities))
+
+
+@dataclass
+class RepliesTo(EdgeBuilder):
+    """Each utterance hears the turn its ``reply_to`` annotation names."""
+
+    @property
+    def causal(self):
+        return True
+
+    def reads(self, modalities):
+        return Reads(annotations=("reply_to", "turn"))
+
+    def relations(self, modalities):
+        return [f"{m}:reply" for m in modalities]
+
+    def edges(self, batch):
+        reply, turn = batch.annotations["reply_to"], batch.annotations["turn"]
+        ok = ~torch.isnan(reply) & (reply < turn)
+        target = torch.nonzero(ok).flatten()
+        source = target - (turn[target] - reply[target]).long()
+        U = batch.num_utterances
+        return (torch.cat([torch.stack([source + m * U, target + m * U])
+                           for m in range(len(batch.modalities))], 1),
+                torch.arange(len(batch.modalities)).repeat_interleave(target.numel()))
+
+
+def test_an_annotation_reading_builder_streams_exactly():
+    torch.manual_seed(0)
+    model = CORECT(small_config({"text": 12, "audio": 5}), RepliesTo()).eval()
+    dialogues, features, structure = random_dialogues([6, 9], model.config.modalities)
+    reply_to = torch.tensor([float("nan"), 0, 0, 1, float("nan"), 2,
+                             float("nan"), 0, 1, 1, 3, 0, 7, 5, 2], dtype=torch.float64)
+    turn = torch.cat([torch.arange(6), torch.arange(9)]).double()
+    structure = structure.with_content(annotations={"reply_to": reply_to, "turn": turn})
+    with torch.no_grad():
+        offline = model(features, structure)
+    predictor = StreamingPredictor(model, LABELS)
+    live, row = [], 0
+    for f, speakers in dialogues:
+        predictor.reset()
+        for t, s in enumerate(speakers):
+            live.append(predictor.push(s, {m: x[t] for m, x in f.items()},
+                                       annotations={"reply_to": float(reply_to[row])}).logits)
+            row += 1
+    torch.testing.assert_close(torch.stack(live), offline, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"reads annotations \['reply_to'\]; pass them"):
+        predictor.push(0, {m: torch.zeros(d) for m, d in model.config.modalities.items()})
+    with pytest.raises(ValueError, match="annotation 'reply_to' is 'x', not a number"):
+        predictor.push(0, {m: torch.zeros(d) for m, d in model.config.modalities.items()},
+                       annotations={"reply_to": "x"})
+    assert predictor.turn == 9
+
+
 @pytest.mark.parametrize("name, params", [("causal", {"past": 4, "self_loops": True}),
                                           ("speaker", {"future": 0})])
 def test_default_sized_model_streams_exactly(name, params):
@@ -214,27 +281,18 @@ def test_a_builder_without_horizon_streams_exactly_over_the_whole_prefix():
     torch.manual_seed(0)
     config = small_config({"text": 12, "audio": 5})
     model = CORECT(config, registry.get("before")).eval()
-    assert graph_horizon(model.builder) is None
+    assert model.builder.horizon is None
     assert_streams_like_offline(model, [30, 5])
 
 
-def test_graph_horizon_of_the_built_ins_and_of_plugins():
-    get = REGISTRY.get
-    assert graph_horizon(get("causal", past=3)) == 3
-    assert graph_horizon(get("causal", past=None)) is None
-    assert graph_horizon(get("window", past=2, future=0)) == 2
-    assert graph_horizon(get("speaker", past=5, future=0)) == 5
-    assert graph_horizon(get("modality")) == 0
-    assert graph_horizon(get("none")) == 0
-    assert graph_horizon(get("union", parts={"causal": {"past": 2}, "modality": {},
-                                             "w": {"builder": "window", "past": 6,
-                                                   "future": 0}})) == 6
+def test_a_declared_horizon_bounds_the_streamed_graph():
     declared = SameSpeakerBefore()
     declared.horizon = 7
-    assert graph_horizon(declared) == 7
+    model = CORECT(small_config({"text": 12}), declared).eval()
+    assert StreamingPredictor(model, LABELS)._backbone.horizon == 7
     declared.horizon = -1
     with pytest.raises(ValueError, match="horizon=-1"):
-        graph_horizon(declared)
+        StreamingPredictor(model, LABELS)
 
 
 @pytest.mark.parametrize("name, params", [("window", {}), ("corect", {}),
@@ -433,37 +491,6 @@ def test_without_the_text_extra_the_error_names_the_install_command():
     with pytest.raises(ImportError, match=r"pip install 'ergraph\[text\]'"):
         predictor.push("ann", text="hi")
     assert predictor.turn == 0
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_rtgcn_rows_for_the_targets_equal_pyg_message_passing(seed):
-    """The newest turn's RT-GCN rows against PyG on the whole subgraph, with
-    parallel edges of several relations and a target with no in-edge."""
-    from torch_geometric.nn import RGCNConv, TransformerConv
-
-    from models.streaming import _attention_rows, _relational_rows
-
-    g = torch.Generator().manual_seed(seed)
-    nodes, relations = 7, 4
-    relational = RGCNConv(5, 6, relations, num_bases=2 if seed % 2 else None)
-    attention = TransformerConv(6, 3, heads=2)
-    x = torch.randn(nodes, 5, generator=g)
-    target_nodes = torch.tensor([2, 4, 6])
-    # Target 2 (node 6) gets no in-edge; (0 -> 2) appears under two relations.
-    source = torch.tensor([0, 0, 1, 3, 5, 2, 4])
-    target = torch.tensor([0, 0, 0, 1, 1, 1, 0])
-    edge_type = torch.randint(0, relations, (7,), generator=g)
-    edge_type[1] = (edge_type[0] + 1) % relations
-    edge_index = torch.stack([source, target_nodes[target]])
-    order = torch.argsort(edge_type, stable=True)
-
-    with torch.no_grad():
-        expected_h = relational(x, edge_index[:, order], edge_type[order])
-        expected = attention(expected_h, edge_index)[target_nodes]
-        h = _relational_rows(relational, x, x[target_nodes], source, target, edge_type)
-        torch.testing.assert_close(h, expected_h[target_nodes], atol=1e-5, rtol=1e-5)
-        got = _attention_rows(attention, expected_h, h, source, target)
-    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("where", ["encoders.text.encoder",
