@@ -33,8 +33,12 @@ def measure_latency(model: CORECT, dialogues: list[Dialogue], device: torch.devi
     for rep in range(warmup + repeats):
         graph_total = forward_total = 0.0
         for batch in batches:
+            # A builder that reads encoder states needs them first; the
+            # encoders' time counts in the forward pass, not here.
+            states = (model.encode(batch.features, batch.structure)[0]
+                      if model.reads.states else None)
             start = time.perf_counter()
-            graph = model.build_graph(batch.structure)
+            graph = model.build_graph(batch.structure, batch.features, states)
             built = time.perf_counter()
             model(batch.features, batch.structure, graph)
             _sync(device)

@@ -14,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     from experiments.config import ConfigError, compose, dump
     from experiments.runner import run_experiment
     from experiments.sweep import run_sweep
+    from graphs import GraphBuildError, GraphContractError
 
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -26,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         config = compose(args)
         print(dump(config), flush=True)
         run_dir = run_experiment(config)
-    except (ConfigError, DataError, FileExistsError) as exc:
+    except (ConfigError, DataError, FileExistsError, GraphContractError,
+            GraphBuildError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from experiments.report import describe_run

@@ -10,8 +10,8 @@ from typing import Any, Mapping
 
 import torch
 
-from dialogues import Corpus, DataError, SyntheticConfig, load_corpus, structure_of
-from graphs import validate
+from dialogues import Corpus, DataError, SyntheticConfig, batches, collate, load_corpus
+from graphs import GraphBuildError, GraphContractError, validate
 from graphs.files import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
 
@@ -92,13 +92,40 @@ def predictions_table(dialogues, labels: torch.Tensor, predictions: torch.Tensor
     return out.getvalue()
 
 
+#: Dialogues per batch when the builder is checked before training: large
+#: enough that the check is a few vectorised builds, small enough that a
+#: dense per-dialogue builder stays within memory.
+CHECK_BATCH = 256
+
+
 def check_graphs(model: CORECT, corpus: Corpus, graph_name: str) -> None:
-    """Hold the builder to its contract on a real batch of every split, so a
-    plugin's bug fails here rather than as a silent accuracy change."""
+    """Hold the builder to its contract on every dialogue of every split,
+    with the content it reads (stand-in states for a builder of encoder
+    states), before any training: a builder that breaks it only on some
+    dialogues, past its 24th turn say, fails here and not as a silently
+    wrong ``causal`` run.
+
+    Raises:
+        GraphContractError: Naming the builder, its origin, the split and
+            the first offending edge.
+    """
+    missing = [name for name in model.reads.annotations
+               if name != "turn" and not any(name in d.annotations
+                                             for ds in corpus.splits.values() for d in ds)]
+    if missing:
+        skipped = corpus.metadata.get("non_numeric_columns") or {}
+        why = "".join(f"; column {name!r} is not numeric ({skipped[name]})"
+                      for name in missing if name in skipped)
+        raise DataError(f"graph {graph_name!r} reads annotations {missing}, which corpus "
+                        f"{corpus.name!r} does not have{why}")
     for split, dialogues in corpus.splits.items():
-        if dialogues:
-            validate(model.builder, structure_of(dialogues[:16], model.modalities),
-                     graph_name)
+        for batch in batches(dialogues, model.modalities, CHECK_BATCH):
+            structure = batch.structure.with_content(
+                features={m: batch.features[m] for m in model.reads.features})
+            try:
+                validate(model.builder, structure, graph_name)
+            except GraphContractError as error:
+                raise GraphContractError(f"{error} (split {split!r})") from None
 
 
 def run_experiment(config: Mapping[str, Any], registry=None) -> Path:
@@ -112,6 +139,8 @@ def run_experiment(config: Mapping[str, Any], registry=None) -> Path:
     if run_dir.exists():
         raise FileExistsError(f"run directory {run_dir} already exists; "
                               "choose another out=")
+    if registry is None:
+        from registry import default_registry as registry
     with staged_folder(run_dir) as staging:
         (staging / "config.yaml").write_text(dump(config))
         metrics = _run(config, staging, registry)
@@ -127,10 +156,15 @@ def _run(config: Mapping[str, Any], staging: Path, registry) -> dict[str, Any]:
     label_names = list(corpus.labels)
     model = build_model(config, corpus, registry)
     graph_name, graph_params = graph_spec(config)
-    check_graphs(model, corpus, graph_name)
+    entry = registry.entry(graph_name)
+    check_graphs(model, corpus, entry.label())
 
     train_config = TrainConfig(**{k: v for k, v in config["train"].items()})
-    result = train(model, corpus, train_config, seed, device, label_names)
+    try:
+        result = train(model, corpus, train_config, seed, device, label_names)
+    except GraphBuildError as error:
+        # Name a plugin builder by its distribution, as its contract errors do.
+        raise GraphBuildError(f"graph {entry.label()!r}: {error}") from error
 
     test_set = corpus.split("test")
     labels, logits = predict(model, test_set, train_config.batch_size, device)
@@ -142,10 +176,15 @@ def _run(config: Mapping[str, Any], staging: Path, registry) -> dict[str, Any]:
     # save_checkpoint moves the weights to CPU itself.
     save_checkpoint(staging / "checkpoint.pt", Checkpoint.from_model(
         model, graph_name, graph_params, label_names,
-        {"dataset": corpus.metadata, "config": config}))
+        {"dataset": corpus.metadata, "config": config}, entry.provider))
 
-    structure = structure_of(test_set, model.modalities)
-    graph = model.build_graph(structure)
+    whole = collate(test_set, model.modalities)
+    structure = whole.structure
+    model.eval()
+    with torch.no_grad():
+        states = (model.encode(whole.features, structure)[0] if model.reads.states
+                  else None)
+        graph = model.build_graph(structure, whole.features, states)
     latency = config.get("latency", {})
     return {
         "test": test_metrics,

@@ -10,7 +10,7 @@ from .similarity import SimilarityEdges, angular_similarity, nearest_pairs
 from .speaker import SpeakerEdges
 from .temporal import offset_pairs, per_modality, relation_names
 from .union import UnionEdges
-from .validate import GraphContractError, validate
+from .validate import GraphBuildError, GraphContractError, validate
 from .window import WindowEdges
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "DialogueBatch",
     "DialogueGraph",
     "EdgeBuilder",
+    "GraphBuildError",
     "GraphContractError",
     "ModalityEdges",
     "NoEdges",

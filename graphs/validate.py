@@ -18,6 +18,10 @@ class GraphContractError(ValueError):
     """A builder's output breaks the contract of :class:`EdgeBuilder`."""
 
 
+class GraphBuildError(ValueError):
+    """A builder raised while building a batch's graph."""
+
+
 def _edge(batch: DialogueBatch, graph: DialogueGraph, e: int) -> str:
     src, dst = (int(v) for v in graph.edge_index[:, e])
     kind = int(graph.edge_type[e])

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
-from graphs import DialogueBatch, DialogueGraph, EdgeBuilder
+from graphs import DialogueBatch, DialogueGraph, EdgeBuilder, GraphBuildError
 
 from .config import ModelConfig
 from .crossmodal import PairwiseCrossModal
@@ -119,6 +119,10 @@ class CORECT(nn.Module):
                 when the builder reads them.
             states (dict[str, Tensor], optional): Encoder states, needed
                 when the builder reads them.
+
+        Raises:
+            GraphBuildError: The builder failed; the message names it and
+                keeps its own error.
         """
         structure = structure if structure.device.type == "cpu" else structure.to("cpu")
         if self.reads.features or self.reads.states:
@@ -127,7 +131,12 @@ class CORECT(nn.Module):
                           if features is not None and m in features},
                 states={m: states[m].detach().cpu() for m in self.reads.states
                         if states is not None and m in states})
-        return self.builder(structure)
+        try:
+            return self.builder(structure)
+        except Exception as error:  # third-party code: keep its message, name the builder
+            raise GraphBuildError(f"edge builder {self.builder!r} failed on a batch of "
+                                  f"{structure.num_dialogues} dialogues: "
+                                  f"{type(error).__name__}: {error}") from error
 
     def _on_device(self, structure: DialogueBatch) -> DialogueBatch:
         """:obj:`structure` on the model's device; itself when it is there
