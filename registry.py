@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
+from importlib.metadata import PackageNotFoundError, version
 import re
 import warnings
 from dataclasses import dataclass
@@ -39,18 +40,48 @@ class UnknownEdgeBuilderError(KeyError):
 
 @dataclass(frozen=True)
 class BuilderEntry:
-    """A registered builder: its factory, description and where it came
-    from (``ergraph``, a plugin's distribution, or the caller's module)."""
+    """A registered builder: its factory, description, where it came from
+    (``ergraph``, a plugin's distribution, or the caller's module) and, for
+    a distribution, its installed version."""
     name: str
     factory: Callable[..., EdgeBuilder]
     description: str
     source: str
+    version: str | None = None
+
+    @property
+    def provider(self) -> dict[str, str | None]:
+        """``{"source": ..., "version": ...}``, which checkpoints record so
+        that loading one where the plugin is missing can say what to
+        install."""
+        return {"source": self.source, "version": self.version}
+
+    @property
+    def origin(self) -> str:
+        """Where the builder comes from, for messages: ``ergraph``,
+        ``plugin DIST VERSION`` or ``module NAME``."""
+        if self.source == "ergraph":
+            return "ergraph"
+        if self.version is None:
+            return f"module {self.source}"
+        return f"plugin {self.source} {self.version}"
+
+    def label(self) -> str:
+        """The builder's name with its origin unless it is a built-in."""
+        return self.name if self.source == "ergraph" else f"{self.name} ({self.origin})"
 
     def parameters(self) -> dict[str, inspect.Parameter]:
         """The keyword parameters a user may set."""
         return {p.name: p for p in inspect.signature(self.factory).parameters.values()
                 if p.name != "registry" and p.kind in (
                     p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _ergraph_version() -> str | None:
+    try:
+        return version("ergraph")
+    except PackageNotFoundError:
+        return None
 
 
 def _describe(factory: Callable) -> str:
@@ -75,6 +106,7 @@ class EdgeBuilderRegistry:
         self._extra_plugins = list(plugins)
         self._entries: dict[str, BuilderEntry] = {}
         self._plugin_errors: list[PluginError] = []
+        self._versions: dict[str, str] = {}
         self._loaded = False
 
     # -- loading ---------------------------------------------------------
@@ -82,7 +114,8 @@ class EdgeBuilderRegistry:
         if self._loaded:
             return
         self._loaded = True
-        manager, errors = plugin_manager(self._entry_points, self._extra_plugins)
+        manager, errors, self._versions = plugin_manager(self._entry_points,
+                                                         self._extra_plugins)
         errors += collect_edge_builders(manager, self._accept_plugin)
         self._plugin_errors = errors
         for error in errors:
@@ -112,7 +145,9 @@ class EdgeBuilderRegistry:
             raise TypeError(
                 f"edge builder {name!r}: class {factory.__qualname__} does not "
                 "subclass graphs.EdgeBuilder")
-        return BuilderEntry(name, factory, _describe(factory), source)
+        return BuilderEntry(name, factory, _describe(factory), source,
+                            _ergraph_version() if source == "ergraph"
+                            else self._versions.get(source))
 
     def _check_free(self, name: str) -> None:
         if name in self._entries:

@@ -82,17 +82,20 @@ def script_options(argv: Iterable[str], allowed: Iterable[str], required: Iterab
     return args
 
 
-def _graph_defaults(name: str, registry) -> dict[str, Any]:
+def _graph_defaults(name: str, registry) -> tuple[dict[str, Any], list[str]]:
     """Parameters and defaults of a registry builder, for a graph with no
-    YAML file (one that only a plugin provides)."""
+    YAML file (one that only a plugin provides), and the names of the
+    required parameters, which start as null and must be set on the
+    command line."""
     entry = registry.entry(name)
-    params = {}
+    params, required = {}, []
     for p in entry.parameters().values():
         if p.default is inspect.Parameter.empty:
-            raise ConfigError(f"graph {name!r} has a required parameter {p.name!r}; "
-                              "add a YAML file for it under configs/graph/")
-        params[p.name] = copy.deepcopy(p.default)
-    return {"name": name, **params}
+            required.append(p.name)
+            params[p.name] = None
+        else:
+            params[p.name] = copy.deepcopy(p.default)
+    return {"name": name, **params}, required
 
 
 def convert(value: str, default: Any, key: str) -> Any:
@@ -153,6 +156,7 @@ def compose(args: Iterable[str] = (), config_dir: Path = CONFIG_DIR,
             overrides.append((key, value))
 
     config = base
+    required: list[str] = []
     for group, option in choices.items():
         if group not in available:
             raise ConfigError(f"config.yaml names unknown group {group!r}; "
@@ -161,11 +165,14 @@ def compose(args: Iterable[str] = (), config_dir: Path = CONFIG_DIR,
         if path.exists():
             config[group] = _read_yaml(path)
         elif group == "graph" and option in registry:
-            config[group] = _graph_defaults(option, registry)
+            config[group], required = _graph_defaults(option, registry)
+        elif group == "graph":
+            # Every registered builder is a graph option, plugins' included.
+            raise ConfigError(f"unknown graph {option!r}; "
+                              + _closest(option, [*available[group], *registry.names()]))
         else:
-            extra = "; or any registered edge builder" if group == "graph" else ""
             raise ConfigError(f"unknown {group} {option!r}; "
-                              + _closest(option, available[group]) + extra)
+                              + _closest(option, available[group]))
         if group in ("graph", "dataset"):  # their names label runs and reports
             config[group].setdefault("name", option)
 
@@ -184,6 +191,13 @@ def compose(args: Iterable[str] = (), config_dir: Path = CONFIG_DIR,
             raise ConfigError(f"unknown key {key!r} in {section}; "
                               + _closest(leaf, [*node, *(available if not parents else [])]))
         node[leaf] = convert(value, node[leaf], key)
+        if parents == ["graph"] and leaf in required:
+            required.remove(leaf)
+    if required:
+        name = config["graph"]["name"]
+        raise ConfigError(f"graph {name!r} has required parameter(s) "
+                          f"{', '.join(required)}; set them with "
+                          + " ".join(f"graph.{p}=..." for p in required))
     return config
 
 

@@ -18,6 +18,10 @@ from .corect import CORECT
 FORMAT = "ergraph-checkpoint/1"
 
 
+class MissingBuilderError(ValueError):
+    """A checkpoint's graph builder is not registered where it is loaded."""
+
+
 def ergraph_version() -> str:
     try:
         return version("ergraph")
@@ -31,7 +35,10 @@ class Checkpoint:
 
     Args:
         model (ModelConfig): The backbone's configuration.
-        graph (dict): ``{"name": registry name, "params": {...}}``.
+        graph (dict): ``{"name": registry name, "params": {...},
+            "relations": [...], "provider": {"source": distribution or
+            module, "version": ...}}``; checkpoints written before the
+            provider was recorded have none.
         labels (list[str]): Label names, in logit order.
         state_dict (dict[str, Tensor]): The weights.
         metadata (dict): Plain-typed extras: the dataset's metadata (for
@@ -48,22 +55,53 @@ class Checkpoint:
 
     @classmethod
     def from_model(cls, model: CORECT, graph_name: str, graph_params: dict[str, Any],
-                   labels: list[str], metadata: dict[str, Any] | None = None
-                   ) -> "Checkpoint":
+                   labels: list[str], metadata: dict[str, Any] | None = None,
+                   provider: dict[str, Any] | None = None) -> "Checkpoint":
         """Capture :obj:`model`, built by the registry entry
-        :obj:`graph_name` with :obj:`graph_params`."""
-        return cls(model.config, {"name": graph_name, "params": dict(graph_params),
-                                  "relations": list(model.relations)},
-                   list(labels), model.state_dict(), dict(metadata or {}))
+        :obj:`graph_name` with :obj:`graph_params` and registered by
+        :obj:`provider` (:attr:`registry.BuilderEntry.provider`)."""
+        graph = {"name": graph_name, "params": dict(graph_params),
+                 "relations": list(model.relations)}
+        if provider is not None:
+            graph["provider"] = dict(provider)
+        return cls(model.config, graph, list(labels), model.state_dict(),
+                   dict(metadata or {}))
 
     def build(self, registry=None) -> CORECT:
-        """A :class:`CORECT` with these weights, in eval mode, on CPU."""
+        """A :class:`CORECT` with these weights, in eval mode, on CPU.
+
+        Raises:
+            MissingBuilderError: The graph's builder is not registered here;
+                the message names the plugin distribution to install.
+        """
         if registry is None:
             from registry import default_registry as registry
-        builder = registry.get(self.graph["name"], **self.graph.get("params", {}))
+        name = self.graph["name"]
+        if name not in registry:
+            raise MissingBuilderError(missing_builder_message(name, self.graph.get("provider")))
+        builder = registry.get(name, **self.graph.get("params", {}))
         model = CORECT(self.model, builder)
         load_weights(model, self)
         return model.eval()
+
+
+def missing_builder_message(name: str, provider: dict[str, Any] | None) -> str:
+    """What to do when a checkpoint's builder is not registered."""
+    source = (provider or {}).get("source")
+    installed = (provider or {}).get("version")
+    if source is None:
+        return (f"the checkpoint's graph {name!r} is not registered here, and the "
+                "checkpoint does not record which package provided it")
+    if source == "ergraph":
+        return (f"the checkpoint's graph {name!r} is a built-in of ergraph "
+                f"{installed or ''} that this ergraph does not have; install that "
+                "version of ergraph")
+    if installed is None:
+        return (f"the checkpoint's graph {name!r} was registered by module {source!r}, "
+                "which has not registered it here; import that module before loading")
+    return (f"the checkpoint's graph {name!r} comes from the plugin {source!r} "
+            f"{installed}, which is not installed here; install it with "
+            f"pip install '{source}=={installed}'")
 
 
 def plain(value: Any) -> Any:

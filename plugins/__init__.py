@@ -38,18 +38,22 @@ class PluginError:
 
 def plugin_manager(entry_points: bool = True,
                    extra: Iterable[tuple[str, object]] = ()
-                   ) -> tuple[pluggy.PluginManager, list[PluginError]]:
+                   ) -> tuple[pluggy.PluginManager, list[PluginError], dict[str, str]]:
     """A plugin manager holding the built-ins, every installed ``ergraph``
     entry point (unless :obj:`entry_points` is false) and :obj:`extra`
-    ``(name, plugin)`` pairs. Plugins that fail to import are reported, by
+    ``(name, plugin)`` pairs, and the installed version of each entry
+    point's distribution. Plugins that fail to import are reported, by
     distribution name, instead of raising."""
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(hookspecs)
     manager.register(builtin, name="ergraph")
     errors: list[PluginError] = []
+    versions: dict[str, str] = {}
     if entry_points:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist.name if ep.dist is not None else ep.name
+            if ep.dist is not None:
+                versions[dist] = ep.dist.version
             try:
                 manager.register(ep.load(), name=dist)
             except Exception as exc:  # any failure in third-party code
@@ -58,7 +62,7 @@ def plugin_manager(entry_points: bool = True,
                           f"{type(exc).__name__}: {exc}"))
     for name, plugin in extra:
         manager.register(plugin, name=name)
-    return manager, errors
+    return manager, errors, versions
 
 
 def collect_edge_builders(
