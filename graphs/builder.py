@@ -136,6 +136,18 @@ class EdgeBuilder(ABC):
     #: attribute, a dataclass field or a property.
     horizon: int | None = None
 
+    def last_turn_edges(self, batch: DialogueBatch) -> Edges:
+        """The edges into the last turn of a one-dialogue batch, with the
+        same relation ids (and weights) as in :meth:`edges`: all a
+        streaming push needs. By default :meth:`edges`, filtered; a builder
+        whose full graph costs more than its last turn's (a kNN graph
+        ranks every pair) may override it, and :func:`graphs.validate`
+        checks that the two agree."""
+        edges = self.edges(batch)
+        length = batch.num_utterances
+        keep = edges[0][1] % length == length - 1
+        return tuple(part[..., keep] for part in edges)
+
     def __call__(self, batch: DialogueBatch) -> DialogueGraph:
         reads = self.reads(batch.modalities)
         edges = self.edges(batch.restricted(reads, f"edge builder {type(self).__name__}"))

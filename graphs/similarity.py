@@ -14,6 +14,35 @@ from .batch import DialogueBatch
 from .builder import EdgeBuilder, Edges, Reads, concat_edges
 
 SIMILARITY_SOURCES = ("features", "states")
+#: Mantissa bits of a float64.
+FLOAT64_EXACT_BITS = 53
+
+
+def fixed_point_units(vectors: Tensor) -> tuple[Tensor, float]:
+    r"""Unit vectors rounded to integers on a grid fine enough for
+    similarity and coarse enough that every dot product of two of them is
+    computed exactly in float64, whatever the summation order.
+
+    With :math:`b` bits per component, products are below :math:`2^{2b}`
+    and a sum of :math:`D` of them below :math:`2^{2b + \lceil \log_2 D
+    
+ceil}`, which stays under float64's 53 bits; so a batched matrix
+    product, a streamed matrix-vector product and any BLAS blocking give
+    bit-identical similarities, and exact ties (repeated utterances, whose
+    embeddings are equal) stay exact. The rounding moves a cosine by about
+    :math:`2^{-b}\sqrt{D}`, around :math:`10^{-5}` for 768-d features.
+
+    Args:
+        vectors (Tensor): Shape :obj:`[N, D]`.
+
+    Returns:
+        :obj:`(integers [N, D] as float64, scale)`: dot products divided by
+        :obj:`scale` are the cosines.
+    """
+    width = max(vectors.size(-1), 1)
+    bits = (FLOAT64_EXACT_BITS - 1 - math.ceil(math.log2(width))) // 2
+    unit = F.normalize(vectors.detach().to(torch.float64), dim=-1)
+    return torch.round(unit * 2.0 ** bits), 4.0 ** bits
 
 
 def nearest_pairs(batch: DialogueBatch, vectors: Tensor, k: int | None,
@@ -21,9 +50,9 @@ def nearest_pairs(batch: DialogueBatch, vectors: Tensor, k: int | None,
     r"""Each utterance's :obj:`k` most cosine-similar other utterances of
     its dialogue (earlier ones only with :obj:`past_only`).
 
-    Similarities are computed in float64, so that where the dialogue is
-    split (a batch, a streamed prefix) changes no choice; ties go to the
-    earlier utterance.
+    Similarities are exact products of :func:`fixed_point_units`, so that
+    where the dialogue is split (a batch, a streamed prefix) changes no
+    choice and no weight; ties go to the earlier utterance.
 
     Args:
         batch (DialogueBatch): The batch structure.
@@ -35,11 +64,15 @@ def nearest_pairs(batch: DialogueBatch, vectors: Tensor, k: int | None,
         :obj:`(source [P], target [P], cosine [P])`: batch-level utterance
         ids ordered by target, then source, and float64 similarities.
     """
-    unit = F.normalize(vectors.detach().to(torch.float64), dim=-1)
-    dense, mask = to_dense_batch(unit, batch.utterance_dialogue,
-                                 batch_size=batch.num_dialogues)
+    unit, scale = fixed_point_units(vectors)
+    if batch.num_dialogues == 1:  # a streamed prefix: no padding to lay out
+        dense = unit.unsqueeze(0)
+        mask = torch.ones(1, unit.size(0), dtype=torch.bool)
+    else:
+        dense, mask = to_dense_batch(unit, batch.utterance_dialogue,
+                                     batch_size=batch.num_dialogues)
     size = dense.size(1)
-    cosine = dense @ dense.transpose(1, 2)  # [B, target, source]
+    cosine = dense @ dense.transpose(1, 2) / scale  # [B, target, source]
     position = torch.arange(size)
     allowed = mask.unsqueeze(1) & mask.unsqueeze(2) & (position[:, None] != position[None, :])
     if past_only:
@@ -56,6 +89,27 @@ def nearest_pairs(batch: DialogueBatch, vectors: Tensor, k: int | None,
     dialogue, target, source = dialogue[order], target[order], source[order]
     start = batch.ptr[dialogue]
     return start + source, start + target, cosine[dialogue, target, source]
+
+
+def nearest_earlier(vectors: Tensor, k: int | None) -> tuple[Tensor, Tensor]:
+    r"""The last utterance's :obj:`k` most cosine-similar earlier
+    utterances of one dialogue: the last row of :func:`nearest_pairs`,
+    with the same similarities, ranked the same way.
+
+    Args:
+        vectors (Tensor): One vector per turn, shape :obj:`[T, D]`.
+        k (int, optional): Neighbours; :obj:`None` for all.
+
+    Returns:
+        :obj:`(source [P], cosine [P])`: turns in increasing order, and
+        float64 similarities.
+    """
+    unit, scale = fixed_point_units(vectors)
+    cosine = unit[:-1] @ unit[-1] / scale
+    keep = cosine.numel() if k is None else min(k, cosine.numel())
+    _, order = torch.sort(cosine, descending=True, stable=True)
+    source = order[:keep].sort().values
+    return source, cosine[source]
 
 
 def angular_similarity(cosine: Tensor) -> Tensor:
@@ -122,6 +176,22 @@ class SimilarityEdges(EdgeBuilder):
 
     def relations(self, modalities: Sequence[str]) -> list[str]:
         return [f"{m}:similar" for m in modalities]
+
+    def last_turn_edges(self, batch: DialogueBatch) -> Edges:
+        # Ranks the last turn's candidates only: one row, not every pair.
+        content = getattr(batch, self.on)
+        length = batch.num_utterances
+        nearest = {name: nearest_earlier(content[name], self.k)
+                   for name in self._sources(batch.modalities)}
+        parts = []
+        for m, name in enumerate(batch.modalities):
+            source, cosine = nearest[name if self.modality is None else self.modality]
+            edges = (torch.stack([source + m * length,
+                                  torch.full_like(source, m * length + length - 1)]),
+                     torch.full_like(source, m))
+            parts.append(edges + (angular_similarity(cosine).float(),) if self.weighted
+                         else edges)
+        return concat_edges(parts)
 
     def edges(self, batch: DialogueBatch) -> Edges:
         content = getattr(batch, self.on)

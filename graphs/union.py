@@ -49,15 +49,22 @@ class UnionEdges(EdgeBuilder):
             combined = combined | part.reads(modalities)
         return combined
 
+    def last_turn_edges(self, batch: DialogueBatch) -> Edges:
+        return self._joined(batch, "last_turn_edges")
+
     def relations(self, modalities: Sequence[str]) -> list[str]:
         return [f"{name}/{relation}" for name, part in self.parts.items()
                 for relation in part.relations(modalities)]
 
     def edges(self, batch: DialogueBatch) -> Edges:
+        return self._joined(batch, "edges")
+
+    def _joined(self, batch: DialogueBatch, method: str) -> Edges:
+        """Each part's :obj:`method` on its own content, relations offset."""
         pieces, offset = [], 0
         for name, part in self.parts.items():
-            edges = part.edges(batch.restricted(part.reads(batch.modalities),
-                                                f"union part {name!r}"))
+            edges = getattr(part, method)(batch.restricted(part.reads(batch.modalities),
+                                                           f"union part {name!r}"))
             pieces.append((edges[0], edges[1] + offset, *edges[2:]))
             offset += len(part.relations(batch.modalities))
         return concat_edges(pieces)

@@ -43,8 +43,9 @@ def validate(builder: EdgeBuilder, batch: DialogueBatch, name: str | None = None
     :meth:`EdgeBuilder.relations`, node and relation bounds, no edge between
     dialogues, edges sorted by relation, no duplicate (source, target, type),
     finite weights, the declared :attr:`~EdgeBuilder.horizon`, causality
-    when the builder declares it, and that building twice gives the same
-    graph.
+    when the builder declares it, that building twice gives the same
+    graph, and that :meth:`~EdgeBuilder.last_turn_edges` agrees with the
+    full graph on prefixes of the batch's first dialogue.
 
     For a causal builder that reads content, causality is also checked by
     perturbation: at each cut of :data:`CUTS`, the features, states and
@@ -158,7 +159,44 @@ def validate(builder: EdgeBuilder, batch: DialogueBatch, name: str | None = None
         if builder.causal and reads.content:
             for cut in CUTS:
                 _check_perturbation(builder, batch, graph, reads, cut, generator, fail)
+        _check_last_turn_edges(builder, batch, reads, fail)
     return graph
+
+
+def _prefix(batch: DialogueBatch, length: int) -> DialogueBatch:
+    """The first :obj:`length` turns of the batch's first dialogue."""
+    def cut(content: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {name: values[:length] for name, values in content.items()}
+    return DialogueBatch([length], batch.speakers[:length], batch.modalities,
+                         features=cut(batch.features), states=cut(batch.states),
+                         annotations=cut(batch.annotations))
+
+
+def _check_last_turn_edges(builder: EdgeBuilder, batch: DialogueBatch, reads: Reads,
+                           fail) -> None:
+    """The edges into a prefix's last turn, from last_turn_edges and from
+    the full graph of that prefix, must be the same (weights to float
+    rounding: they may be computed another way)."""
+    first_length = int(batch.lengths[0])
+    for length in sorted({max(1, int(first_length * f)) for f in (*CUTS, 1.0)}):
+        prefix = _prefix(batch, length)
+        full = builder(prefix)
+        keep = full.edge_index[1] % length == length - 1
+        fast = builder.last_turn_edges(prefix.restricted(reads))
+        n = prefix.num_nodes
+        keys = [(kind * n + index[0]) * n + index[1]
+                for index, kind in ((full.edge_index[:, keep], full.edge_type[keep]),
+                                    (fast[0], fast[1]))]
+        order = [torch.argsort(k) for k in keys]
+        weights = [None if full.edge_weight is None else full.edge_weight[keep][order[0]],
+                   fast[2][order[1]] if len(fast) > 2 else None]
+        agree = (torch.equal(keys[0][order[0]], keys[1][order[1]])
+                 and (weights[0] is None) == (weights[1] is None)
+                 and (weights[0] is None or torch.allclose(weights[0], weights[1],
+                                                           rtol=1e-6, atol=1e-7)))
+        if not agree:
+            fail(f"last_turn_edges disagrees with the full graph on the edges into turn "
+                 f"{length - 1} of dialogue 0")
 
 
 def _same_edges(a: DialogueGraph, b: DialogueGraph) -> bool:

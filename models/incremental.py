@@ -186,11 +186,11 @@ class IncrementalCORECT:
 
     def _local_edges(self, start: int, speaker: int, device: torch.device,
                      content: dict[str, dict[str, Tensor]]) -> tuple[Tensor, ...]:
-        """In-edges of the newest turn in the graph of turns ``start..now``,
-        on :obj:`device`: their sources, numbered as in that graph (node
-        ``m * L + u``), their targets' modalities (the rows of the newest
-        turn's nodes), their relations and, for a weighted graph, their
-        weights. A structure-only builder's are memoised on
+        """In-edges of the newest turn in the graph of turns ``start..now``
+        (:meth:`~graphs.EdgeBuilder.last_turn_edges`), on :obj:`device`:
+        their sources, numbered as in that graph (node ``m * L + u``),
+        their targets' modalities (the rows of the newest turn's nodes),
+        their relations and, for a weighted graph, their weights. A structure-only builder's are memoised on
         :obj:`device`, so a repeated speaker pattern costs no copy."""
         speakers = (*self.speakers[start:], speaker)
         memo = (self._graph_memo if self.horizon is not None and not self.reads.content
@@ -204,12 +204,9 @@ class IncrementalCORECT:
                 return edges
         length = len(speakers)
         tail = DialogueBatch([length], speakers, self.model.modalities, **content)
-        graph = self.model.builder(tail)
-        keep = graph.edge_index[1] % length == length - 1
-        edge_index = graph.edge_index[:, keep].to(device)
-        edges = (edge_index[0], edge_index[1] // length, graph.edge_type[keep].to(device))
-        if graph.edge_weight is not None:
-            edges += (graph.edge_weight[keep].to(device),)
+        found = self.model.builder.last_turn_edges(tail)
+        edges = (found[0][0].to(device), (found[0][1] // length).to(device),
+                 found[1].to(device), *(w.to(device) for w in found[2:]))
         if memo is not None:
             if len(memo) >= GRAPH_MEMO_SIZE:
                 memo.clear()

@@ -3,7 +3,10 @@ import math
 import pytest
 import torch
 
+import torch.nn.functional as F
+
 from graphs import DialogueBatch, SimilarityEdges, angular_similarity, mmgcn, validate
+from graphs.similarity import fixed_point_units
 
 
 def batch_with(vectors, lengths, modalities=("text",), on="features"):
@@ -103,3 +106,32 @@ def test_mmgcn_is_a_weighted_full_graph_with_cross_modal_edges():
     assert g.edge_weight[16:].tolist() == [1.0] * 10
     assert bool(((g.edge_weight >= 0) & (g.edge_weight <= 1)).all())
     assert not mmgcn().causal and mmgcn(past_only=True).causal
+
+
+def test_similarities_are_exact_whatever_the_product():
+    g = torch.Generator().manual_seed(0)
+    vectors = torch.randn(50, 768, generator=g)
+    vectors[30] = vectors[4]  # a repeated utterance: an exact tie
+    units, scale = fixed_point_units(vectors)
+    full = units @ units.T
+    assert torch.equal(full[-1, :-1], units[:-1] @ units[-1])
+    assert torch.equal(full[:, 4], full[:, 30])
+    torch.testing.assert_close(full / scale, F.normalize(vectors.double(), dim=-1)
+                               @ F.normalize(vectors.double(), dim=-1).T, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("params", [{"k": 2, "past_only": True, "weighted": True},
+                                    {"k": None}, {"k": 3, "modality": "audio"}])
+def test_last_turn_edges_are_the_last_turns_in_edges(params):
+    g = torch.Generator().manual_seed(1)
+    base = torch.randn(6, 4, generator=g)
+    features = {m: base[torch.tensor([0, 1, 2, 1, 3, 4, 5, 2, 1])] for m in ("text", "audio")}
+    batch = DialogueBatch([9], [0, 1] * 4 + [0], ("text", "audio"), features=features)
+    builder = SimilarityEdges(**params)
+    full = builder(batch)
+    keep = full.edge_index[1] % 9 == 8
+    fast = builder.last_turn_edges(batch)
+    assert fast[0].tolist() == full.edge_index[:, keep].tolist()
+    assert fast[1].tolist() == full.edge_type[keep].tolist()
+    if builder.weighted:
+        assert fast[2].tolist() == full.edge_weight[keep].tolist()
