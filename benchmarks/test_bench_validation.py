@@ -22,7 +22,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
 BUILDERS = [("causal", {}), ("corect", {}), ("speaker", {"past": None, "future": 0}),
             ("dag", {}), ("similarity", {"k": 4, "past_only": True}),
-            ("similarity", {"k": 4, "on": "states", "past_only": True, "weighted": True}),
+            ("similarity", {"k": 4, "vectors": "states", "past_only": True, "weighted": True}),
             ("mmgcn", {})]
 
 

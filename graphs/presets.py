@@ -27,7 +27,7 @@ def corect(past: int | None = 4, future: int | None = 11) -> UnionEdges:
     })
 
 
-def mmgcn(past_only: bool = False, on: str = "features") -> UnionEdges:
+def mmgcn(past_only: bool = False, vectors: str = "features") -> UnionEdges:
     r"""MMGCN's graph (Hu et al., ACL 2021): within each modality every
     pair of utterances of a dialogue, weighted by the angular similarity
     of their vectors, plus the cross-modal edges inside every utterance.
@@ -41,10 +41,11 @@ def mmgcn(past_only: bool = False, on: str = "features") -> UnionEdges:
     Args:
         past_only (bool): Link only earlier utterances, which makes it
             causal. (default: :obj:`False`)
-        on (str): Rank by input ``"features"`` or encoder ``"states"``.
+        vectors (str): Rank by input ``"features"`` or encoder ``"states"``.
             (default: :obj:`"features"`)
     """
     return UnionEdges({
-        "similarity": SimilarityEdges(k=None, on=on, past_only=past_only, weighted=True),
+        "similarity": SimilarityEdges(k=None, vectors=vectors, past_only=past_only,
+                                      weighted=True),
         "modality": ModalityEdges(),
     })

@@ -123,8 +123,8 @@ class SimilarityEdges(EdgeBuilder):
     r"""kNN graph within each modality: each utterance receives from the
     :obj:`k` most similar utterances of its dialogue, by cosine similarity.
 
-    The vectors are the input features (``on="features"``) or the
-    backbone's encoder states (``on="states"``, so the topology follows
+    The vectors are the input features (``vectors="features"``) or the
+    backbone's encoder states (``vectors="states"``, so the topology follows
     the model as it trains) of :obj:`modality`, or, when it is
     :obj:`None`, each modality's own. With ``k=None`` every pair is linked:
     with :obj:`weighted`, MMGCN's similarity-weighted full graph.
@@ -138,7 +138,7 @@ class SimilarityEdges(EdgeBuilder):
             (default: :obj:`4`)
         modality (str, optional): Whose vectors rank the neighbours;
             :obj:`None` for each modality's own. (default: :obj:`None`)
-        on (str): ``"features"`` or ``"states"``. (default: :obj:`"features"`)
+        vectors (str): ``"features"`` or ``"states"``. (default: :obj:`"features"`)
         past_only (bool): Only earlier utterances are candidates, which
             makes the builder causal. (default: :obj:`False`)
         weighted (bool): Weight every edge by the angular similarity
@@ -148,7 +148,7 @@ class SimilarityEdges(EdgeBuilder):
 
     k: int | None = 4
     modality: str | None = None
-    on: str = "features"
+    vectors: str = "features"
     past_only: bool = False
     weighted: bool = False
 
@@ -156,8 +156,9 @@ class SimilarityEdges(EdgeBuilder):
         if self.k is not None and (isinstance(self.k, bool) or not isinstance(self.k, int)
                                    or self.k < 1):
             raise ValueError(f"k must be a positive int or None (every pair), got {self.k!r}")
-        if self.on not in SIMILARITY_SOURCES:
-            raise ValueError(f"on must be one of {list(SIMILARITY_SOURCES)}, got {self.on!r}")
+        if self.vectors not in SIMILARITY_SOURCES:
+            raise ValueError(f"vectors must be one of {list(SIMILARITY_SOURCES)}, "
+                             f"got {self.vectors!r}")
 
     @property
     def causal(self) -> bool:
@@ -172,14 +173,14 @@ class SimilarityEdges(EdgeBuilder):
         return [self.modality]
 
     def reads(self, modalities: Sequence[str]) -> Reads:
-        return Reads(**{self.on: tuple(self._sources(modalities))})
+        return Reads(**{self.vectors: tuple(self._sources(modalities))})
 
     def relations(self, modalities: Sequence[str]) -> list[str]:
         return [f"{m}:similar" for m in modalities]
 
     def last_turn_edges(self, batch: DialogueBatch) -> Edges:
         # Ranks the last turn's candidates only: one row, not every pair.
-        content = getattr(batch, self.on)
+        content = getattr(batch, self.vectors)
         length = batch.num_utterances
         nearest = {name: nearest_earlier(content[name], self.k)
                    for name in self._sources(batch.modalities)}
@@ -194,7 +195,7 @@ class SimilarityEdges(EdgeBuilder):
         return concat_edges(parts)
 
     def edges(self, batch: DialogueBatch) -> Edges:
-        content = getattr(batch, self.on)
+        content = getattr(batch, self.vectors)
         pairs = {name: nearest_pairs(batch, content[name], self.k, self.past_only)
                  for name in self._sources(batch.modalities)}
         parts = []

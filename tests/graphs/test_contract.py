@@ -21,7 +21,7 @@ VARIANTS = {
               {"parts": {"similarity": {"k": 2, "weighted": True}, "modality": {}}}],
     "dag": [{}, {"speaker_turns": 3}],
     "similarity": [{}, {"past_only": True}, {"k": None, "weighted": True},
-                   {"k": 2, "on": "states", "past_only": True, "weighted": True}],
+                   {"k": 2, "vectors": "states", "past_only": True, "weighted": True}],
     "mmgcn": [{}, {"past_only": True}],
 }
 

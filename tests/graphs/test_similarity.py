@@ -9,10 +9,10 @@ from graphs import DialogueBatch, SimilarityEdges, angular_similarity, mmgcn, va
 from graphs.similarity import fixed_point_units
 
 
-def batch_with(vectors, lengths, modalities=("text",), on="features"):
+def batch_with(vectors, lengths, modalities=("text",), vectors_of="features"):
     rows = torch.tensor(vectors, dtype=torch.float32)
     return DialogueBatch(lengths, [0] * sum(lengths), modalities,
-                         **{on: {m: rows for m in modalities}})
+                         **{vectors_of: {m: rows for m in modalities}})
 
 
 # Dialogue 0: u0 = (1, 0), u1 = (0, 1), u2 = (1, 0.1), u3 = (-1, 0);
@@ -75,20 +75,20 @@ def test_each_modality_by_its_own_vectors_or_by_one():
 
 
 def test_states_are_read_when_asked():
-    builder = SimilarityEdges(k=1, on="states")
+    builder = SimilarityEdges(k=1, vectors="states")
     assert builder.reads(("text",)).states == ("text",)
-    g = builder(batch_with(VECTORS, [4, 2], on="states"))
+    g = builder(batch_with(VECTORS, [4, 2], vectors_of="states"))
     assert g.edge_index.tolist() == [[2, 2, 0, 1, 5, 4], [0, 1, 2, 3, 4, 5]]
     with pytest.raises(ValueError, match=r"reads states \['text'\], which this batch "
                                          r"does not carry"):
-        builder(batch_with(VECTORS, [4, 2], on="features"))
+        builder(batch_with(VECTORS, [4, 2], vectors_of="features"))
 
 
 def test_bad_parameters_are_refused():
     with pytest.raises(ValueError, match="k must be"):
         SimilarityEdges(k=0)
-    with pytest.raises(ValueError, match="on must be one of"):
-        SimilarityEdges(on="labels")
+    with pytest.raises(ValueError, match="vectors must be one of"):
+        SimilarityEdges(vectors="labels")
     with pytest.raises(ValueError, match="modality 'audio'"):
         SimilarityEdges(modality="audio").reads(("text",))
 

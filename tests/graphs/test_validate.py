@@ -186,5 +186,5 @@ def test_missing_content_is_named(two_dialogues):
 
 
 def test_stand_in_states_are_supplied(two_dialogues):
-    graph = validate(SimilarityEdges(k=1, on="states", past_only=True), two_dialogues)
+    graph = validate(SimilarityEdges(k=1, vectors="states", past_only=True), two_dialogues)
     assert graph.num_edges == 2 * 3  # turns 1 and 2 of A, turn 1 of B, per modality

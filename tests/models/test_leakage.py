@@ -15,7 +15,7 @@ CAUSAL = [("causal", {}), ("causal", {"past": None, "self_loops": True}),
           ("modality", {}), ("none", {}),
           ("union", {"parts": {"causal": {}, "modality": {}}}),
           ("dag", {}), ("similarity", {"k": 2, "past_only": True}),
-          ("similarity", {"k": 2, "on": "states", "past_only": True, "weighted": True}),
+          ("similarity", {"k": 2, "vectors": "states", "past_only": True, "weighted": True}),
           ("mmgcn", {"past_only": True})]
 BIDIRECTIONAL = [("window", {}), ("corect", {}), ("speaker", {}), ("similarity", {}),
                  ("mmgcn", {})]

@@ -26,7 +26,7 @@ MODALITY_SETS = [("text",), ("audio", "visual"), ("text", "audio", "visual")]
 # Builders that read content besides structure.
 CONTENT = [("dag", {}), ("similarity", {"k": 3, "past_only": True}),
            ("similarity", {"k": 2, "past_only": True, "weighted": True, "modality": "text"}),
-           ("similarity", {"k": 2, "on": "states", "past_only": True}),
+           ("similarity", {"k": 2, "vectors": "states", "past_only": True}),
            ("mmgcn", {"past_only": True})]
 LABELS = ["a", "b", "c", "d"]
 
