@@ -19,6 +19,10 @@ Visualize's own keys:
   30 turns is cut to its first 30, with a note in the title.
 * ``show``: write each utterance's ``label`` or ``text`` above it, or
   ``none``. (default: ``none``)
+* ``checkpoint``: a run's ``checkpoint.pt``, whose encoder states a
+  builder that ranks by states (``graph.vectors=states``) reads; such a
+  builder is refused without one. Builders that read input features or
+  annotations get them from the corpus.
 * ``stats``: ``true`` prints a table per builder (edges per utterance,
   in-degree min/mean/max, edges by relation, receptive field after 1 and 2
   layers, past and future; its last line says how far into the future a
@@ -47,7 +51,7 @@ from typing import Any, Sequence
 from experiments.config import ConfigError, compose, convert, graph_spec
 from graphs.files import write_text_atomic
 
-OWN_KEYS = ("dialogue", "out", "turns", "show", "stats", "split")
+OWN_KEYS = ("dialogue", "out", "turns", "show", "stats", "split", "checkpoint")
 DRAW_FORMATS = (".png", ".svg", ".pdf")
 EXPORT_FORMATS = (".graphml", ".gexf")
 EXIT_USAGE = 2
@@ -131,6 +135,35 @@ def find_dialogue(corpus, dialogue_id: str | None, split: str | None):
     raise UsageError(message)
 
 
+def dialogue_content(dialogue, modalities: list[str], builders, checkpoint: str | None):
+    """The dialogue's batch with its features and annotations, and the
+    encoder states of :obj:`checkpoint`'s model when a builder reads states."""
+    import torch
+
+    from dialogues import collate
+    batch = collate([dialogue], modalities)
+    structure = batch.structure.with_content(features=batch.features)
+    readers = [name for name, _, builder in builders if builder.reads(modalities).states]
+    if not readers:
+        return structure
+    if not checkpoint:
+        raise UsageError(f"graph {readers[0]!r} ranks by encoder states, which only a "
+                         "trained model has; pass checkpoint=RUN/checkpoint.pt")
+    from models import load_checkpoint
+    try:
+        model = load_checkpoint(checkpoint).build()
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(f"checkpoint={checkpoint}: {exc}") from None
+    missing = [m for m in model.modalities if m not in batch.features]
+    if missing:
+        raise UsageError(f"checkpoint={checkpoint}: its model reads modalities "
+                         f"{missing}, which the corpus lacks")
+    with torch.no_grad():
+        states, _ = model.encode(batch.features, batch.structure)
+    return structure.with_content(states={m: s for m, s in states.items()
+                                          if m in structure.modalities})
+
+
 def stats_csv(rows: Sequence[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
@@ -177,14 +210,15 @@ def run(argv: Sequence[str]) -> None:
         except (TypeError, ValueError, KeyError) as exc:
             raise UsageError(f"graph {name!r}: {exc}") from None
 
-    from dialogues import DataError, structure_of
+    from dialogues import DataError
     from experiments.runner import corpus_from_config
     try:
         corpus = corpus_from_config(composed[0]["dataset"])
     except (DataError, TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     dialogue = find_dialogue(corpus, own.get("dialogue"), own.get("split"))
-    structure = structure_of([dialogue], list(corpus.modalities))
+    structure = dialogue_content(dialogue, list(corpus.modalities), builders,
+                                 own.get("checkpoint"))
     labels = [corpus.labels[i] if 0 <= i < len(corpus.labels) else None
               for i in dialogue.labels.tolist()]
 

@@ -10,7 +10,10 @@ above a row, edges from the future below it, and the two directions of a
 cross-modal pair bow to opposite sides. All edges of a relation are one
 compound :class:`~matplotlib.path.Path` of quadratic Béziers, and all their
 arrowheads another: a 5,700-edge dialogue draws and saves in about 2 s,
-where one patch per edge takes minutes.
+where one patch per edge takes minutes. In a weighted graph the line width
+shows the weight: each relation's edges are drawn in :data:`WEIGHT_WIDTHS`
+widths, by where their weight falls between the dialogue's lightest and
+heaviest.
 
 Uses :class:`matplotlib.figure.Figure` directly, never :mod:`pyplot`, so it
 runs headless and leaves no global state behind.
@@ -45,6 +48,11 @@ LINE_STYLES = ("-", "--", ":", "-.")
 SHOW = ("none", "label", "text")
 #: Inches per turn, and the narrowest and widest a panel may get.
 TURN_INCHES, MIN_PANEL_INCHES, MAX_PANEL_INCHES = 0.42, 7.0, 36.0
+#: Line widths of a weighted graph's edges, from the lightest quarter of the
+#: dialogue's weight range to the heaviest.
+WEIGHT_WIDTHS = (0.35, 0.9, 1.5, 2.2)
+UNWEIGHTED_WIDTH = 0.9
+WEIGHT_LEGEND = "line width: edge weight, light to heavy"
 
 
 def parse_turns(text: str) -> slice:
@@ -89,6 +97,8 @@ class _Arrays:
     src: np.ndarray           # [E]
     dst: np.ndarray           # [E]
     rel: np.ndarray           # [E]
+    width: np.ndarray         # [E] line width: the weight's, or the plain one
+    weighted: bool
     modalities: list[str]
     relations: list[str]
 
@@ -97,9 +107,15 @@ def _arrays(G: nx.MultiDiGraph) -> _Arrays:
     keys = sorted(G.nodes, key=int)
     position = {key: i for i, key in enumerate(keys)}
     data = [G.nodes[k] for k in keys]
-    edges = list(G.edges(data="relation_id"))
-    pairs = np.array([(position[s], position[d], int(r)) for s, d, r in edges],
-                     dtype=np.int64).reshape(-1, 3)
+    edges = list(G.edges(data=True))
+    pairs = np.array([(position[s], position[d], int(e["relation_id"]))
+                      for s, d, e in edges], dtype=np.int64).reshape(-1, 3)
+    weights = np.array([float(e.get("weight", np.nan)) for _, _, e in edges])
+    weighted = bool(edges) and not np.isnan(weights).any()
+    width = np.full(len(edges), UNWEIGHTED_WIDTH)
+    if weighted and weights.max() > weights.min():
+        share = (weights - weights.min()) / (weights.max() - weights.min())
+        width = np.asarray(WEIGHT_WIDTHS)[np.minimum((share * 4).astype(int), 3)]
     return _Arrays(
         turn=np.array([int(d["turn"]) for d in data], dtype=np.int64),
         modality=np.array([int(d["modality_id"]) for d in data], dtype=np.int64),
@@ -107,7 +123,8 @@ def _arrays(G: nx.MultiDiGraph) -> _Arrays:
         speaker=[str(d.get("speaker", f"s{d['speaker_id']}")) for d in data],
         label=[d.get("label") for d in data],
         text=[d.get("text") for d in data],
-        src=pairs[:, 0], dst=pairs[:, 1], rel=pairs[:, 2],
+        src=pairs[:, 0], dst=pairs[:, 1], rel=pairs[:, 2], width=width,
+        weighted=weighted,
         modalities=list(_graph_attr(G, "modalities")),
         relations=list(_graph_attr(G, "relations")),
     )
@@ -277,11 +294,15 @@ def _draw(ax: Axes, G: nx.MultiDiGraph, a: _Arrays, *, show: str,
         mask = edge_in_view & (a.rel == r)
         colour, style = colours[r], LINE_STYLES[r % len(LINE_STYLES)]
         apex = 0.16 + 0.07 * (r % 4)
-        if mask.any():
-            p0, p2 = xy[a.src[mask]], xy[a.dst[mask]]
+        # One compound path per line width keeps a relation a few artists.
+        for width in np.unique(a.width[mask]):
+            same = mask & (a.width == width)
+            p0, p2 = xy[a.src[same]], xy[a.dst[same]]
             vertices, codes = _arcs(p0, p2, apex)
             _add_path(ax, vertices, codes, fill=False, edgecolor=colour,
-                      linestyle=style, lw=0.9, alpha=0.75, zorder=1)
+                      linestyle=style, lw=float(width), alpha=0.75, zorder=1)
+        if mask.any():
+            p0, p2 = xy[a.src[mask]], xy[a.dst[mask]]
             if arrows and (p0 != p2).any():
                 vertices, codes = _arrowheads(p0, p2, apex, 0.16)
                 _add_path(ax, vertices, codes, facecolor=colour,
@@ -289,6 +310,9 @@ def _draw(ax: Axes, G: nx.MultiDiGraph, a: _Arrays, *, show: str,
         handles.append(Line2D([], [], color=colour, linestyle=style, lw=1.4,
                               label=f"{name} ({int(mask.sum())})"))
 
+    if a.weighted:
+        handles.append(Line2D([], [], color="grey", lw=WEIGHT_WIDTHS[-1],
+                              label=WEIGHT_LEGEND))
     # Nodes: colour is the speaker.
     speakers: dict[int, str] = {}
     for sid, name in zip(a.speaker_id.tolist(), a.speaker):
@@ -441,8 +465,10 @@ def dialogue_figure(
     heights, columns, overhang = [], [], 0.0
     for a in parts:
         in_view = (a.turn >= first) & (a.turn < stop)
-        entries = len(a.relations) + len(set(a.speaker_id.tolist()))
-        longest = max([len(r) + 7 for r in a.relations] + [16])  # " (1234)"
+        entries = (len(a.relations) + len(set(a.speaker_id.tolist()))
+                   + a.weighted)  # the line-width entry
+        longest = max([len(r) + 7 for r in a.relations] + [16]
+                      + [len(WEIGHT_LEGEND)] * a.weighted)  # " (1234)"
         # The legend may run past a short dialogue's axes, to the figure's edge.
         ncol = _legend_columns(longest, entries,
                                max(axes_width, MIN_PANEL_INCHES))

@@ -251,3 +251,28 @@ def test_figure_has_one_panel_per_graph():
 def test_stats_takes_a_boolean(capsys):
     assert main([*SMALL, "graph=window", "stats=maybe"]) == 2
     assert "stats='maybe': expected bool" in capsys.readouterr().err
+
+
+def test_content_builders_draw_from_the_corpus(tmp_path, capsys):
+    out = tmp_path / "sim.png"
+    assert main([*SMALL, "graph=similarity_weighted,dag", f"out={out}", "stats=true"]) == 0
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    assert "text:similar=32" in capsys.readouterr().out  # 8 turns x 4 neighbours
+
+
+def test_a_states_builder_needs_a_checkpoint(tmp_path, capsys):
+    from experiments.config import compose
+    from experiments.runner import run_experiment
+
+    from .conftest import TINY
+    args = ["graph=similarity_causal", "graph.vectors=states"]
+    assert main([*SMALL, *args, f"out={tmp_path / 'x.png'}"]) == 2
+    assert ("graph 'similarity' ranks by encoder states, which only a trained model has; "
+            "pass checkpoint=RUN/checkpoint.pt") in capsys.readouterr().err
+    run = run_experiment(compose([*TINY, *args, f"out={tmp_path / 'run'}"]))
+    out = tmp_path / "states.graphml"
+    tiny_data = [a for a in TINY if a.startswith("dataset.")]
+    assert main([*tiny_data, *args, f"checkpoint={run / 'checkpoint.pt'}",
+                 f"out={out}"]) == 0
+    graph = from_networkx(nx.read_graphml(out))
+    assert graph.num_edges > 0 and graph.relations == ("text:similar", "audio:similar")

@@ -50,3 +50,30 @@ def test_legend_columns():
 def test_figure_refuses_an_unknown_show():
     with pytest.raises(ValueError, match="show="):
         dialogue_figure(graphs_of("none"), show="labels")
+
+
+def test_weighted_edges_are_drawn_in_widths_by_weight():
+    import torch
+
+    from graphs import DialogueBatch, DialogueGraph
+    from graphs.draw import UNWEIGHTED_WIDTH, WEIGHT_WIDTHS, _arrays
+    from graphs.networkx import to_networkx
+
+    batch = DialogueBatch([4], [0, 1, 0, 1], ("text",))
+    edges = torch.tensor([[0, 1, 2, 0, 1], [1, 2, 3, 3, 3]])
+    weighted = DialogueGraph(edges, torch.zeros(5, dtype=torch.long), ("text:similar",),
+                             torch.tensor([0.2, 1.0, 0.6, 0.45, 0.79]))
+    a = _arrays(to_networkx(weighted, batch))
+    # Lightest to heaviest of the range 0.2 .. 1.0, in quarters.
+    width = dict(zip(zip(a.src.tolist(), a.dst.tolist()), a.width.tolist()))
+    assert a.weighted and width == {(0, 1): WEIGHT_WIDTHS[0], (1, 2): WEIGHT_WIDTHS[3],
+                                    (2, 3): WEIGHT_WIDTHS[2], (0, 3): WEIGHT_WIDTHS[1],
+                                    (1, 3): WEIGHT_WIDTHS[2]}
+    plain = _arrays(to_networkx(weighted._replace(edge_weight=None), batch))
+    assert not plain.weighted and plain.width.tolist() == [UNWEIGHTED_WIDTH] * 5
+    figure = dialogue_figure([to_networkx(weighted, batch)])
+    widths = sorted({round(p.get_linewidth(), 2) for p in figure.axes[0].patches
+                     if not p.get_fill()})
+    assert widths == sorted(round(w, 2) for w in set(WEIGHT_WIDTHS))
+    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert "line width: edge weight, light to heavy" in labels
