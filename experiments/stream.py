@@ -38,8 +38,9 @@ OPTIONS = ("checkpoint", "input", "dialogue", "threads")
 HEADER = ("dialogue_id", "turn", "speaker", "prediction", "probability", "latency_ms")
 LIVE = "live"
 
-# One utterance to push: (dialogue id, turn, speaker, features or None, text or None).
-Utterance = tuple[str, int, str, "dict[str, Any] | None", "str | None"]
+# One utterance to push: (dialogue id, turn, speaker, features or None, text or None,
+# annotations: the source's turn number and its annotation columns).
+Utterance = tuple[str, int, str, "dict[str, Any] | None", "str | None", "dict[str, float]"]
 
 
 class StreamError(ValueError):
@@ -81,7 +82,9 @@ def open_format_utterances(folder: Path, dims: Mapping[str, int],
                               f"dialogues: {', '.join(order)}")
     # Read and checked above, before anything is printed; yielded lazily.
     return ((d.id, d.turns[k], d.speakers[k], {m: d.features[m][k] for m in modalities},
-             None) for d in found for k in range(len(d)))
+             None, {"turn": float(d.turns[k]),
+                    **{name: float(values[k]) for name, values in d.annotations.items()}})
+            for d in found for k in range(len(d)))
 
 
 def transcript_utterances(table: Path, dialogue: str | None = None) -> Iterator[Utterance]:
@@ -101,7 +104,8 @@ def transcript_utterances(table: Path, dialogue: str | None = None) -> Iterator[
             raise StreamError(f"{table} has no dialogue {dialogue!r}; dialogues: "
                               f"{', '.join(groups)}")
         groups = {dialogue: groups[dialogue]}
-    return ((dialogue_id, turn, rows[i][col["speaker"]].strip(), None, rows[i][col["text"]])
+    return ((dialogue_id, turn, rows[i][col["speaker"]].strip(), None, rows[i][col["text"]],
+             {"turn": float(turn)})
             for dialogue_id, members in groups.items() for turn, i in members)
 
 
@@ -115,7 +119,7 @@ def console_utterances(lines: Iterable[str]) -> Iterator[Utterance]:
         if not sep or not speaker.strip():
             raise StreamError(f"standard input, line {number}: expected "
                               f"speaker<TAB>text, got {line!r}")
-        yield LIVE, number - 1, speaker.strip(), None, text
+        yield LIVE, number - 1, speaker.strip(), None, text, {}
 
 
 def stream(predictor: StreamingPredictor, utterances: Iterable[Utterance],
@@ -126,7 +130,7 @@ def stream(predictor: StreamingPredictor, utterances: Iterable[Utterance],
     Args:
         predictor (StreamingPredictor): The live model.
         utterances (Iterable[Utterance]): ``(dialogue id, turn, speaker,
-            features or None, text or None)``, in order.
+            features or None, text or None, annotations)``, in order.
         out (TextIO): Where the lines go; flushed after each.
 
     Returns:
@@ -134,12 +138,13 @@ def stream(predictor: StreamingPredictor, utterances: Iterable[Utterance],
     """
     current, count = None, 0
     print("\t".join(HEADER), file=out, flush=True)
-    for dialogue, turn, speaker, features, text in utterances:
+    for dialogue, turn, speaker, features, text, annotations in utterances:
         if dialogue != current:
             predictor.reset()
             current = dialogue
         try:
-            prediction = predictor.push(speaker, features, text=text)
+            prediction = predictor.push(speaker, features, text=text,
+                                        annotations=annotations)
         except (ValueError, TypeError) as error:
             raise StreamError(f"dialogue {dialogue!r}, turn {turn}: {error}") from None
         print(format_line(dialogue, turn, prediction), file=out, flush=True)

@@ -140,8 +140,8 @@ class DialogueBatch:
                 raise ValueError(f"{kind} {name!r} has shape {list(value.shape)}; the "
                                  f"batch has {rows} utterances")
             if kind != "annotations" and name not in self.modalities:
-                raise ValueError(f"{kind} {name!r} name no modality of the batch "
-                                 f"{list(self.modalities)}")
+                raise ValueError(f"{kind} {name!r}: the batch has no such modality; "
+                                 f"it has {list(self.modalities)}")
             out[name] = value
         return out
 

@@ -133,6 +133,11 @@ class SimilarityEdges(EdgeBuilder):
     :obj:`past_only`; either way an edge may reach back any number of
     turns, so the horizon is unbounded.
 
+    Streaming ranks exactly as offline for input features. Encoder states
+    computed turn by turn agree with the batched ones only to float
+    rounding, so two candidates whose similarities differ by less than
+    that (about :math:`10^{-6}`) may swap ranks between the two.
+
     Args:
         k (int, optional): Neighbours per utterance; :obj:`None` for all.
             (default: :obj:`4`)

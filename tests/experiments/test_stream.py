@@ -240,3 +240,24 @@ def test_features_of_another_dimension_are_refused_by_name(tiny_run, tmp_path, c
                              f"out={tmp_path / 'p.csv'}"]) == 2
     assert re.search(r"wider.*: modality 'text' has dimension 13, the checkpoint "
                      r"expects 12", capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("graph", [
+    ["graph=similarity", "graph.k=4", "graph.past_only=true"],
+    ["graph=similarity_causal_weighted", "graph.vectors=states"],
+    ["graph=mmgcn_causal"], ["graph=dag"]], ids=lambda g: "-".join(g))
+def test_a_content_graph_streams_what_predict_py_predicts(graph, tiny_run, tmp_path, capsys):
+    _, folder, corpus = tiny_run
+    run = tmp_path / "run"
+    assert run_main([*TINY, *graph, f"out={run}"]) == 0
+    out = tmp_path / "pred.csv"
+    assert predict_main([f"checkpoint={run / 'checkpoint.pt'}", f"dataset.path={folder}",
+                         "split=test", f"out={out}"]) == 0
+    with out.open() as f:
+        offline = [(r["dialogue_id"], r["turn"], r["prediction"]) for r in csv.DictReader(f)]
+    capsys.readouterr()
+    assert main([f"checkpoint={run / 'checkpoint.pt'}", f"input={folder}"]) == 0
+    test_ids = {d.id for d in corpus.split("test")}
+    live = [(r["dialogue_id"], r["turn"], r["prediction"])
+            for r in rows_of(capsys.readouterr().out) if r["dialogue_id"] in test_ids]
+    assert live == offline

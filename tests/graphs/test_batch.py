@@ -63,3 +63,27 @@ def test_derived_tensors_follow_lengths_not_the_default_device(two_dialogues):
         assert b.device.type == "cpu"
         for name in tensor_fields(b):
             assert torch.equal(getattr(b, name), getattr(two_dialogues, name)), name
+
+
+def test_content_rows_and_names_are_checked():
+    import pytest
+    import torch
+
+    from graphs import DialogueBatch, Reads
+    batch = DialogueBatch([2, 1], [0, 1, 0], ("text",))
+    with pytest.raises(ValueError, match=r"features 'text' has shape \[2, 4\]; the batch "
+                                         r"has 3 utterances"):
+        batch.with_content(features={"text": torch.zeros(2, 4)})
+    with pytest.raises(ValueError, match=r"states 'audio': the batch has no such modality"):
+        batch.with_content(states={"audio": torch.zeros(3, 4)})
+    full = batch.with_content(features={"text": torch.ones(3, 4)},
+                              annotations={"reply_to": torch.zeros(3)})
+    assert full.restricted(Reads()).features == {} and full.restricted(Reads()).annotations == {}
+    assert full.restricted(Reads(annotations=("reply_to",))).annotations["reply_to"].tolist() \
+        == [0.0, 0.0, 0.0]
+    assert batch.restricted(Reads()) is batch
+    with pytest.raises(ValueError, match=r"reader X reads annotations \['turn'\], which this "
+                                         r"batch does not carry \(it carries \['reply_to'\]\)"):
+        full.restricted(Reads(annotations=("turn",)), "reader X")
+    moved = full.to("cpu")
+    assert moved.features["text"].tolist() == full.features["text"].tolist()

@@ -90,11 +90,9 @@ def test_built_in_horizons():
     assert get("union", parts={"causal": {"past": 2}, "dag": {}}).horizon is None
 
 
-@dataclass
-class PeeksAtTheLast(EdgeBuilder):
-    """Causal by its edges (each turn hears the one before), but an edge
-    exists only when the dialogue's *last* feature row is positive: it reads
-    the future through content, which no structural check can see."""
+class ClaimsCausalOnFeatures(EdgeBuilder):
+    """Declares itself causal, reads the first modality's features, and
+    has one relation; subclasses say which edges."""
 
     @property
     def causal(self):
@@ -105,6 +103,12 @@ class PeeksAtTheLast(EdgeBuilder):
 
     def relations(self, modalities):
         return ["past"]
+
+
+class PeeksAtTheLast(ClaimsCausalOnFeatures):
+    """Causal by its edges (each turn hears the one before), but an edge
+    exists only when the dialogue's *last* feature row is positive: it reads
+    the future through content, which no structural check can see."""
 
     def edges(self, batch):
         x = batch.features[batch.modalities[0]][:, 0]
@@ -115,20 +119,9 @@ class PeeksAtTheLast(EdgeBuilder):
         return torch.stack([target - 1, target]), torch.zeros_like(target)
 
 
-@dataclass
-class WeighsByTheMean(EdgeBuilder):
+class WeighsByTheMean(ClaimsCausalOnFeatures):
     """Causal edges whose weights are normalised by the dialogue-wide mean,
     so a later turn's features move an earlier edge's weight."""
-
-    @property
-    def causal(self):
-        return True
-
-    def reads(self, modalities):
-        return Reads(features=(modalities[0],))
-
-    def relations(self, modalities):
-        return ["past"]
 
     def edges(self, batch):
         x = batch.features[batch.modalities[0]][:, 0]

@@ -1,22 +1,52 @@
 """Causal means causal end to end: cutting a dialogue's future leaves the
 logits of every kept turn unchanged."""
+from dataclasses import dataclass
+
 import pytest
 import torch
 
-from graphs import DialogueBatch
+from graphs import DialogueBatch, EdgeBuilder, Reads, offset_pairs, per_modality
 from models import CORECT
 from registry import EdgeBuilderRegistry
 
 from .test_corect import random_batch, small_config
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
+
+
+@REGISTRY.register("loudest_before")
+@dataclass
+class LoudestBefore(EdgeBuilder):
+    """A third party's content builder: each turn hears the earlier turn of
+    its dialogue whose first text feature is largest."""
+
+    @property
+    def causal(self):
+        return True
+
+    def reads(self, modalities):
+        return Reads(features=("text",))
+
+    def relations(self, modalities):
+        return [f"{m}:loudest" for m in modalities]
+
+    def edges(self, batch):
+        loud = batch.features["text"][:, 0]
+        source, target = offset_pairs(batch, None, -1)
+        score = loud[source]
+        best = torch.full((batch.num_utterances,), -torch.inf).scatter_reduce(
+            0, target, score, reduce="amax")
+        hit = score == best[target]
+        return per_modality(batch, [(source[hit], target[hit])])
+
+
 CAUSAL = [("causal", {}), ("causal", {"past": None, "self_loops": True}),
           ("window", {"past": 2, "future": 0}), ("speaker", {"future": 0}),
           ("modality", {}), ("none", {}),
           ("union", {"parts": {"causal": {}, "modality": {}}}),
           ("dag", {}), ("similarity", {"k": 2, "past_only": True}),
           ("similarity", {"k": 2, "vectors": "states", "past_only": True, "weighted": True}),
-          ("mmgcn", {"past_only": True})]
+          ("mmgcn", {"past_only": True}), ("loudest_before", {})]
 BIDIRECTIONAL = [("window", {}), ("corect", {}), ("speaker", {}), ("similarity", {}),
                  ("mmgcn", {})]
 LENGTHS = [1, 7, 12, 3, 1, 20]

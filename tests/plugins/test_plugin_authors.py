@@ -103,3 +103,15 @@ def test_a_contract_breach_on_a_late_turn_is_caught_and_named(tmp_path, monkeypa
                                                  r"itself causal .*turn 6.* -> .*turn 5"):
         run_experiment(config, registry)
     assert not (tmp_path / "run").exists()
+
+
+def test_an_older_checkpoint_without_a_provider_still_says_what_is_missing(tmp_path):
+    run = run_experiment(compose([*TINY, "graph=causal", f"out={tmp_path / 'run'}"]))
+    checkpoint = load_checkpoint(run / "checkpoint.pt")
+    checkpoint.graph.pop("provider")
+    assert checkpoint.build().causal  # a built-in loads as before
+    checkpoint.graph["name"] = "gone"
+    with pytest.raises(MissingBuilderError, match="graph 'gone' is not registered here, and "
+                                                  "the checkpoint does not record which "
+                                                  "package provided it"):
+        checkpoint.build()
