@@ -15,7 +15,7 @@ from graphs import GraphBuildError, GraphContractError, validate
 from graphs.files import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
 
-from .config import dump, graph_spec
+from .config import ConfigError, dump, graph_spec
 from .latency import measure_latency
 from .metrics import classification_metrics
 from .training import TrainConfig, predict, train
@@ -24,9 +24,20 @@ RUN_FILES = ("config.yaml", "checkpoint.pt", "predictions.csv", "metrics.json")
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then CPU."""
+    """``auto`` picks CUDA, then Apple MPS, then CPU.
+
+    Raises:
+        ConfigError: An unknown device, or one this torch cannot use.
+    """
     if name != "auto":
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError as error:
+            raise ConfigError(f"device={name!r}: {error}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"device={name!r}, but this torch ({torch.__version__}) has "
+                              "no CUDA device; use device=cpu or device=auto")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -53,6 +64,22 @@ def corpus_from_config(dataset: Mapping[str, Any],
         synthetic=SyntheticConfig(**synthetic) if synthetic else None)
 
 
+def check_trainable(corpus: Corpus) -> None:
+    """Refuse, before any training, a corpus whose run would be meaningless:
+    no train, dev or test dialogues, or a dev or test split without a single
+    label (its scores would be zeros, or epoch 1 kept by default).
+
+    Raises:
+        DataError: Naming the corpus and the split.
+    """
+    for split in ("train", "dev", "test"):
+        dialogues = corpus.split(split)  # raises for a missing or empty split
+        if split != "train" and not any(bool((d.labels >= 0).any()) for d in dialogues):
+            use = ("scores it" if split == "test" else "selects the epoch on it")
+            raise DataError(f"corpus {corpus.name!r}: the {split} split has no labelled "
+                            f"utterance, but a run {use}; label it or use predict.py")
+
+
 def build_model(config: Mapping[str, Any], corpus: Corpus, registry=None) -> CORECT:
     """The configured backbone, sized by the corpus."""
     if registry is None:
@@ -62,7 +89,11 @@ def build_model(config: Mapping[str, Any], corpus: Corpus, registry=None) -> COR
                                num_classes=len(corpus.labels),
                                max_speakers=max(corpus.max_speakers, 1),
                                **config["model"])
-    return CORECT(model_config, registry.get(name, **params))
+    try:
+        builder = registry.get(name, **params)
+    except (TypeError, ValueError) as error:  # bad parameters: the user's input
+        raise ConfigError(f"graph {name!r}: {error}") from None
+    return CORECT(model_config, builder)
 
 
 def default_run_dir(config: Mapping[str, Any]) -> Path:
@@ -150,16 +181,20 @@ def run_experiment(config: Mapping[str, Any], registry=None) -> Path:
 
 def _run(config: Mapping[str, Any], staging: Path, registry) -> dict[str, Any]:
     device = resolve_device(config.get("device", "auto"))
+    try:
+        train_config = TrainConfig(**{k: v for k, v in config["train"].items()})
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     seed = int(config["seed"])
     torch.manual_seed(seed)
     corpus = corpus_from_config(config["dataset"])
+    check_trainable(corpus)
     label_names = list(corpus.labels)
     model = build_model(config, corpus, registry)
     graph_name, graph_params = graph_spec(config)
     entry = registry.entry(graph_name)
     check_graphs(model, corpus, entry.label())
 
-    train_config = TrainConfig(**{k: v for k, v in config["train"].items()})
     try:
         result = train(model, corpus, train_config, seed, device, label_names)
     except GraphBuildError as error:

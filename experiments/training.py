@@ -57,6 +57,10 @@ class TrainConfig:
     ema_decay: float | None = None
 
     def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"train.{key} must be a positive int, got {value!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"train.lr_schedule must be one of {list(LR_SCHEDULES)}, "
                              f"got {self.lr_schedule!r}")

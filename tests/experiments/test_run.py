@@ -84,3 +84,52 @@ def test_a_real_dataset_without_a_path_is_refused(tmp_path, capsys):
     assert main(["dataset=iemocap", "dataset.path=", f"out={out}"]) == 2
     assert "dataset 'iemocap' needs dataset.path=DIR" in capsys.readouterr().err
     assert not out.exists()
+
+
+def corpus_folder(tmp_path, splits_and_labels):
+    """An open-format corpus with one four-turn dialogue per (split, label)."""
+    import numpy as np
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    rows = ["dialogue_id,turn,speaker,label,split"]
+    for d, (split, label) in enumerate(splits_and_labels):
+        rows += [f"d{d},{t},{'ab'[t % 2]},{label},{split}" for t in range(4)]
+    (folder / "utterances.csv").write_text("\n".join(rows) + "\n")
+    np.savez(folder / "features.npz",
+             text=np.ones((4 * len(splits_and_labels), 3), dtype=np.float32))
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(
+        {"name": "small", "labels": ["x", "y"], "modalities": {"text": 3}}))
+    return folder
+
+
+@pytest.mark.parametrize("splits, message", [
+    ([("train", "x"), ("dev", "x")], "corpus 'small' has no split 'test'; splits: train (1 "
+                                     "dialogues), dev (1 dialogues)"),
+    ([("train", "x"), ("dev", "x"), ("test", "")],
+     "the test split has no labelled utterance, but a run scores it"),
+    ([("train", "x"), ("dev", ""), ("test", "y")],
+     "the dev split has no labelled utterance, but a run selects the epoch on it"),
+])
+def test_a_meaningless_corpus_is_refused_before_training(tmp_path, capsys, splits, message):
+    folder = corpus_folder(tmp_path, splits)
+    out = tmp_path / "run"
+    assert main([f"dataset.path={folder}", "graph=causal", "device=cpu", f"out={out}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train.epochs=0"], "train.epochs must be a positive int, got 0"),
+    (["train.batch_size=-1"], "train.batch_size must be a positive int, got -1"),
+    (["train.lr_schedule=step"], "train.lr_schedule must be one of ['constant', 'cosine']"),
+    (["graph=causal", "graph.past=-2"], "graph 'causal': past must be a non-negative int"),
+    (["device=cuda"] if not torch.cuda.is_available() else ["device=nope"], "device="),
+])
+def test_bad_settings_are_refused_in_one_line(tiny, tmp_path, capsys, args, message):
+    out = tmp_path / "run"
+    settings = [a for a in tiny if not a.startswith("device=")]
+    assert main([*settings, *args, f"out={out}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
