@@ -103,7 +103,9 @@ def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
     average, with :attr:`TrainConfig.ema_decay`).
 
     Deterministic on CPU for a given :obj:`seed`: the shuffling has its own
-    generator and nothing reads the wall clock.
+    generator and nothing reads the wall clock. On a terminal a progress bar
+    shows the epochs; elsewhere (a pipe, a log file, a batch scheduler) each
+    epoch prints one line to stderr as it ends.
     """
     from tqdm.auto import tqdm
 
@@ -127,9 +129,11 @@ def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
     best = TrainResult(best_epoch=0, dev_weighted_f1=-1.0, train_seconds=0.0)
     best_state = None
     start = time.perf_counter()
+    terminal = sys.stderr.isatty()
     progress = tqdm(range(1, config.epochs + 1), desc="epochs", unit="epoch",
-                    disable=not sys.stderr.isatty())
+                    disable=not terminal)
     for epoch in progress:
+        epoch_start = time.perf_counter()
         model.train()
         total, count = 0.0, 0
         for batch in batches(train_set, model.modalities, config.batch_size,
@@ -153,10 +157,16 @@ def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
                              "dev_weighted_f1": dev_f1,
                              "lr": optimiser.param_groups[0]["lr"]})
         progress.set_postfix(loss=f"{total / max(count, 1):.3f}", dev_f1=f"{dev_f1:.2f}")
-        if dev_f1 > best.dev_weighted_f1:
+        improved = dev_f1 > best.dev_weighted_f1
+        if improved:
             best.best_epoch, best.dev_weighted_f1 = epoch, dev_f1
             best_state = copy.deepcopy(evaluated.state_dict())
-        elif epoch - best.best_epoch >= config.patience:
+        if not terminal:
+            print(f"epoch {epoch}/{config.epochs}  loss {total / max(count, 1):.4f}  "
+                  f"dev wF1 {dev_f1:.2f}  best {best.dev_weighted_f1:.2f} (epoch "
+                  f"{best.best_epoch})  {time.perf_counter() - epoch_start:.1f} s",
+                  file=sys.stderr, flush=True)
+        if not improved and epoch - best.best_epoch >= config.patience:
             break
     best.train_seconds = time.perf_counter() - start
     if best_state is not None:

@@ -76,3 +76,14 @@ def test_ema_decay_outside_the_open_unit_interval_is_refused(decay):
                                          rf"and 1 \(or be null for no averaging\), "
                                          rf"got {decay}"):
         TrainConfig(ema_decay=decay)
+
+
+def test_each_epoch_prints_a_line_when_stderr_is_not_a_terminal(tiny, tmp_path, capsys):
+    from experiments.run import main
+    assert main([*tiny, "graph=causal", "train.epochs=3", "train.patience=5",
+                 f"out={tmp_path / 'run'}"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if line.startswith("epoch ")]
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert all(" loss " in line and " dev wF1 " in line and " best " in line
+               and line.endswith(" s") for line in lines)
