@@ -1,6 +1,8 @@
 """Check any builder's output against the builder contract."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .batch import DialogueBatch
@@ -207,28 +209,27 @@ def _same_edges(a: DialogueGraph, b: DialogueGraph) -> bool:
     return a.edge_weight is None or torch.equal(a.edge_weight, b.edge_weight)
 
 
-def _perturbed(values: torch.Tensor, later: torch.Tensor,
-               generator: torch.Generator) -> torch.Tensor:
-    """:obj:`values` with the rows of :obj:`later` replaced by random ones
-    of the same kind: integers stay integers (in a range around the
-    originals), floats become Gaussian noise at the originals' scale."""
+def _perturbed(values: torch.Tensor, later: torch.Tensor, generator: torch.Generator,
+               kind: str) -> torch.Tensor:
+    """:obj:`values` with the rows of :obj:`later` replaced by random ones:
+    Gaussian noise at the values' scale for features and states, and for an
+    annotation, integers around the originals' range when they are whole
+    numbers (turn numbers, reply links), else noise."""
     out = values.clone()
     rows = int(later.sum())
     if rows == 0:
         return out
     shape = (rows, *values.shape[1:])
-    finite = values[torch.isfinite(values)] if values.is_floating_point() else values
-    integral = (not values.is_floating_point()
-                or bool((finite == finite.round()).all()))
-    if integral:
-        low = int(finite.min()) - 1 if finite.numel() else -1
-        high = int(finite.max()) + 2 if finite.numel() else 2
-        noise = torch.randint(low, high, shape, generator=generator).to(values.dtype)
-    else:
-        scale = float(finite.std()) if finite.numel() > 1 else 1.0
-        noise = (torch.randn(shape, generator=generator, dtype=torch.float64)
-                 * (scale or 1.0)).to(values.dtype)
-    out[later] = noise
+    if kind == "annotations":
+        finite = values[torch.isfinite(values)] if values.is_floating_point() else values
+        if finite.numel() and bool((finite == finite.round()).all()):
+            noise = torch.randint(int(finite.min()) - 1, int(finite.max()) + 2, shape,
+                                  generator=generator)
+            out[later] = noise.to(values.dtype)
+            return out
+    scale = float(values.std()) if values.numel() > 1 else 1.0
+    noise = torch.randn(shape, generator=generator, dtype=torch.float32)
+    out[later] = (noise * (scale if math.isfinite(scale) and scale > 0 else 1.0)).to(values.dtype)
     return out
 
 
@@ -242,7 +243,7 @@ def _check_perturbation(builder: EdgeBuilder, batch: DialogueBatch, graph: Dialo
     if not bool(later.any()):
         return
     changed = batch.with_content(**{
-        kind: {name: _perturbed(values, later, generator)
+        kind: {name: _perturbed(values, later, generator, kind)
                for name, values in getattr(batch, kind).items()}
         for kind in ("features", "states", "annotations")})
     again = builder(changed)

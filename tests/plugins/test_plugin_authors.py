@@ -78,6 +78,7 @@ def test_a_checkpoint_names_the_plugin_to_install(tmp_path, monkeypatch, capsys)
                                                   r"installed here; install it with pip "
                                                   r"install 'ergraph-skip==1.0'"):
         checkpoint.build(without)
+    capsys.readouterr()  # the run's epoch lines
     monkeypatch.setenv("ERGRAPH_DISABLE_PLUGIN_AUTOLOAD", "1")
     monkeypatch.setattr("registry.default_registry", without)
     code = predict_main([f"checkpoint={run / 'checkpoint.pt'}", f"out={tmp_path / 'p.csv'}"])
