@@ -77,7 +77,8 @@ def nearest_pairs(batch: DialogueBatch, vectors: Tensor, k: int | None,
     allowed = mask.unsqueeze(1) & mask.unsqueeze(2) & (position[:, None] != position[None, :])
     if past_only:
         allowed &= position[None, :] < position[:, None]
-    score = cosine.masked_fill(~allowed, -math.inf)
+    # A non-finite vector has no similarity: it is never a neighbour.
+    score = cosine.masked_fill(~allowed | ~torch.isfinite(cosine), -math.inf)
     keep = size if k is None else min(k, size)
     # Stable, so equal similarities rank the earlier utterance first.
     ranked, rank_index = torch.sort(score, dim=-1, descending=True, stable=True)
@@ -106,8 +107,11 @@ def nearest_earlier(vectors: Tensor, k: int | None) -> tuple[Tensor, Tensor]:
     """
     unit, scale = fixed_point_units(vectors)
     cosine = unit[:-1] @ unit[-1] / scale
-    keep = cosine.numel() if k is None else min(k, cosine.numel())
-    _, order = torch.sort(cosine, descending=True, stable=True)
+    finite = torch.isfinite(cosine)
+    available = int(finite.sum())
+    keep = available if k is None else min(k, available)
+    _, order = torch.sort(cosine.masked_fill(~finite, -math.inf), descending=True,
+                          stable=True)
     source = order[:keep].sort().values
     return source, cosine[source]
 

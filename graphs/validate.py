@@ -158,47 +158,113 @@ def validate(builder: EdgeBuilder, batch: DialogueBatch, name: str | None = None
         again = builder(batch)
         if not _same_edges(again, graph):
             fail("building the same batch twice gave different edges")
-        if builder.causal and reads.content:
+        if builder.causal:
             for cut in CUTS:
-                _check_perturbation(builder, batch, graph, reads, cut, generator, fail)
+                _check_prefixes(builder, batch, graph, cut, fail)
+                if reads.content:
+                    _check_perturbation(builder, batch, graph, reads, cut, generator, fail)
         _check_last_turn_edges(builder, batch, reads, fail)
     return graph
 
 
-def _prefix(batch: DialogueBatch, length: int) -> DialogueBatch:
-    """The first :obj:`length` turns of the batch's first dialogue."""
+def _check_bounds(edge_index: torch.Tensor, batch: DialogueBatch, what: str,
+                  fail) -> None:
+    if edge_index.numel() and (int(edge_index.min()) < 0
+                               or int(edge_index.max()) >= batch.num_nodes):
+        fail(f"on {what} of dialogue 0 the edges name nodes outside "
+             f"[0, {batch.num_nodes})")
+
+
+def _edge_keys(graph: DialogueGraph, keep: torch.Tensor, node_map: torch.Tensor,
+               num_nodes: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Sorted (type, source, target) keys of the kept edges, nodes renumbered
+    by :obj:`node_map`, and their weights in that order."""
+    n = max(num_nodes, 1)
+    src, dst = node_map[graph.edge_index[0, keep]], node_map[graph.edge_index[1, keep]]
+    key, order = torch.sort((graph.edge_type[keep] * n + src) * n + dst)
+    return key, None if graph.edge_weight is None else graph.edge_weight[keep][order]
+
+
+def _same_keyed(a: tuple[torch.Tensor, torch.Tensor | None],
+                b: tuple[torch.Tensor, torch.Tensor | None]) -> bool:
+    """Same edges, and weights equal to float rounding (the two graphs may
+    come from batches of different shapes)."""
+    if not torch.equal(a[0], b[0]) or (a[1] is None) != (b[1] is None):
+        return False
+    return a[1] is None or torch.allclose(a[1], b[1], rtol=1e-6, atol=1e-7)
+
+
+def _check_prefixes(builder: EdgeBuilder, batch: DialogueBatch, graph: DialogueGraph,
+                    cut: float, fail) -> None:
+    """Cut every dialogue after the cut and build again: the edges into the
+    kept turns, and their weights, must be those of the whole batch. A
+    causal builder whose edges depend on a dialogue's later structure (its
+    length, later speakers, degrees) fails here, as it would disagree with
+    streaming."""
+    last_kept = ((batch.lengths - 1).double() * cut).floor().long()
+    kept = batch.utterance_turn <= last_kept[batch.utterance_dialogue]
+    if bool(kept.all()):
+        return
+    rows = torch.nonzero(kept).flatten()
+    prefix = DialogueBatch(last_kept + 1, batch.speakers[rows], batch.modalities, **{
+        kind: {name: values[rows] for name, values in getattr(batch, kind).items()}
+        for kind in ("features", "states", "annotations")})
+    # Node m * U + u of the batch is node m * U' + (u's rank among kept) here.
+    utterance_map = torch.cumsum(kept.long(), 0) - 1
+    node_map = (batch.node_modality * prefix.num_utterances
+                + utterance_map[batch.node_utterance])
+    whole = _edge_keys(graph, kept[batch.node_utterance[graph.edge_index[1]]], node_map,
+                       prefix.num_nodes)
+    again = builder(prefix)
+    _check_bounds(again.edge_index, prefix, "the cut batch", fail)
+    alone = _edge_keys(again, torch.ones(again.num_edges, dtype=torch.bool),
+                       torch.arange(prefix.num_nodes), prefix.num_nodes)
+    if not _same_keyed(whole, alone):
+        fail(f"builder declares itself causal, but cutting every dialogue after "
+             f"{int(cut * 100)}% of its turns changed the edges (or weights) into the "
+             "turns kept: they depend on the dialogue's later turns")
+
+
+def _window(batch: DialogueBatch, start: int, stop: int) -> DialogueBatch:
+    """Turns :obj:`start` to :obj:`stop` - 1 of the batch's first dialogue."""
     def cut(content: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {name: values[:length] for name, values in content.items()}
-    return DialogueBatch([length], batch.speakers[:length], batch.modalities,
+        return {name: values[start:stop] for name, values in content.items()}
+    return DialogueBatch([stop - start], batch.speakers[start:stop], batch.modalities,
                          features=cut(batch.features), states=cut(batch.states),
                          annotations=cut(batch.annotations))
 
 
 def _check_last_turn_edges(builder: EdgeBuilder, batch: DialogueBatch, reads: Reads,
                            fail) -> None:
-    """The edges into a prefix's last turn, from last_turn_edges and from
-    the full graph of that prefix, must be the same (weights to float
+    """What a streaming push computes must be the full graph's edges into
+    the newest turn: for prefixes of the first dialogue, last_turn_edges on
+    the last :attr:`~EdgeBuilder.horizon` turns (renumbered from there, as
+    a push sees them) against the prefix's full graph (weights to float
     rounding: they may be computed another way)."""
     first_length = int(batch.lengths[0])
+    horizon = builder.horizon
     for length in sorted({max(1, int(first_length * f)) for f in (*CUTS, 1.0)}):
-        prefix = _prefix(batch, length)
+        prefix = _window(batch, 0, length)
         full = builder(prefix)
+        _check_bounds(full.edge_index, prefix, f"the first {length} turns", fail)
         keep = full.edge_index[1] % length == length - 1
-        fast = builder.last_turn_edges(prefix.restricted(reads))
-        n = prefix.num_nodes
-        keys = [(kind * n + index[0]) * n + index[1]
-                for index, kind in ((full.edge_index[:, keep], full.edge_type[keep]),
-                                    (fast[0], fast[1]))]
-        order = [torch.argsort(k) for k in keys]
-        weights = [None if full.edge_weight is None else full.edge_weight[keep][order[0]],
-                   fast[2][order[1]] if len(fast) > 2 else None]
-        agree = (torch.equal(keys[0][order[0]], keys[1][order[1]])
-                 and (weights[0] is None) == (weights[1] is None)
-                 and (weights[0] is None or torch.allclose(weights[0], weights[1],
-                                                           rtol=1e-6, atol=1e-7)))
-        if not agree:
-            fail(f"last_turn_edges disagrees with the full graph on the edges into turn "
-                 f"{length - 1} of dialogue 0")
+        start = 0 if horizon is None else max(0, length - 1 - horizon)
+        window = _window(batch, start, length)
+        fast = builder.last_turn_edges(window.restricted(reads))
+        _check_bounds(fast[0], window, f"turns {start}-{length - 1}", fail)
+        # Prefix node m * L + u is window node m * W + (u - start).
+        width = length - start
+        node = torch.arange(full.edge_index.max() + 1 if full.num_edges else 0)
+        node_map = (node // length) * width + node % length - start
+        expected = _edge_keys(full, keep, node_map, window.num_nodes)
+        found = _edge_keys(DialogueGraph(fast[0], fast[1], full.relations,
+                                         fast[2] if len(fast) > 2 else None),
+                           torch.ones(fast[1].numel(), dtype=torch.bool),
+                           torch.arange(window.num_nodes), window.num_nodes)
+        if not _same_keyed(expected, found):
+            where = "" if start == 0 else f" built on its last {width} turns (the horizon)"
+            fail(f"last_turn_edges{where} disagrees with the full graph on the edges into "
+                 f"turn {length - 1} of dialogue 0")
 
 
 def _same_edges(a: DialogueGraph, b: DialogueGraph) -> bool:

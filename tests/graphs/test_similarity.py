@@ -135,3 +135,14 @@ def test_last_turn_edges_are_the_last_turns_in_edges(params):
     assert fast[1].tolist() == full.edge_type[keep].tolist()
     if builder.weighted:
         assert fast[2].tolist() == full.edge_weight[keep].tolist()
+
+
+def test_a_non_finite_vector_is_never_a_neighbour():
+    rows = torch.tensor([[1.0, 0], [float("nan"), 0], [1, 0.2], [1, 0.1], [0.9, 0.1]])
+    batch = DialogueBatch([5], [0] * 5, ("text",), features={"text": rows})
+    builder = SimilarityEdges(k=2, past_only=True, weighted=True)
+    graph = validate(builder, batch)
+    assert 1 not in graph.edge_index[0].tolist()
+    assert bool(torch.isfinite(graph.edge_weight).all())
+    fast = builder.last_turn_edges(batch)
+    assert fast[0].tolist() == [[2, 3], [4, 4]]

@@ -138,8 +138,9 @@ def content_batch(seed=0):
 
 @pytest.mark.parametrize("builder", [PeeksAtTheLast(), WeighsByTheMean()])
 def test_causality_by_perturbation_catches_a_content_leak(builder):
-    with pytest.raises(GraphContractError, match="'leaky'.*changing the features of turns "
-                                                 "after 25% .* it reads the future"):
+    with pytest.raises(GraphContractError, match="'leaky'.*(changing the features of turns "
+                                                 "after 25% .* it reads the future|cutting "
+                                                 "every dialogue after 25% .* later turns)"):
         validate(builder, content_batch(), name="leaky")
 
 
@@ -154,7 +155,8 @@ def test_a_wrong_horizon_is_caught(two_dialogues):
     with pytest.raises(GraphContractError, match="horizon=1 but an edge reaches further "
                                                  "back.*turn 0, text\\) -> node 2"):
         validate(Reaches([0], [2], [0]), two_dialogues, name="reaches")
-    validate(Reaches([1], [2], [0]), two_dialogues)
+    # Handmade edges ignore the batch, so only the given graph is checked.
+    validate(Reaches([1], [2], [0]), two_dialogues, graph=Reaches([1], [2], [0])(two_dialogues))
     Reaches.horizon = -2
     with pytest.raises(GraphContractError, match="horizon must be a non-negative int"):
         validate(Reaches([1], [2], [0]), two_dialogues)
@@ -181,3 +183,49 @@ def test_missing_content_is_named(two_dialogues):
 def test_stand_in_states_are_supplied(two_dialogues):
     graph = validate(SimilarityEdges(k=1, vectors="states", past_only=True), two_dialogues)
     assert graph.num_edges == 2 * 3  # turns 1 and 2 of A, turn 1 of B, per modality
+
+
+class WeighsByLength(EdgeBuilder):
+    """Each turn hears the one before, weighted by 1 / the dialogue's
+    length: causal by its edges and reading no content, yet every weight
+    depends on how long the dialogue will get."""
+
+    causal = True
+    horizon = 1
+
+    def relations(self, modalities):
+        return ["past"]
+
+    def edges(self, batch):
+        target = torch.nonzero(batch.utterance_turn > 0).flatten()
+        weight = 1.0 / batch.lengths[batch.utterance_dialogue[target]].float()
+        return torch.stack([target - 1, target]), torch.zeros_like(target), weight
+
+
+class FirstTurnIsSpecial(EdgeBuilder):
+    """Each turn hears the one before, under relation 'opening' when that
+    is the dialogue's turn 0: a horizon of 1 is true of the edges, but a
+    push that sees only the last two turns cannot tell turn 0 apart."""
+
+    causal = True
+    horizon = 1
+
+    def relations(self, modalities):
+        return ["opening", "later"]
+
+    def edges(self, batch):
+        target = torch.nonzero(batch.utterance_turn > 0).flatten()
+        return (torch.stack([target - 1, target]),
+                (batch.utterance_turn[target - 1] > 0).long())
+
+
+def test_a_causal_builder_that_depends_on_later_structure_is_caught():
+    with pytest.raises(GraphContractError, match="'by_length'.*cutting every dialogue "
+                                                 "after 25% .* later turns"):
+        validate(WeighsByLength(), content_batch(), name="by_length")
+
+
+def test_a_builder_that_needs_more_than_its_horizon_is_caught():
+    with pytest.raises(GraphContractError, match="last_turn_edges built on its last 2 turns "
+                                                 r"\(the horizon\) disagrees"):
+        validate(FirstTurnIsSpecial(), content_batch(), name="first")
