@@ -60,8 +60,7 @@ def structure_of(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> Di
         modalities (Sequence[str]): The modalities the graph spans.
     """
     names = sorted({name for d in dialogues for name in d.annotations})
-    annotations = {"turn": torch.tensor([t for d in dialogues for t in d.turns],
-                                        dtype=torch.float64)}
+    annotations = {"turn": torch.cat([d.turn_numbers for d in dialogues])}
     for name in names:
         annotations[name] = torch.cat([
             d.annotations[name] if name in d.annotations

@@ -48,6 +48,8 @@ class Dialogue:
     Attributes:
         speaker_ids (LongTensor): Local speaker id of every utterance, shape
             :obj:`[T]`: 0, 1, ... in order of first appearance.
+        turn_numbers (Tensor): :attr:`turns` as float64, shape :obj:`[T]`:
+            the ``turn`` annotation batches carry.
     """
 
     id: str
@@ -58,6 +60,7 @@ class Dialogue:
     texts: list[str] | None = None
     annotations: dict[str, Tensor] = field(default_factory=dict)
     speaker_ids: Tensor = field(init=False, repr=False)
+    turn_numbers: Tensor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         length = len(self.speakers)
@@ -109,9 +112,16 @@ class Dialogue:
         self.annotations = annotations
         self.speaker_ids = torch.tensor(local_speaker_ids(self.speakers),
                                         dtype=torch.long)
+        self.turn_numbers = torch.tensor(self.turns, dtype=torch.float64)
 
     def __len__(self) -> int:
         return len(self.speakers)
+
+    def annotations_at(self, k: int) -> dict[str, float]:
+        """Utterance :obj:`k`'s annotations as a streaming push takes them:
+        its turn number under ``turn``, then the corpus's own."""
+        return {"turn": float(self.turns[k]),
+                **{name: float(values[k]) for name, values in self.annotations.items()}}
 
     @property
     def num_speakers(self) -> int:

@@ -117,8 +117,7 @@ def streaming_ms_at_turn(run_dir: Path, test: list, turn: int = 50,
         for t in range(turn + 1):
             prediction = predictor.push(
                 dialogue.speakers[t], {m: dialogue.features[m][t] for m in predictor.modalities},
-                annotations={"turn": float(dialogue.turns[t]),
-                             **{n: float(v[t]) for n, v in dialogue.annotations.items()}})
+                annotations=dialogue.annotations_at(t))
         if rep > 0:  # the first replay only warms up
             timings.append(prediction.latency_ms)
     return statistics.median(timings) if timings else None

@@ -82,9 +82,7 @@ def open_format_utterances(folder: Path, dims: Mapping[str, int],
                               f"dialogues: {', '.join(order)}")
     # Read and checked above, before anything is printed; yielded lazily.
     return ((d.id, d.turns[k], d.speakers[k], {m: d.features[m][k] for m in modalities},
-             None, {"turn": float(d.turns[k]),
-                    **{name: float(values[k]) for name, values in d.annotations.items()}})
-            for d in found for k in range(len(d)))
+             None, d.annotations_at(k)) for d in found for k in range(len(d)))
 
 
 def transcript_utterances(table: Path, dialogue: str | None = None) -> Iterator[Utterance]:

@@ -81,3 +81,9 @@ def test_corect_pickle_records_carry_annotations(tmp_path):
     assert train.annotations["reply_to"].tolist() == [-1.0, 0.0, 1.0]
     assert "comment" not in train.annotations
     assert corpus.split("test")[0].annotations == {}
+
+
+def test_one_utterances_annotations_for_a_push():
+    d = Dialogue("x", ["a", "b"], [0, 1], {}, [3, 7], annotations={"reply_to": [-1, 3]})
+    assert d.annotations_at(1) == {"turn": 7.0, "reply_to": 3.0}
+    assert d.turn_numbers.tolist() == [3.0, 7.0]
