@@ -189,24 +189,22 @@ class SimilarityEdges(EdgeBuilder):
 
     def last_turn_edges(self, batch: DialogueBatch) -> Edges:
         # Ranks the last turn's candidates only: one row, not every pair.
-        content = getattr(batch, self.vectors)
-        length = batch.num_utterances
-        nearest = {name: nearest_earlier(content[name], self.k)
-                   for name in self._sources(batch.modalities)}
-        parts = []
-        for m, name in enumerate(batch.modalities):
-            source, cosine = nearest[name if self.modality is None else self.modality]
-            edges = (torch.stack([source + m * length,
-                                  torch.full_like(source, m * length + length - 1)]),
-                     torch.full_like(source, m))
-            parts.append(edges + (angular_similarity(cosine).float(),) if self.weighted
-                         else edges)
-        return concat_edges(parts)
+        content, last = getattr(batch, self.vectors), batch.num_utterances - 1
+        return self._per_modality(batch, {
+            name: (source, torch.full_like(source, last), cosine)
+            for name in self._sources(batch.modalities)
+            for source, cosine in [nearest_earlier(content[name], self.k)]})
 
     def edges(self, batch: DialogueBatch) -> Edges:
         content = getattr(batch, self.vectors)
-        pairs = {name: nearest_pairs(batch, content[name], self.k, self.past_only)
-                 for name in self._sources(batch.modalities)}
+        return self._per_modality(batch, {
+            name: nearest_pairs(batch, content[name], self.k, self.past_only)
+            for name in self._sources(batch.modalities)})
+
+    def _per_modality(self, batch: DialogueBatch,
+                      pairs: dict[str, tuple[Tensor, Tensor, Tensor]]) -> Edges:
+        """Each modality's edges from the utterance pairs ranked by its own
+        vectors (or by :attr:`modality`'s), weighted when asked."""
         parts = []
         for m, name in enumerate(batch.modalities):
             source, target, cosine = pairs[name if self.modality is None else self.modality]

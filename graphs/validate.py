@@ -171,8 +171,7 @@ def _check_bounds(edge_index: torch.Tensor, batch: DialogueBatch, what: str,
                   fail) -> None:
     if edge_index.numel() and (int(edge_index.min()) < 0
                                or int(edge_index.max()) >= batch.num_nodes):
-        fail(f"on {what} of dialogue 0 the edges name nodes outside "
-             f"[0, {batch.num_nodes})")
+        fail(f"on {what} the edges name nodes outside [0, {batch.num_nodes})")
 
 
 def _edge_keys(graph: DialogueGraph, keep: torch.Tensor, node_map: torch.Tensor,
@@ -186,12 +185,22 @@ def _edge_keys(graph: DialogueGraph, keep: torch.Tensor, node_map: torch.Tensor,
 
 
 def _same_keyed(a: tuple[torch.Tensor, torch.Tensor | None],
-                b: tuple[torch.Tensor, torch.Tensor | None]) -> bool:
-    """Same edges, and weights equal to float rounding (the two graphs may
-    come from batches of different shapes)."""
+                b: tuple[torch.Tensor, torch.Tensor | None], exact: bool = False) -> bool:
+    """Same edges, and weights equal, exactly or to float rounding (graphs
+    of batches of different shapes may round differently)."""
     if not torch.equal(a[0], b[0]) or (a[1] is None) != (b[1] is None):
         return False
-    return a[1] is None or torch.allclose(a[1], b[1], rtol=1e-6, atol=1e-7)
+    if a[1] is None:
+        return True
+    return torch.equal(a[1], b[1]) if exact else torch.allclose(a[1], b[1], rtol=1e-6,
+                                                                 atol=1e-7)
+
+
+def _kept_by_cut(batch: DialogueBatch, cut: float) -> torch.Tensor:
+    """Which utterances lie at or before :obj:`cut` (a fraction) of their
+    dialogue: at least the first turn of each, shape :obj:`[U]`."""
+    last_kept = ((batch.lengths - 1).double() * cut).floor().long()
+    return batch.utterance_turn <= last_kept[batch.utterance_dialogue]
 
 
 def _check_prefixes(builder: EdgeBuilder, batch: DialogueBatch, graph: DialogueGraph,
@@ -201,14 +210,14 @@ def _check_prefixes(builder: EdgeBuilder, batch: DialogueBatch, graph: DialogueG
     causal builder whose edges depend on a dialogue's later structure (its
     length, later speakers, degrees) fails here, as it would disagree with
     streaming."""
-    last_kept = ((batch.lengths - 1).double() * cut).floor().long()
-    kept = batch.utterance_turn <= last_kept[batch.utterance_dialogue]
+    kept = _kept_by_cut(batch, cut)
     if bool(kept.all()):
         return
     rows = torch.nonzero(kept).flatten()
-    prefix = DialogueBatch(last_kept + 1, batch.speakers[rows], batch.modalities, **{
-        kind: {name: values[rows] for name, values in getattr(batch, kind).items()}
-        for kind in ("features", "states", "annotations")})
+    content = {kind: {name: values[rows] for name, values in getattr(batch, kind).items()}
+               for kind in ("features", "states", "annotations")}
+    lengths = torch.bincount(batch.utterance_dialogue[rows], minlength=batch.num_dialogues)
+    prefix = DialogueBatch(lengths, batch.speakers[rows], batch.modalities, **content)
     # Node m * U + u of the batch is node m * U' + (u's rank among kept) here.
     utterance_map = torch.cumsum(kept.long(), 0) - 1
     node_map = (batch.node_modality * prefix.num_utterances
@@ -216,7 +225,7 @@ def _check_prefixes(builder: EdgeBuilder, batch: DialogueBatch, graph: DialogueG
     whole = _edge_keys(graph, kept[batch.node_utterance[graph.edge_index[1]]], node_map,
                        prefix.num_nodes)
     again = builder(prefix)
-    _check_bounds(again.edge_index, prefix, "the cut batch", fail)
+    _check_bounds(again.edge_index, prefix, f"the batch cut at {int(cut * 100)}%", fail)
     alone = _edge_keys(again, torch.ones(again.num_edges, dtype=torch.bool),
                        torch.arange(prefix.num_nodes), prefix.num_nodes)
     if not _same_keyed(whole, alone):
@@ -246,12 +255,12 @@ def _check_last_turn_edges(builder: EdgeBuilder, batch: DialogueBatch, reads: Re
     for length in sorted({max(1, int(first_length * f)) for f in (*CUTS, 1.0)}):
         prefix = _window(batch, 0, length)
         full = builder(prefix)
-        _check_bounds(full.edge_index, prefix, f"the first {length} turns", fail)
+        _check_bounds(full.edge_index, prefix, f"the first {length} turns of dialogue 0", fail)
         keep = full.edge_index[1] % length == length - 1
         start = 0 if horizon is None else max(0, length - 1 - horizon)
         window = _window(batch, start, length)
         fast = builder.last_turn_edges(window.restricted(reads))
-        _check_bounds(fast[0], window, f"turns {start}-{length - 1}", fail)
+        _check_bounds(fast[0], window, f"turns {start}-{length - 1} of dialogue 0", fail)
         # Prefix node m * L + u is window node m * W + (u - start).
         width = length - start
         node = torch.arange(full.edge_index.max() + 1 if full.num_edges else 0)
@@ -304,8 +313,7 @@ def _check_perturbation(builder: EdgeBuilder, batch: DialogueBatch, graph: Dialo
                         fail) -> None:
     """Replace the content after each dialogue's cut; the edges into turns
     up to the cut, and their weights, must not move."""
-    last_kept = ((batch.lengths - 1).double() * cut).floor().long()
-    later = batch.utterance_turn > last_kept[batch.utterance_dialogue]
+    later = ~_kept_by_cut(batch, cut)
     if not bool(later.any()):
         return
     changed = batch.with_content(**{
@@ -313,20 +321,11 @@ def _check_perturbation(builder: EdgeBuilder, batch: DialogueBatch, graph: Dialo
                for name, values in getattr(batch, kind).items()}
         for kind in ("features", "states", "annotations")})
     again = builder(changed)
-
-    def kept(g: DialogueGraph) -> tuple[torch.Tensor, torch.Tensor | None]:
-        dst = g.edge_index[1]
-        keep = ~later[batch.node_utterance[dst]]
-        n = max(batch.num_nodes, 1)
-        key = (g.edge_type[keep] * n + g.edge_index[0, keep]) * n + dst[keep]
-        key, order = torch.sort(key)
-        weight = None if g.edge_weight is None else g.edge_weight[keep][order]
-        return key, weight
-
-    (key, weight), (key_again, weight_again) = kept(graph), kept(again)
-    moved = (not torch.equal(key, key_again)
-             or (weight is None) != (weight_again is None)
-             or (weight is not None and not torch.equal(weight, weight_again)))
+    kept_nodes = ~later[batch.node_utterance]
+    same_nodes = torch.arange(batch.num_nodes)
+    moved = not _same_keyed(
+        *(_edge_keys(g, kept_nodes[g.edge_index[1]], same_nodes, batch.num_nodes)
+          for g in (graph, again)), exact=True)
     if moved:
         kinds = ", ".join(k for k in ("features", "states", "annotations")
                           if getattr(reads, k))
