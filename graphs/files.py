@@ -6,7 +6,10 @@ live here because ``graphs`` is the package every other one imports.
 """
 from __future__ import annotations
 
+import fcntl
 import os
+import re
+import secrets
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -50,10 +53,79 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_atomic(path, write)
 
 
+class FolderInUseError(FileExistsError):
+    """Another live process is writing the same folder."""
+
+
+def staging_pattern(folder: Path) -> re.Pattern:
+    """Names of the staging folders of :obj:`folder`: ``.NAME.XXXXXXXX.tmp``
+    beside it, with exactly eight hex digits, so that no other folder's
+    staging (``NAME.x``'s, say) ever matches."""
+    return re.compile(rf"\.{re.escape(folder.name)}\.[0-9a-f]{{8}}\.tmp")
+
+
+@contextmanager
+def _claim(folder: Path) -> Iterator[None]:
+    """Hold ``.NAME.lock`` beside :obj:`folder` for the block.
+
+    The lock is an advisory ``flock``, which the kernel releases when its
+    holder dies, even by SIGKILL: whoever holds it owns every staging folder
+    of :obj:`folder`, and a staging folder found while holding it was left
+    by a process that died.
+
+    Raises:
+        FolderInUseError: A live process holds the lock.
+    """
+    lock = folder.parent / f".{folder.name}.lock"
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise FolderInUseError(f"{folder} is being written by another process "
+                                   f"(pid {owner}); wait for it or choose another "
+                                   "name") from None
+        try:  # the previous holder may have removed the file we locked
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        # Unlinked while still held, so a waiting process re-checks the inode.
+        os.unlink(lock)
+        os.close(fd)
+
+
+def remove_abandoned(folder: Path) -> list[Path]:
+    """Remove the staging folders of :obj:`folder` left by a process that
+    died; call only while holding its claim. Returns what was removed."""
+    pattern = staging_pattern(folder)
+    removed = []
+    for entry in folder.parent.iterdir():
+        if pattern.fullmatch(entry.name) and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
 @contextmanager
 def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
-    """An empty temporary folder beside :obj:`folder`, renamed to
-    :obj:`folder` when the block ends normally and removed when it raises.
+    """An empty staging folder beside :obj:`folder` (``.NAME.XXXXXXXX.tmp``),
+    renamed to :obj:`folder` when the block ends normally and removed when
+    it raises, SystemExit and KeyboardInterrupt included.
+
+    While the block runs this process holds a lock on :obj:`folder`'s name.
+    A staging folder that a killed process left (SIGKILL runs no cleanup) is
+    removed when :obj:`folder` is next staged, and never while its owner
+    lives.
 
     Args:
         folder (str or PathLike): The folder to create. Callers check that
@@ -62,18 +134,21 @@ def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
 
     Raises:
         FileExistsError: :obj:`folder` appeared while the block ran.
+        FolderInUseError: Another live process is staging :obj:`folder`.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.",
-                                    suffix=".tmp"))
-    try:
-        yield staging
-        if folder.exists():
-            raise FileExistsError(f"{folder} appeared while writing; refusing to "
-                                  "overwrite it")
-        os.chmod(staging, FOLDER_MODE)
-        os.rename(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with _claim(folder):
+        remove_abandoned(folder)
+        staging = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.tmp"
+        staging.mkdir(mode=0o700)
+        try:
+            yield staging
+            if folder.exists():
+                raise FileExistsError(f"{folder} appeared while writing; refusing to "
+                                      "overwrite it")
+            os.chmod(staging, FOLDER_MODE)
+            os.rename(staging, folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
