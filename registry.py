@@ -70,9 +70,22 @@ class BuilderEntry:
         """The builder's name with its origin unless it is a built-in."""
         return self.name if self.source == "ergraph" else f"{self.name} ({self.origin})"
 
-    def parameters(self) -> dict[str, inspect.Parameter]:
-        """The keyword parameters a user may set."""
-        return {p.name: p for p in inspect.signature(self.factory).parameters.values()
+    def parameters(self, resolve: bool = False) -> dict[str, inspect.Parameter]:
+        """The keyword parameters a user may set.
+
+        Args:
+            resolve (bool): Evaluate annotations written as strings (``from
+                __future__ import annotations``) into types; one that cannot
+                be evaluated is left out. (default: :obj:`False`)
+        """
+        try:
+            signature = inspect.signature(self.factory, eval_str=resolve)
+        except (NameError, TypeError, SyntaxError):
+            signature = inspect.signature(self.factory)
+            signature = signature.replace(parameters=[
+                p.replace(annotation=inspect.Parameter.empty)
+                for p in signature.parameters.values()])
+        return {p.name: p for p in signature.parameters.values()
                 if p.name != "registry" and p.kind in (
                     p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 

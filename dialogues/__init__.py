@@ -11,7 +11,7 @@ from .batch import Batch, batches, collate, structure_of
 from .corpus import Corpus
 from .dialogue import Dialogue
 from .errors import DataError
-from .load import load_corpus
+from .load import corpus_name, load_corpus
 from .synthetic import SyntheticConfig, synthetic_corpus
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "SyntheticConfig",
     "batches",
     "collate",
+    "corpus_name",
     "load_corpus",
     "structure_of",
     "synthetic_corpus",

@@ -5,10 +5,12 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import yaml
+
 from .corpus import Corpus, choose_modalities
 from .errors import DataError
 from .open_format import DATASET, FEATURES, UTTERANCES, is_open_format, read_open_format
-from .pickles import read_pickle
+from .pickles import pickle_name, read_pickle
 from .synthetic import SyntheticConfig, synthetic_corpus
 from .views import LabelView, apply_label_view
 
@@ -84,3 +86,25 @@ def load_corpus(path: str | os.PathLike | None = None, *, name: str | None = Non
     if label_view is not None:
         corpus = apply_label_view(corpus, label_view)
     return corpus
+
+
+def corpus_name(path: str | os.PathLike) -> str:
+    """The name :func:`load_corpus` gives the corpus at :obj:`path`, read
+    without loading it (to name a run before it starts): ``name`` in an
+    open-format folder's ``dataset.yaml``, else the folder's name; a
+    pickle's name (:func:`~dialogues.pickles.pickle_name`).
+
+    Raises:
+        DataError: A pickle's label sidecar that cannot be read.
+    """
+    source = Path(path)
+    if source.is_file() and source.name in OPEN_FORMAT_FILES:
+        source = source.parent
+    if source.is_file():
+        return pickle_name(source)
+    try:
+        spec = yaml.safe_load((source / DATASET).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        spec = None  # the loader names a missing or broken dataset.yaml
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return name if isinstance(name, str) and name else source.name

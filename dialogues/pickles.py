@@ -80,7 +80,7 @@ def read_pickle(path: str | os.PathLike, name: str | None = None,
             "(a dict with train/dev/test) nor a DialogueRNN/COGMEN feature "
             "tuple")
     sidecar = _read_sidecar(path)
-    name = name or sidecar.get("name") or guess_corpus_name(path.name) or path.stem
+    name = name or pickle_name(path, sidecar)
     labels = _label_names(path, name, sidecar, splits)
     metadata: dict[str, Any] = {"format": fmt, "path": str(path)}
     if fmt == "corect_pickle" and reader.dims.get("text") == 768:
@@ -89,6 +89,16 @@ def read_pickle(path: str | os.PathLike, name: str | None = None,
                      if k not in ("name", "labels")})
     return Corpus(name=name, labels=labels, modalities=reader.modalities(),
                   splits=splits, metadata=metadata)
+
+
+def pickle_name(path: str | os.PathLike, sidecar: dict[str, Any] | None = None) -> str:
+    """The name :func:`read_pickle` gives the corpus in :obj:`path`, read
+    without unpickling it: its sidecar's ``name``, else the known corpus its
+    file name points at, else the file name without its suffix."""
+    path = Path(path)
+    if sidecar is None:
+        sidecar = _read_sidecar(path)
+    return sidecar.get("name") or guess_corpus_name(path.name) or path.stem
 
 
 def _read_sidecar(path: Path) -> dict[str, Any]:

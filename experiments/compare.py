@@ -1,35 +1,42 @@
-"""Rebuild the comparison table and plot from existing runs:
-``python experiments/compare.py RUN_OR_SWEEP_DIRS... [out=DIR]``"""
+"""Rebuild the comparison table and plots from existing runs:
+``python experiments/compare.py RUN_OR_SWEEP_DIR... [out=DIR]``"""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from experiments.cli import Arguments, Command, ConfigError, Option, main as run_command
+from experiments.report import find_runs, summarize, summary_markdown, write_report
 
-def main(argv: list[str] | None = None) -> int:
-    from experiments.report import find_runs, summarize, summary_markdown, write_report
+COMMAND = Command(
+    prog="compare.py",
+    summary="Rebuild summary.csv, summary.md, tradeoff.png and dev_curves.png from run "
+            "or sweep directories.",
+    positional="RUN_OR_SWEEP_DIR",
+    options=(Option("out", Path | None, None,
+                    "where to write the report (default: the compared directory; "
+                    "required when comparing several)"),))
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    out = Path(".")
-    paths = []
-    for arg in args:
-        if arg.startswith("out="):
-            out = Path(arg[4:])
-        else:
-            paths.append(Path(arg))
-    if not paths:
-        print("usage: compare.py RUN_OR_SWEEP_DIR... [out=DIR]", file=sys.stderr)
-        return 2
-    try:
-        records = find_runs(paths)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+
+def _compare(arguments: Arguments) -> int:
+    paths = [Path(p) for p in arguments.positional]
+    out = arguments.options["out"]
+    if out is None:
+        if len(paths) > 1:
+            raise ConfigError(f"{len(paths)} directories compared; say where the report "
+                              "goes with out=DIR")
+        out = paths[0]
+    records = find_runs(paths)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_report(records, out)
     print(summary_markdown(summarize(records)))
-    print(f"summary.csv, summary.md and tradeoff.png written to {out}")
+    print(f"summary.csv, summary.md, tradeoff.png and dev_curves.png written to {out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(COMMAND, _compare, argv)
 
 
 if __name__ == "__main__":

@@ -3,23 +3,42 @@
 A run's configuration is ``configs/config.yaml`` with one file per group
 merged in (``configs/graph/causal.yaml`` for ``graph=causal``), then the
 ``key=value`` overrides applied in order. Every override must name a key that
-exists and is converted to the type of its default, so a typo fails loudly
-instead of silently training the wrong thing.
+exists and is parsed to that key's declared type (:class:`RunOptions` and
+the dataclasses it names; a graph's from its builder's signature), so a typo
+fails loudly instead of silently training the wrong thing. The values follow
+the grammar of :mod:`experiments.options`.
 
 A graph name that only a plugin provides needs no YAML file: its parameters
 and their defaults come from the registry.
+
+Relative paths in a dataset file are under the data root: ``$ERGRAPH_DATA``,
+else ``shared/data`` beside the checkout. A path on the command line is
+relative to the working directory. Either is recorded absolute.
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import inspect
+import os
+import typing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 import yaml
 
+from dialogues import SyntheticConfig, corpus_name
+from models import ModelConfig
+
+from .options import (OptionError, hint_of_default, is_sequence, parse_value, split_values,
+                      takes_raw_text, unwrap_optional)
+from .training import TrainConfig
+
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+CHECKOUT = CONFIG_DIR.parent.parent
+DATA_VARIABLE = "ERGRAPH_DATA"
 
 
 class ConfigError(ValueError):
@@ -43,6 +62,107 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+@dataclass
+class DatasetOptions:
+    """Options of ``dataset``; their defaults live in ``configs/dataset/``.
+
+    Args:
+        name (str): Labels runs and reports; taken from the data when only
+            ``dataset.path`` is given.
+        path (Path, optional): The corpus: an open-format folder or a
+            pickle; null for the synthetic corpus.
+        modalities (list[str], optional): Keep only these modalities.
+        label_view (str, optional): Relabel through a view (``iemocap_4``).
+        synthetic (SyntheticConfig, optional): The synthetic corpus's
+            parameters; dropped when a path is given.
+    """
+
+    name: str
+    path: Path | None
+    modalities: list[str] | None
+    label_view: str | None
+    synthetic: SyntheticConfig | None
+
+
+@dataclass
+class LatencyOptions:
+    """Options of ``latency``: timed passes per test dialogue, after
+    untimed warm-up passes."""
+
+    repeats: int
+    warmup: int
+
+
+@dataclass
+class RunOptions:
+    """The type of every option of a run; the defaults live in
+    ``configs/config.yaml`` and the group files. ``graph`` is typed by its
+    builder's signature.
+
+    Args:
+        seed (int): Seeds weights, shuffling and dropout.
+        out (Path, optional): Run (or sweep) directory; null names one
+            under ``runs/`` (``multirun/``).
+        device (str): ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ``mps``.
+        log (str, optional): ``tensorboard`` also writes TensorBoard events.
+        jobs (int): Parallel runs of a sweep.
+        launcher (str): ``local`` processes, or ``ray``.
+        ray_address (str, optional): A Ray cluster to join.
+    """
+
+    seed: int
+    out: Path | None
+    device: str
+    log: Literal["tensorboard"] | None
+    jobs: int
+    launcher: Literal["local", "ray"]
+    ray_address: str | None
+    latency: LatencyOptions
+    dataset: DatasetOptions
+    graph: dict
+    model: ModelConfig
+    train: TrainConfig
+
+
+def data_root() -> Path:
+    """Where dataset files' relative paths point: ``$ERGRAPH_DATA``, else
+    ``shared/data`` beside the checkout (not the working directory)."""
+    root = os.environ.get(DATA_VARIABLE)
+    return Path(root).expanduser() if root else CHECKOUT.parent / "shared" / "data"
+
+
+def option_type(key: str, registry=None, graph: str | None = None) -> Any:
+    """The declared type of dotted option :obj:`key`, or ``None`` for a key
+    without one (a section, or an unknown key).
+
+    Args:
+        key (str): ``train.lr``, ``dataset.synthetic.seed``, ``graph.past``.
+        registry: The edge-builder registry, for ``graph.*``.
+        graph (str, optional): The configured graph's registry name.
+    """
+    *parents, leaf = key.split(".")
+    if parents == ["graph"]:
+        if registry is None or graph is None or graph not in registry:
+            return None
+        parameter = registry.entry(graph).parameters(resolve=True).get(leaf)
+        if parameter is None:
+            return None
+        if parameter.annotation is not inspect.Parameter.empty:
+            return parameter.annotation
+        default = parameter.default
+        return hint_of_default(None if default is inspect.Parameter.empty else default)
+    node: Any = RunOptions
+    for part in [*parents, leaf]:
+        node, _ = unwrap_optional(node)
+        if not dataclasses.is_dataclass(node):
+            return None
+        hints = typing.get_type_hints(node)
+        if part not in hints:
+            return None
+        node = hints[part]
+    return node
+
+
 def groups(config_dir: Path = CONFIG_DIR) -> dict[str, list[str]]:
     """Group name -> its options (YAML files), sorted."""
     return {d.name: sorted(p.stem for p in d.glob("*.yaml"))
@@ -58,28 +178,6 @@ def parse_args(args: Iterable[str]) -> list[tuple[str, str]]:
             raise ConfigError(f"argument {arg!r} is not of the form key=value")
         pairs.append((key.strip(), value))
     return pairs
-
-
-def script_options(argv: Iterable[str], allowed: Iterable[str], required: Iterable[str],
-                   usage: str) -> dict[str, str]:
-    """``key=value`` arguments of a command-line script that takes a fixed
-    set of keys, such as ``predict.py`` or ``stream.py``; unknown and missing
-    keys are refused with the usage line."""
-    allowed = tuple(allowed)
-    try:
-        pairs = parse_args(argv)
-    except ConfigError as exc:
-        raise ConfigError(f"{exc}\n{usage}") from None
-    args = {}
-    for key, value in pairs:
-        if key not in allowed:
-            raise ConfigError(f"unknown key {key!r}; expected one of "
-                              f"{', '.join(allowed)}\n{usage}")
-        args[key] = value
-    for key in required:
-        if not args.get(key):
-            raise ConfigError(f"missing {key}=...\n{usage}")
-    return args
 
 
 def _graph_defaults(name: str, registry) -> tuple[dict[str, Any], list[str]]:
@@ -98,39 +196,15 @@ def _graph_defaults(name: str, registry) -> tuple[dict[str, Any], list[str]]:
     return {"name": name, **params}, required
 
 
-def convert(value: str, default: Any, key: str) -> Any:
-    """Parse :obj:`value` as YAML and coerce it to the type of
-    :obj:`default`; a value of another type is refused."""
-    if isinstance(default, str):
-        return value
+def _parse(key: str, value: str, hint: Any) -> Any:
+    """:obj:`value` of option :obj:`key` in a single run, where a comma
+    makes a list or is refused (several values sweep only with ``-m``)."""
+    if len(split_values(value)) > 1 and not (is_sequence(hint) or takes_raw_text(hint)):
+        raise ConfigError(f"{key}={value!r}: several values; add -m to sweep over them")
     try:
-        parsed = yaml.safe_load(value) if value != "" else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{key}={value!r}: cannot parse value: {exc}") from exc
-    if default is None or parsed is None:
-        return parsed
-    if isinstance(default, bool):
-        if isinstance(parsed, bool):
-            return parsed
-    elif isinstance(default, int):
-        if isinstance(parsed, int) and not isinstance(parsed, bool):
-            return parsed
-    elif isinstance(default, float):
-        if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
-            return float(parsed)
-        try:  # YAML 1.1 reads "1e-3" (no dot) as a string
-            return float(value)
-        except ValueError:
-            pass
-    elif isinstance(default, list):
-        return parsed if isinstance(parsed, list) else [parsed]
-    elif isinstance(default, dict):
-        if isinstance(parsed, dict):
-            return parsed
-    else:
-        return parsed
-    raise ConfigError(f"{key}={value!r}: expected {type(default).__name__} "
-                      f"like the default {default!r}")
+        return parse_value(value, hint, key)
+    except OptionError as error:
+        raise ConfigError(str(error)) from None
 
 
 def compose(args: Iterable[str] = (), config_dir: Path = CONFIG_DIR,
@@ -151,9 +225,13 @@ def compose(args: Iterable[str] = (), config_dir: Path = CONFIG_DIR,
     overrides = []
     for key, value in parse_args(args):
         if "." not in key and key in available:
+            if len(split_values(value)) > 1:
+                raise ConfigError(f"{key}={value!r}: several values; add -m to "
+                                  "sweep over them")
             choices[key] = value
         else:
             overrides.append((key, value))
+    named_dataset = "dataset" in {k for k, _ in parse_args(args)}
 
     config = base
     required: list[str] = []
@@ -175,6 +253,8 @@ def compose(args: Iterable[str] = (), config_dir: Path = CONFIG_DIR,
                               + _closest(option, available[group]))
         if group in ("graph", "dataset"):  # their names label runs and reports
             config[group].setdefault("name", option)
+        if group == "dataset" and config[group].get("path"):
+            config[group]["path"] = str((data_root() / config[group]["path"]).resolve())
 
     for key, value in overrides:
         *parents, leaf = key.split(".")
@@ -190,9 +270,19 @@ def compose(args: Iterable[str] = (), config_dir: Path = CONFIG_DIR,
             section = ".".join(parents) or "top level"
             raise ConfigError(f"unknown key {key!r} in {section}; "
                               + _closest(leaf, [*node, *(available if not parents else [])]))
-        node[leaf] = convert(value, node[leaf], key)
+        hint = option_type(key, registry, config["graph"]["name"])
+        if hint is None:  # a key in a file with no declared type
+            hint = hint_of_default(node[leaf])
+        node[leaf] = _parse(key, value, hint)
+        if key == "dataset.path" and node[leaf] is not None:
+            node[leaf] = str(Path(node[leaf]).expanduser().resolve())
         if parents == ["graph"] and leaf in required:
             required.remove(leaf)
+    dataset = config["dataset"]
+    if dataset.get("path"):
+        dataset.pop("synthetic", None)  # parameters of a corpus not loaded
+        if not named_dataset and "dataset.name" not in {k for k, _ in overrides}:
+            dataset["name"] = corpus_name(dataset["path"])
     if required:
         name = config["graph"]["name"]
         raise ConfigError(f"graph {name!r} has required parameter(s) "

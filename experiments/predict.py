@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from dialogues import Corpus, DataError
+import torch
+
+from dialogues import Corpus, DataError, load_corpus
+from experiments.cli import Arguments, Command, Option, main as run_command
+from experiments.runner import predictions_table
+from experiments.training import predict
+from graphs.files import write_text_atomic
+from models import load_checkpoint
 
 
 def check_dimensions(corpus: Corpus, expected: Mapping[str, int], where: Any) -> None:
@@ -25,14 +32,6 @@ def check_dimensions(corpus: Corpus, expected: Mapping[str, int], where: Any) ->
 def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out: str,
                  label_view: str | None = None) -> Path:
     """Write the predictions table for one split of a corpus; return it."""
-    import torch
-
-    from dialogues import load_corpus
-    from experiments.runner import predictions_table
-    from experiments.training import predict
-    from graphs.files import write_text_atomic
-    from models import load_checkpoint
-
     checkpoint = load_checkpoint(checkpoint_path)
     model = checkpoint.build()
     corpus = load_corpus(dataset_path or None, modalities=model.modalities,
@@ -51,30 +50,30 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
     return write_text_atomic(out_path, table)
 
 
-USAGE = ("usage: predict.py checkpoint=FILE dataset.path=DIR split=test out=FILE.csv "
-         "[dataset.label_view=NAME]")
+COMMAND = Command(
+    prog="predict.py",
+    summary="Predict every utterance of one split of a corpus with a trained checkpoint.",
+    options=(
+        Option("checkpoint", Path, help="a run's checkpoint.pt", required=True),
+        Option("out", Path, help="the predictions table to write (.csv)", required=True),
+        Option("dataset.path", Path | None, None,
+               "the corpus (default: the synthetic corpus)"),
+        Option("split", str, "test", "the split to predict"),
+        Option("dataset.label_view", str | None, None, "relabel through a view"),
+    ))
+
+
+def _predict(arguments: Arguments) -> int:
+    args = arguments.options
+    path = predict_file(args["checkpoint"], args["dataset.path"], args["split"],
+                        args["out"], args["dataset.label_view"])
+    print(f"predictions written to {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dialogues import DataError
-    from experiments.config import ConfigError, script_options
-
-    try:
-        args = script_options(sys.argv[1:] if argv is None else argv,
-                              ("checkpoint", "dataset.path", "split", "out",
-                               "dataset.label_view"), ("checkpoint", "out"), USAGE)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        path = predict_file(args["checkpoint"], args.get("dataset.path"),
-                            args.get("split", "test"), args["out"],
-                            args.get("dataset.label_view"))
-    except (DataError, ConfigError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"predictions written to {path}")
-    return 0
+    # ValueError: a checkpoint that cannot be read as one.
+    return run_command(COMMAND, _predict, argv, errors=(ValueError,))
 
 
 if __name__ == "__main__":

@@ -41,27 +41,40 @@ from dialogues.label_sets import KNOWN_LABEL_SETS
 from dialogues.open_format import read_csv_rows, save_corpus
 from dialogues.text_encoder import DEFAULT_MODEL, TextEncoder, encoder_name
 from dialogues.text_encoder import sentence_encoder as load_sentence_encoder
-from experiments.config import ConfigError, script_options
+from experiments.cli import Arguments, Command, Option, main as run_command
+from experiments.config import ConfigError
 
 Encoder = TextEncoder
 TRANSCRIPT_COLUMNS = ("dialogue_id", "turn", "speaker", "text")
-USAGE = (f"usage: python experiments/prepare.py input=DIR_OR_CSV out=DIR "
-         f"[model={DEFAULT_MODEL}] [batch_size=64]")
-OPTIONS = ("input", "out", "model", "batch_size", "name", "labels", "split",
-           "source", "licence")
+COMMAND = Command(
+    prog="prepare.py",
+    summary="Turn a transcript table into an ergraph open-format corpus.",
+    options=(
+        Option("input", Path, help="a transcript .csv, or a folder holding one",
+               required=True),
+        Option("out", Path, help="the corpus folder to create", required=True),
+        Option("model", str, DEFAULT_MODEL, "sentence-transformers model name or path"),
+        Option("batch_size", int, 64, "texts per encoder call"),
+        Option("name", str | None, None, "corpus name (default: the name of out)"),
+        Option("labels", list[str] | None, None, "label names in index order"),
+        Option("split", str, "test", "split of every dialogue when the table has none"),
+        Option("source", str | None, None, "where the data came from, for dataset.yaml"),
+        Option("licence", str | None, None, "its licence, for dataset.yaml"),
+    ),
+    details=__doc__.split("\n\n", 2)[2])
 
 
 def sentence_encoder(model: str = DEFAULT_MODEL) -> Encoder:
-    """:func:`dialogues.text_encoder.sentence_encoder`, exiting with the
+    """:func:`dialogues.text_encoder.sentence_encoder`, refusing with the
     install command when sentence-transformers is missing.
 
     Raises:
-        SystemExit: sentence-transformers is not installed.
+        ConfigError: sentence-transformers is not installed.
     """
     try:
         return load_sentence_encoder(model)
     except ImportError as exc:
-        raise SystemExit(f"prepare.py: {exc}") from None
+        raise ConfigError(str(exc)) from None
 
 
 def embed(texts: Sequence[str], encode: Encoder, batch_size: int = 64,
@@ -263,30 +276,22 @@ def prepare(input: str | Path, out: str | Path, encode: Encoder, *,
 
 def main(argv: Sequence[str] | None = None,
          make_encoder: Callable[[str], Encoder] = sentence_encoder) -> int:
-    try:
-        args = script_options(sys.argv[1:] if argv is None else argv, OPTIONS,
-                              ("input", "out"), USAGE)
-        try:
-            batch_size = int(args.get("batch_size", "64"))
-        except ValueError:
-            raise DataError(f"batch_size must be an integer, got "
-                            f"{args['batch_size']!r}") from None
+    def run(arguments: Arguments) -> int:
+        args = arguments.options
+        if args["batch_size"] < 1:
+            raise DataError(f"batch_size must be a positive integer, got {args['batch_size']}")
         if Path(args["out"]).exists():
-            raise DataError(f"{args['out']} already exists; refusing to "
-                            "overwrite it")
-        model = args.get("model", DEFAULT_MODEL)
-        encode = make_encoder(model)
-        labels = args.get("labels")
-        metadata = {k: args[k] for k in ("source", "licence") if k in args}
-        out = prepare(args["input"], args["out"], encode, name=args.get("name"),
-                      labels=labels.split(",") if labels else None,
-                      split=args.get("split", "test"), batch_size=batch_size,
-                      encoder=encoder_name(model), metadata=metadata)
-    except (DataError, ConfigError, FileExistsError) as error:
-        print(f"prepare.py: {error}", file=sys.stderr)
-        return 1
-    print(f"wrote {out}")
-    return 0
+            raise DataError(f"{args['out']} already exists; refusing to overwrite it")
+        encode = make_encoder(args["model"])
+        metadata = {k: args[k] for k in ("source", "licence") if args[k] is not None}
+        out = prepare(args["input"], args["out"], encode, name=args["name"],
+                      labels=args["labels"], split=args["split"],
+                      batch_size=args["batch_size"], encoder=encoder_name(args["model"]),
+                      metadata=metadata)
+        print(f"wrote {out}")
+        return 0
+
+    return run_command(COMMAND, run, argv)
 
 
 if __name__ == "__main__":

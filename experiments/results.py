@@ -24,10 +24,12 @@ from pathlib import Path
 
 import yaml
 
+from experiments.cli import Arguments, Command, Option, main as run_command
 from experiments.report import LAUNCH_KEYS, Row, find_runs, format_mean_std, summarize
 from experiments.runner import corpus_from_config
 from experiments.sweep import threads_per_run
 from graphs.files import write_text_atomic
+from models import StreamingPredictor
 
 TITLES = {"iemocap": "IEMOCAP-6", "iemocap_4": "IEMOCAP-4", "meld": "MELD"}
 STUDY_GRAPHS = "none,window_corect,window,causal,speaker,speaker_causal,corect"
@@ -107,8 +109,6 @@ def streaming_ms_at_turn(run_dir: Path, test: list, turn: int = 50,
     """Median latency of the ``push`` of turn :obj:`turn` over up to
     :obj:`dialogues` of the :obj:`test` dialogues longer than that, from the
     run's checkpoint; None when no test dialogue is that long."""
-    from models import StreamingPredictor
-
     predictor = StreamingPredictor.from_checkpoint(str(run_dir / "checkpoint.pt"))
     long_enough = [d for d in test if len(d) > turn][:dialogues]
     timings = []
@@ -319,22 +319,29 @@ def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
     write_text_atomic(out, "\n".join(page))
 
 
-def main(argv: list[str] | None = None) -> int:
-    from experiments.config import parse_args
+COMMAND = Command(
+    prog="results.py",
+    summary="Write the topology study's page from its sweep directories.",
+    named="NAME=SWEEP_DIR",
+    options=(Option("out", Path, "docs/results.md", "the page to write"),
+             Option("data", Path, "../shared/data", "the corpora's folder")),
+    details=__doc__.split("\n\n", 1)[1])
 
-    args = dict(parse_args(sys.argv[1:] if argv is None else argv))
-    out = Path(args.pop("out", "docs/results.md"))
-    data = args.pop("data", "../shared/data")
-    sweeps = {name: Path(path) for name, path in args.items()}
-    missing = [str(p) for p in sweeps.values() if not p.is_dir()]
-    if not sweeps or missing:
-        print("usage: results.py NAME=SWEEP_DIR... [data=DIR] [out=docs/results.md]"
-              + (f"; missing: {', '.join(missing)}" if missing else ""), file=sys.stderr)
-        return 2
+
+def _write(arguments: Arguments) -> int:
+    sweeps = {name: Path(path) for name, path in arguments.named.items()}
+    missing = [f"{name}={path}" for name, path in sweeps.items() if not path.is_dir()]
+    if missing:
+        raise FileNotFoundError(f"no sweep directory at {', '.join(missing)}")
+    out = Path(arguments.options["out"])
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_results(sweeps, out, data)
+    write_results(sweeps, out, arguments.options["data"])
     print(f"wrote {out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(COMMAND, _write, argv)
 
 
 if __name__ == "__main__":

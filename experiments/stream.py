@@ -24,17 +24,26 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, TextIO
 
-from dialogues import DataError
+import torch
+
 from dialogues.open_format import (DATASET, FEATURES, UTTERANCES, is_open_format,
                                    read_csv_rows, read_open_format)
-from experiments.config import script_options
+from experiments.cli import Arguments, Command, Option, main as run_command
 from experiments.predict import check_dimensions
 from experiments.prepare import TRANSCRIPT_COLUMNS, group_turns
 from models.streaming import Prediction, StreamingPredictor, TextEncoder
 
-USAGE = ("usage: stream.py checkpoint=RUN/checkpoint.pt input=CORPUS_DIR|FILE.csv|- "
-         "[dialogue=ID] [threads=1]")
-OPTIONS = ("checkpoint", "input", "dialogue", "threads")
+COMMAND = Command(
+    prog="stream.py",
+    summary="Replay dialogues through a causal checkpoint one utterance at a time.",
+    options=(
+        Option("checkpoint", Path, help="a causal run's checkpoint.pt", required=True),
+        Option("input", str, help="an open-format corpus, a transcript .csv, or - for "
+                                  "speaker<TAB>text lines on stdin", required=True),
+        Option("dialogue", str | None, None, "replay only this dialogue"),
+        Option("threads", int, 1, "torch intra-op threads"),
+    ),
+    details=__doc__.split("\n\n", 1)[1])
 HEADER = ("dialogue_id", "turn", "speaker", "prediction", "probability", "latency_ms")
 LIVE = "live"
 
@@ -189,41 +198,30 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
     """Run the stream; see the module docstring. :obj:`stdin`,
     :obj:`stdout` and :obj:`text_encoder` replace the process's streams and
     the checkpoint's sentence encoder, for embedding in other programs."""
-    import torch
-
-    stdin = sys.stdin if stdin is None else stdin
-    stdout = sys.stdout if stdout is None else stdout
-    threads = torch.get_num_threads()
-    try:
-        args = script_options(sys.argv[1:] if argv is None else argv, OPTIONS,
-                              ("checkpoint", "input"), USAGE)
-        # A push is a chain of small ops: one thread gives the steadiest
-        # latency, and leaves the other cores to other streams.
-        torch.set_num_threads(positive_int(args.get("threads", "1"), "threads"))
-        predictor = StreamingPredictor.from_checkpoint(args["checkpoint"],
-                                                       text_encoder=text_encoder)
-        utterances = utterances_for(args["input"], predictor, stdin, args.get("dialogue"))
-        stream(predictor, utterances, stdout)
-    except KeyboardInterrupt:
+    def replay(arguments: Arguments) -> int:
+        args = arguments.options
+        if args["threads"] < 1:
+            raise StreamError(f"threads={args['threads']}: expected a positive integer")
+        threads = torch.get_num_threads()
+        try:
+            # A push is a chain of small ops: one thread gives the steadiest
+            # latency, and leaves the other cores to other streams.
+            torch.set_num_threads(args["threads"])
+            predictor = StreamingPredictor.from_checkpoint(args["checkpoint"],
+                                                           text_encoder=text_encoder)
+            utterances = utterances_for(args["input"], predictor,
+                                        sys.stdin if stdin is None else stdin,
+                                        args["dialogue"])
+            stream(predictor, utterances, sys.stdout if stdout is None else stdout)
+        except KeyboardInterrupt:  # how a live session ends
+            return 0
+        except BrokenPipeError:  # e.g. piped into head
+            return 0
+        finally:
+            torch.set_num_threads(threads)
         return 0
-    except BrokenPipeError:  # e.g. piped into head
-        return 0
-    except (StreamError, DataError, FileNotFoundError, ImportError, ValueError) as error:
-        print(f"stream.py: {error}", file=sys.stderr)
-        return 2
-    finally:
-        torch.set_num_threads(threads)
-    return 0
 
-
-def positive_int(value: str, key: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise StreamError(f"{key}={value!r}: expected a positive integer")
-    return number
+    return run_command(COMMAND, replay, argv, errors=(StreamError, ImportError, ValueError))
 
 
 if __name__ == "__main__":

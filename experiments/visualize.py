@@ -46,32 +46,46 @@ import difflib
 import io
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
-from experiments.config import ConfigError, compose, convert, graph_spec
+import torch
+
+from dialogues import DataError, collate
+from experiments.cli import Arguments, Command, Option, main as run_command
+from experiments.config import ConfigError, compose, graph_spec
+from experiments.options import split_values
+from experiments.runner import corpus_from_config
+from graphs.draw import dialogue_figure, parse_turns, save_figure
 from graphs.files import write_text_atomic
+from graphs.networkx import to_networkx, write_gexf, write_graphml
+from graphs.stats import format_stats, graph_stats
+from models import load_checkpoint
+from registry import default_registry
 
-OWN_KEYS = ("dialogue", "out", "turns", "show", "stats", "split", "checkpoint")
 DRAW_FORMATS = (".png", ".svg", ".pdf")
 EXPORT_FORMATS = (".graphml", ".gexf")
-EXIT_USAGE = 2
+
+COMMAND = Command(
+    prog="visualize.py",
+    summary="Draw one dialogue under one or more edge builders, or export its graph.",
+    options=(
+        Option("dialogue", str | None, None, "the dialogue id"),
+        Option("out", Path | None, None, "the drawing (.png, .svg, .pdf) or export "
+                                         "(.graphml, .gexf)"),
+        Option("turns", str | None, None, "A:B draws turns A to B-1"),
+        Option("show", Literal["none", "label", "text"], "none",
+               "write each utterance's label or text above it"),
+        Option("stats", bool, False, "print and save the graph statistics"),
+        Option("split", str | None, None, "where the dialogue comes from"),
+        Option("checkpoint", Path | None, None,
+               "a run's checkpoint.pt, for builders of encoder states"),
+    ),
+    configures_run=True,
+    details=__doc__.split("\n\n", 1)[1])
 
 
 class UsageError(ValueError):
     """Input the command cannot use; exits with status 2."""
-
-
-def split_args(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
-    """Visualize's own ``key=value`` arguments, and the rest for
-    :func:`compose` (whose ``out`` must never see ours)."""
-    own, rest = {}, []
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if sep and key.strip() in OWN_KEYS:
-            own[key.strip()] = value
-        else:
-            rest.append(arg)
-    return own, rest
 
 
 def configs(args: Sequence[str]) -> list[dict[str, Any]]:
@@ -81,7 +95,7 @@ def configs(args: Sequence[str]) -> list[dict[str, Any]]:
     for arg in args:
         key = arg.partition("=")[0].strip()
         if key == "graph":
-            names = [n.strip() for n in arg.partition("=")[2].split(",")]
+            names = [n.strip() for n in split_values(arg.partition("=")[2])]
         elif key.startswith("graph."):
             graph_overrides.append(arg)
         else:
@@ -138,9 +152,6 @@ def find_dialogue(corpus, dialogue_id: str | None, split: str | None):
 def dialogue_content(dialogue, modalities: list[str], builders, checkpoint: str | None):
     """The dialogue's batch with its features and annotations, and the
     encoder states of :obj:`checkpoint`'s model when a builder reads states."""
-    import torch
-
-    from dialogues import collate
     batch = collate([dialogue], modalities)
     structure = batch.structure.with_content(features=batch.features)
     readers = [name for name, _, builder in builders if builder.reads(modalities).states]
@@ -149,7 +160,6 @@ def dialogue_content(dialogue, modalities: list[str], builders, checkpoint: str 
     if not checkpoint:
         raise UsageError(f"graph {readers[0]!r} ranks by encoder states, which only a "
                          "trained model has; pass checkpoint=RUN/checkpoint.pt")
-    from models import load_checkpoint
     try:
         model = load_checkpoint(checkpoint).build()
     except (FileNotFoundError, ValueError) as exc:
@@ -172,24 +182,20 @@ def stats_csv(rows: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def run(argv: Sequence[str]) -> None:
+def run(arguments: Arguments) -> int:
     """The command, raising :class:`UsageError`/:class:`ConfigError` on bad
     input before anything is written."""
-    from graphs.draw import SHOW, parse_turns
-    from graphs.stats import format_stats, graph_stats
-
-    own, rest = split_args(argv)
-    show = own.get("show", "none")
-    if show not in SHOW:
-        raise UsageError(f"show={show!r}; choices: {', '.join(SHOW)}")
+    own = arguments.options
+    rest = arguments.config
+    show = own["show"]
     turns = None
-    if "turns" in own:
+    if own["turns"] is not None:
         try:
             turns = parse_turns(own["turns"])
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    want_stats = convert(own.get("stats", "false"), False, "stats")
-    out = Path(own["out"]) if own.get("out") else None
+    want_stats = own["stats"]
+    out = Path(own["out"]) if own["out"] else None
     if out is None and not want_stats:
         raise UsageError("out=FILE is required (.png, .svg, .pdf to draw; "
                          ".graphml, .gexf to export), unless stats=true")
@@ -200,7 +206,6 @@ def run(argv: Sequence[str]) -> None:
     if out is not None and not out.parent.is_dir():
         raise UsageError(f"out={out}: folder {out.parent} does not exist")
 
-    from registry import default_registry
     composed = configs(rest)
     builders = []
     for config in composed:
@@ -210,19 +215,16 @@ def run(argv: Sequence[str]) -> None:
         except (TypeError, ValueError, KeyError) as exc:
             raise UsageError(f"graph {name!r}: {exc}") from None
 
-    from dialogues import DataError
-    from experiments.runner import corpus_from_config
     try:
         corpus = corpus_from_config(composed[0]["dataset"])
     except (DataError, TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    dialogue = find_dialogue(corpus, own.get("dialogue"), own.get("split"))
+    dialogue = find_dialogue(corpus, own["dialogue"], own["split"])
     structure = dialogue_content(dialogue, list(corpus.modalities), builders,
-                                 own.get("checkpoint"))
+                                 own["checkpoint"])
     labels = [corpus.labels[i] if 0 <= i < len(corpus.labels) else None
               for i in dialogue.labels.tolist()]
 
-    from graphs.networkx import to_networkx
     graphs, stats = [], []
     for name, params, builder in builders:
         try:
@@ -237,7 +239,6 @@ def run(argv: Sequence[str]) -> None:
         stats.append(graph_stats(graph, structure, name=name))
 
     if out is not None and suffix in EXPORT_FORMATS:
-        from graphs.networkx import write_gexf, write_graphml
         write = write_graphml if suffix == ".graphml" else write_gexf
         if len(graphs) == 1:
             write(graphs[0], out)
@@ -245,7 +246,6 @@ def run(argv: Sequence[str]) -> None:
             for (name, _, _), G in zip(builders, graphs):
                 write(G, out.with_name(f"{out.stem}.{name}{out.suffix}"))
     elif out is not None:
-        from graphs.draw import dialogue_figure, save_figure
         try:
             figure = dialogue_figure(graphs, show=show, turns=turns)
         except ValueError as exc:  # e.g. turns outside the dialogue
@@ -270,18 +270,7 @@ def run(argv: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; 0 on success, 2 on bad input."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__)
-        return 0
-    import matplotlib
-    matplotlib.use("Agg")
-    try:
-        run(argv)
-    except (UsageError, ConfigError) as exc:
-        print(f"visualize: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return 0
+    return run_command(COMMAND, run, argv, errors=(UsageError,))
 
 
 if __name__ == "__main__":

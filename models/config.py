@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 SEQUENCE_ENCODERS = ("gru", "transformer")
 
@@ -76,7 +76,7 @@ class ModelConfig:
     self_attention_layers: int = 3
     self_attention_heads: int = 2
     sequence_modalities: tuple[str, ...] = ("text",)
-    sequence_encoder: str = "transformer"
+    sequence_encoder: Literal["transformer", "gru"] = "transformer"
     sequence_layers: int = 1
     speaker_gru: bool = False
     sequence_heads: int = 4

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from dialogues import DataError, load_corpus
+from experiments.config import ConfigError
 
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "prepare.py"
 
@@ -148,13 +149,13 @@ def test_main_with_injected_encoder(prepare, tmp_path, capsys):
     assert corpus.metadata["encoder"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert corpus.metadata["licence"] == "CC0"
     assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'o'}"
-    assert prepare.main([f"input={table}", f"out={tmp_path / 'o'}"], make_encoder) == 1
+    assert prepare.main([f"input={table}", f"out={tmp_path / 'o'}"], make_encoder) == 2
     assert "already exists" in capsys.readouterr().err
-    assert prepare.main([f"input={table}", "oops"], make_encoder) == 1
+    assert prepare.main([f"input={table}", "oops"], make_encoder) == 2
     assert "'oops' is not of the form key=value" in capsys.readouterr().err
 
 
 def test_missing_sentence_transformers_says_how_to_install(prepare, monkeypatch):
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails
-    with pytest.raises(SystemExit, match=r"pip install 'ergraph\[text\]'"):
+    with pytest.raises(ConfigError, match=r"pip install 'ergraph\[text\]'"):
         prepare.sentence_encoder("all-MiniLM-L6-v2")

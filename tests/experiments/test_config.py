@@ -1,8 +1,9 @@
+import re
 from dataclasses import dataclass
 
 import pytest
 
-from experiments.config import ConfigError, compose, convert, graph_spec
+from experiments.config import ConfigError, compose, dump, graph_spec
 from graphs import NoEdges
 from registry import EdgeBuilderRegistry
 
@@ -27,15 +28,6 @@ def test_later_override_wins_and_nested_keys_work():
     assert config["dataset"]["synthetic"]["num_dev"] == 5
 
 
-@pytest.mark.parametrize("value, default, expected", [
-    ("3", 1, 3), ("3", 1.5, 3.0), ("1e-3", 0.5, 1e-3), ("true", False, True),
-    ("null", 4, None), ("7", None, 7), ("[text,audio]", None, ["text", "audio"]),
-    ("text", ["a"], ["text"]), ("{a: 1}", {}, {"a": 1}), ("007", "x", "007"),
-])
-def test_overrides_take_the_type_of_their_default(value, default, expected):
-    assert convert(value, default, "key") == expected
-
-
 @pytest.mark.parametrize("args, match", [
     (["graph=casual"], "unknown graph 'casual'; choices: causal, corect, .*did you mean "
                        "'causal'\\?"),
@@ -43,7 +35,7 @@ def test_overrides_take_the_type_of_their_default(value, default, expected):
     (["graph.pats=2"], "unknown key 'graph.pats' in graph; choices: future, name, past; "
                        "did you mean 'past'\\?"),
     (["traim.lr=1"], "no section 'traim' at top level; .*did you mean 'train'\\?"),
-    (["train.epochs=many"], "train.epochs='many': expected int like the default 30"),
+    (["train.epochs=many"], "train.epochs='many': expected int"),
     (["train.class_weights=3"], "expected bool"),
     (["epochs"], "'epochs' is not of the form key=value"),
     (["dataset=imocap"], "unknown dataset 'imocap'.*did you mean 'iemocap'\\?"),
@@ -79,3 +71,93 @@ def test_synthetic_yaml_matches_the_generator_defaults_but_for_its_size():
     assert {k: v for k, v in configured.items() if k not in counts} == \
            {k: v for k, v in defaults.items() if k not in counts}
     assert [configured[k] for k in counts] == [40, 8, 12]
+
+
+@pytest.mark.parametrize("args, key, value", [
+    (["dataset.modalities=text"], ("dataset", "modalities"), ["text"]),
+    (["dataset.modalities=text,audio"], ("dataset", "modalities"), ["text", "audio"]),
+    (["dataset.modalities=[text,audio]"], ("dataset", "modalities"), ["text", "audio"]),
+    (["train.ema_decay=0.99"], ("train", "ema_decay"), 0.99),
+    (["train.ema_decay=0.99", "train.ema_decay=null"], ("train", "ema_decay"), None),
+    (["train.max_grad_norm=null"], ("train", "max_grad_norm"), None),
+    (["out=runs/x"], ("out",), "runs/x"),
+    (["log=tensorboard"], ("log",), "tensorboard"),
+    (["dataset.label_view=iemocap_4"], ("dataset", "label_view"), "iemocap_4"),
+])
+def test_options_whose_default_is_null_are_typed(args, key, value):
+    node = compose(args)
+    for part in key:
+        node = node[part]
+    assert node == value
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train.ema_decay=abc"], "train.ema_decay='abc': expected float or null"),
+    (["seed=0,1"], "seed='0,1': several values; add -m to sweep over them"),
+    (["graph=window,causal"], "graph='window,causal': several values; add -m"),
+    (["log=tb"], "log='tb': expected one of tensorboard or null"),
+    (["launcher=slurm"], "launcher='slurm': expected one of local, ray"),
+    (["model.sequence_encoder=lstm"], "expected one of transformer, gru"),
+])
+def test_typed_options_refuse_other_values(args, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        compose(args)
+
+
+def test_every_key_of_every_config_file_has_a_declared_type():
+    from experiments.config import CONFIG_DIR, groups, option_type
+    from registry import default_registry
+
+    def keys(node, prefix=""):
+        for key, value in node.items():
+            if isinstance(value, dict) and key not in ("modalities", "noise"):
+                yield from keys(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}"
+
+    for group, options in groups(CONFIG_DIR).items():
+        for option in options:
+            config = compose([f"{group}={option}"])
+            graph = config["graph"]["name"]
+            untyped = [k for k in keys(config) if k != "graph.name"
+                       and option_type(k, default_registry, graph) is None]
+            assert untyped == [], f"{group}={option}"
+
+
+def test_dataset_files_find_their_data_from_the_checkout_not_the_working_directory(
+        tmp_path, monkeypatch):
+    from experiments.config import CHECKOUT
+    monkeypatch.delenv("ERGRAPH_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert compose(["dataset=meld"])["dataset"]["path"] == str(
+        (CHECKOUT.parent / "shared" / "data" / "meld").resolve())
+    monkeypatch.setenv("ERGRAPH_DATA", str(tmp_path / "corpora"))
+    assert compose(["dataset=iemocap_4"])["dataset"]["path"] == str(
+        tmp_path / "corpora" / "iemocap")
+    # A path on the command line is the user's, relative to where they are.
+    assert compose(["dataset=meld", "dataset.path=here"])["dataset"]["path"] == str(
+        tmp_path / "here")
+
+
+def test_a_run_is_named_after_its_data(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "dataset.yaml").write_text("name: dailydialog\nlabels: [a]\n")
+    config = compose([f"dataset.path={folder}"])
+    assert config["dataset"] == {"name": "dailydialog", "path": str(folder),
+                                 "modalities": None, "label_view": None}
+    assert "synthetic" not in dump(config)
+
+    (tmp_path / "bare").mkdir()
+    assert compose([f"dataset.path={tmp_path / 'bare'}"])["dataset"]["name"] == "bare"
+    for pickle in ("feats.v2.pkl", "data_iemocap_4.pkl"):
+        (tmp_path / pickle).write_bytes(b"")  # named without being read
+    assert compose([f"dataset.path={tmp_path / 'feats.v2.pkl'}"])["dataset"]["name"] \
+        == "feats.v2"
+    assert compose([f"dataset.path={tmp_path / 'data_iemocap_4.pkl'}"])["dataset"][
+        "name"] == "iemocap_4"
+    # A name the user gives, or a dataset they chose, stays.
+    assert compose([f"dataset.path={folder}", "dataset.name=mine"])["dataset"]["name"] \
+        == "mine"
+    assert compose(["dataset=meld", f"dataset.path={folder}"])["dataset"]["name"] == "meld"
+    assert compose([])["dataset"]["synthetic"]["num_train"] == 40

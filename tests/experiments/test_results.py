@@ -52,7 +52,7 @@ def test_results_page_is_written_from_sweep_directories(tmp_path):
 
 def test_missing_sweep_is_refused(tmp_path, capsys):
     assert results_main([f"iemocap={tmp_path / 'nope'}"]) == 2
-    assert "missing:" in capsys.readouterr().err
+    assert "error: no sweep directory at iemocap=" in capsys.readouterr().err
 
 
 def test_targets_also_name_the_topology_dev_would_choose():

@@ -127,7 +127,7 @@ def test_gexf_export_one_file_per_builder(tmp_path):
     (["split=nope"], "split='nope': the corpus has no dialogues there"),
     (["turns=5"], "turns='5': expected A:B"),
     (["turns=40:50"], "selects no turns"),
-    (["show=everything"], "show='everything'; choices: none, label, text"),
+    (["show=everything"], "show='everything': expected one of none, label, text"),
     (["graph=windw"], "did you mean 'window'?"),
     (["graph.past=x"], "graph.past='x'"),
 ])

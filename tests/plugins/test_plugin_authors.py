@@ -84,7 +84,7 @@ def test_a_checkpoint_names_the_plugin_to_install(tmp_path, monkeypatch, capsys)
     code = predict_main([f"checkpoint={run / 'checkpoint.pt'}", f"out={tmp_path / 'p.csv'}"])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
-    assert err.startswith("error: the checkpoint's graph 'skip' comes from the plugin")
+    assert err.startswith("predict.py: error: the checkpoint's graph 'skip' comes from the plugin")
 
 
 def test_a_builtin_checkpoint_records_ergraph(tmp_path):

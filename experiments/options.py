@@ -1,0 +1,162 @@
+"""Typed option values from command-line text, the one grammar of every
+script.
+
+An argument is ``key=value``. A comma outside brackets separates several
+values: a list option takes them as its items (``labels=a,b,c``); ``run.py
+-m`` sweeps over them and ``visualize.py graph=a,b`` draws each; any other
+option refuses them. A list in brackets (``[text,audio]``) is one value, so
+``-m model.sequence_modalities=[text],[text,audio]`` sweeps over two lists.
+``null`` (or ``none``, ``~`` or nothing) sets an optional option to nothing.
+"""
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+
+class OptionError(ValueError):
+    """A value that does not fit its option's type."""
+
+
+NULL_WORDS = ("", "null", "none", "~")
+
+
+def split_values(value: str) -> list[str]:
+    """Split on commas outside brackets, so ``[text,audio]`` stays whole.
+
+    Args:
+        value (str): The text after ``=``.
+    """
+    parts, depth, current = [], 0, ""
+    for char in value:
+        depth += char in "[{"
+        depth -= char in "]}"
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return parts + [current]
+
+
+def unwrap_optional(hint: Any) -> tuple[Any, bool]:
+    """``(X, True)`` for ``X | None``, else ``(hint, False)``."""
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        members = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(members) < len(typing.get_args(hint)):
+            return (members[0] if len(members) == 1 else Union[tuple(members)]), True
+    return hint, False
+
+
+def is_sequence(hint: Any) -> bool:
+    """Whether values of :obj:`hint` are lists (``list[str]``,
+    ``tuple[str, ...]``, optionally ``| None``)."""
+    hint, _ = unwrap_optional(hint)
+    return typing.get_origin(hint) in (list, tuple) or hint in (list, tuple)
+
+
+def takes_raw_text(hint: Any) -> bool:
+    """Whether the option keeps its text whole, commas included: free text
+    and paths."""
+    hint, _ = unwrap_optional(hint)
+    return hint in (str, Path)
+
+
+def describe(hint: Any) -> str:
+    """A type as a user reads it: ``int``, ``float or null``,
+    ``one of constant, cosine``, ``list of str``."""
+    inner, optional = unwrap_optional(hint)
+    origin = typing.get_origin(inner)
+    if origin is Literal:
+        text = "one of " + ", ".join(map(str, typing.get_args(inner)))
+    elif origin in (list, tuple):
+        text = f"list of {describe(typing.get_args(inner)[0])}"
+    elif origin is dict or inner is dict:
+        text = "mapping"
+    elif isinstance(inner, type):
+        text = "path" if inner is Path else inner.__name__
+    else:
+        text = "value"
+    return text + (" or null" if optional else "")
+
+
+def parse_value(text: str, hint: Any, key: str) -> Any:
+    """The value of option :obj:`key` written as :obj:`text`, of type
+    :obj:`hint`.
+
+    Args:
+        text (str): One value as written after ``=`` (already split from
+            any others).
+        hint (Any): The option's type: ``bool``, ``int``, ``float``,
+            ``str``, ``Path``, a ``Literal`` of choices, ``list[X]`` or
+            ``tuple[X, ...]``, ``dict``, any of them ``| None``, or
+            ``typing.Any`` for YAML as written.
+
+    Raises:
+        OptionError: Naming the key, the value and the expected type.
+    """
+    inner, optional = unwrap_optional(hint)
+    if text.strip().lower() in NULL_WORDS and optional:
+        return None
+    origin = typing.get_origin(inner)
+    fail = OptionError(f"{key}={text!r}: expected {describe(hint)}")
+    if inner is str or inner is Path:
+        return text
+    if origin is Literal:
+        choices = typing.get_args(inner)
+        for choice in choices:
+            if text == str(choice):
+                return choice
+        raise fail
+    if origin in (list, tuple) or inner in (list, tuple):
+        item = (typing.get_args(inner) or (Any,))[0]
+        body = text.strip()
+        if body.startswith("["):
+            if not body.endswith("]"):
+                raise fail
+            body = body[1:-1]
+        parts = [p.strip() for p in split_values(body)] if body.strip() else []
+        return [parse_value(p, item, f"{key}[{i}]") for i, p in enumerate(parts)]
+    parsed = _yaml(text, key)
+    if inner is bool:
+        if isinstance(parsed, bool):
+            return parsed
+        raise fail
+    if inner is int:
+        if isinstance(parsed, int) and not isinstance(parsed, bool):
+            return parsed
+        raise fail
+    if inner is float:
+        try:  # YAML 1.1 reads "1e-3" (no dot) as a string
+            return float(text)
+        except ValueError:
+            raise fail from None
+    if origin is dict or inner is dict:
+        if isinstance(parsed, dict):
+            return parsed
+        raise fail
+    if parsed is None and not optional and inner is not Any:
+        raise fail
+    return parsed
+
+
+def _yaml(text: str, key: str) -> Any:
+    try:
+        return yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as error:
+        first = str(error).splitlines()[0]
+        raise OptionError(f"{key}={text!r}: cannot parse value: {first}") from None
+
+
+def hint_of_default(default: Any) -> Any:
+    """The type an option without a declared one takes from its default: a
+    plugin parameter without an annotation, say."""
+    if default is None:
+        return Any
+    if isinstance(default, (list, tuple)):
+        return list[Any]
+    return type(default)
