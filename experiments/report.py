@@ -11,6 +11,11 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
+from matplotlib.figure import Figure
+
+from graphs.files import write_atomic, write_text_atomic
+
+from .figures import dev_curves
 
 METRICS = ("accuracy", "weighted_f1", "macro_f1")
 
@@ -39,11 +44,12 @@ SWEEP_KEYS = ("jobs", "launcher", "ray_address", "out")
 LAUNCH_KEYS = ("seed", *SWEEP_KEYS)
 
 
-def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested configuration as dotted keys: ``{"train.lr": 0.001}``."""
     flat: dict[str, Any] = {}
     for key, value in config.items():
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{prefix}{key}."))
+            flat.update(flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
     return flat
@@ -58,7 +64,7 @@ def configuration_labels(configs: list[dict]) -> list[str]:
     seeds. Seeds and launch settings never separate rows; nor do the
     settings of two different datasets, which the label already names.
     """
-    flat = [_flatten(c) for c in configs]
+    flat = [flatten(c) for c in configs]
     by_dataset: dict[str, list[dict[str, Any]]] = {}
     for config, settings in zip(configs, flat):
         by_dataset.setdefault(config["dataset"]["name"], []).append(settings)
@@ -178,11 +184,8 @@ def summary_csv(rows: list[Row]) -> str:
 
 def tradeoff_plot(rows: list[Row], path: Path) -> None:
     """Weighted F1 against ms per utterance, with error bars, per row."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     for r in rows:
         (x, dx), (y, dy) = r.stats["ms_per_utterance"], r.stats["weighted_f1"]
         if x != x:
@@ -196,16 +199,21 @@ def tradeoff_plot(rows: list[Row], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
 
 
 def write_report(records: list[RunRecord], directory: Path) -> None:
-    """``summary.csv``, ``summary.md`` and ``tradeoff.png`` in :obj:`directory`."""
+    """``summary.csv``, ``summary.md``, ``tradeoff.png`` and
+    ``dev_curves.png`` (every run's dev curve) in :obj:`directory`."""
     rows = summarize(records)
-    (directory / "summary.csv").write_text(summary_csv(rows))
-    (directory / "summary.md").write_text(summary_markdown(rows))
+    write_text_atomic(directory / "summary.csv", summary_csv(rows))
+    write_text_atomic(directory / "summary.md", summary_markdown(rows))
     tradeoff_plot(rows, directory / "tradeoff.png")
+    curves = [(r.label, r.metrics["history"]) for r in records
+              if r.metrics and r.metrics.get("history")]
+    if curves:
+        dev_curves(curves, directory / "dev_curves.png",
+                   title="dev weighted F1 of every run, by configuration")
 
 
 def describe_run(run_dir: Path) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TextIO
 
 import torch
 
@@ -16,11 +18,16 @@ from graphs.files import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
 
 from .config import ConfigError, dump, graph_spec
+from .figures import confusion_figure, training_curves
 from .latency import measure_latency
 from .metrics import classification_metrics
+from .run_log import RunLog, default_echo
+from .tensorboard_log import require_tensorboard
 from .training import TrainConfig, predict, train
 
-RUN_FILES = ("config.yaml", "checkpoint.pt", "predictions.csv", "metrics.json")
+#: What every run directory holds; ``metrics.json`` is written last.
+RUN_FILES = ("config.yaml", "train.log", "history.csv", "checkpoint.pt",
+             "predictions.csv", "curves.png", "confusion.png", "metrics.json")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -159,12 +166,23 @@ def check_graphs(model: CORECT, corpus: Corpus, graph_name: str) -> None:
                 raise GraphContractError(f"{error} (split {split!r})") from None
 
 
-def run_experiment(config: Mapping[str, Any], registry=None) -> Path:
+def run_experiment(config: Mapping[str, Any], registry=None,
+                   echo: TextIO | None | str = "auto") -> Path:
     """Train and evaluate one configuration; return its run directory.
 
-    The directory is assembled under a temporary name next to its target
-    and renamed into place only when complete, so a crash leaves nothing
-    half-written and an existing run is never overwritten.
+    The directory is assembled in a staging folder beside its target and
+    renamed into place only when complete, so a crash, Ctrl-C or SIGTERM
+    leaves nothing half-written and an existing run is never overwritten.
+    Meanwhile ``train.log`` and ``history.csv`` grow in the staging folder,
+    whose path is printed first.
+
+    Args:
+        config (Mapping): The resolved configuration
+            (:func:`experiments.config.compose`).
+        registry: The edge-builder registry. (default: the installed one)
+        echo (TextIO, optional): Where each log line is repeated;
+            ``"auto"`` is stderr when it is not a terminal, ``None`` nowhere
+            (a sweep reports each run as it ends instead).
     """
     run_dir = Path(config["out"]) if config.get("out") else default_run_dir(config)
     if run_dir.exists():
@@ -172,34 +190,77 @@ def run_experiment(config: Mapping[str, Any], registry=None) -> Path:
                               "choose another out=")
     if registry is None:
         from registry import default_registry as registry
+    setup = _prepare(config, registry)  # every refusal comes before any file
+    echo = default_echo() if echo == "auto" else echo
+    text = dump(config)
     with staged_folder(run_dir) as staging:
-        (staging / "config.yaml").write_text(dump(config))
-        metrics = _run(config, staging, registry)
+        if echo is not None:
+            print(f"writing {run_dir}; until it completes: tail -f {staging}/train.log",
+                  file=echo, flush=True)
+        (staging / "config.yaml").write_text(text)
+        with RunLog(staging, text, tensorboard=config.get("log") == "tensorboard",
+                    echo=echo) as log:
+            metrics = _run(config, setup, staging, log)
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return run_dir
 
 
-def _run(config: Mapping[str, Any], staging: Path, registry) -> dict[str, Any]:
+@dataclass
+class _Setup:
+    """What a run needs, built and checked before anything is written."""
+    device: torch.device
+    train: TrainConfig
+    corpus: Corpus
+    model: CORECT
+    entry: Any
+    check_seconds: float
+
+
+def _prepare(config: Mapping[str, Any], registry) -> _Setup:
+    """Refuse a run that would be meaningless (see :func:`check_trainable`,
+    :func:`check_graphs`, :class:`TrainConfig`), before any training."""
     device = resolve_device(config.get("device", "auto"))
+    if config.get("log") == "tensorboard":
+        require_tensorboard()
     try:
         train_config = TrainConfig(**{k: v for k, v in config["train"].items()})
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    seed = int(config["seed"])
-    torch.manual_seed(seed)
+    torch.manual_seed(int(config["seed"]))
     corpus = corpus_from_config(config["dataset"])
     check_trainable(corpus)
-    label_names = list(corpus.labels)
     model = build_model(config, corpus, registry)
-    graph_name, graph_params = graph_spec(config)
-    entry = registry.entry(graph_name)
+    entry = registry.entry(graph_spec(config)[0])
+    started = time.perf_counter()
     check_graphs(model, corpus, entry.label())
+    return _Setup(device, train_config, corpus, model, entry,
+                  time.perf_counter() - started)
+
+
+def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
+         log: RunLog) -> dict[str, Any]:
+    device, train_config, corpus, model, entry = (
+        setup.device, setup.train, setup.corpus, setup.model, setup.entry)
+    seed = int(config["seed"])
+    label_names = list(corpus.labels)
+    graph_name, graph_params = graph_spec(config)
+    log.line(f"corpus {corpus.name}: " + ", ".join(
+        f"{split} {len(ds)} dialogues" for split, ds in corpus.splits.items()))
+    log.line(f"graph {entry.label()} keeps its contract on every dialogue "
+             f"({setup.check_seconds:.1f} s)")
+    log.line(f"training on {device}, {torch.get_num_threads()} threads, "
+             f"{sum(p.numel() for p in model.parameters())} parameters")
 
     try:
-        result = train(model, corpus, train_config, seed, device, label_names)
+        result = train(model, corpus, train_config, seed, device, label_names,
+                       on_epoch=lambda row, best, f1: log.epoch(
+                           row, train_config.epochs, best, f1))
     except GraphBuildError as error:
         # Name a plugin builder by its distribution, as its contract errors do.
         raise GraphBuildError(f"graph {entry.label()!r}: {error}") from error
+    log.line(f"selected epoch {result.best_epoch} (dev weighted F1 "
+             f"{result.dev_weighted_f1:.2f})")
+    training_curves(result.history, result.best_epoch, staging / "curves.png")
 
     test_set = corpus.split("test")
     labels, logits = predict(model, test_set, train_config.batch_size, device)
@@ -207,6 +268,11 @@ def _run(config: Mapping[str, Any], staging: Path, registry) -> dict[str, Any]:
     (staging / "predictions.csv").write_text(
         predictions_table(test_set, labels, predictions, label_names, probabilities))
     test_metrics = classification_metrics(labels, predictions, label_names)
+    log.line(f"test accuracy {test_metrics['accuracy']:.2f}, weighted F1 "
+             f"{test_metrics['weighted_f1']:.2f}, macro F1 {test_metrics['macro_f1']:.2f}")
+    confusion_figure(test_metrics["confusion"], label_names, staging / "confusion.png",
+                     title=f"{corpus.name} test, {graph_name}, seed {seed}")
+    log.confusion(test_metrics["confusion"], label_names)
 
     # save_checkpoint moves the weights to CPU itself.
     save_checkpoint(staging / "checkpoint.pt", Checkpoint.from_model(
@@ -221,6 +287,9 @@ def _run(config: Mapping[str, Any], staging: Path, registry) -> dict[str, Any]:
                   else None)
         graph = model.build_graph(structure, whole.features, states)
     latency = config.get("latency", {})
+    timing = measure_latency(model, test_set, device, repeats=latency.get("repeats", 5),
+                             warmup=latency.get("warmup", 1))
+    log.line(f"latency {timing['ms_per_utterance']:.3f} ms per utterance")
     return {
         "test": test_metrics,
         "dev": {"weighted_f1": result.dev_weighted_f1},
@@ -230,9 +299,7 @@ def _run(config: Mapping[str, Any], staging: Path, registry) -> dict[str, Any]:
         "graph": {"name": graph_name, "params": graph_params, "causal": model.causal,
                   "num_relations": len(model.relations),
                   "edges_per_utterance": graph.num_edges / structure.num_utterances},
-        "latency": measure_latency(model, test_set, device,
-                                   repeats=latency.get("repeats", 5),
-                                   warmup=latency.get("warmup", 1)),
+        "latency": timing,
         "params": sum(p.numel() for p in model.parameters()),
         "train_seconds": result.train_seconds,
         "device": str(device),

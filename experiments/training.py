@@ -5,10 +5,12 @@ import copy
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Callable, Literal
 
 import torch
 from torch import Tensor
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
 
 from dialogues import Corpus, Dialogue, batches
 from models import CORECT
@@ -17,6 +19,10 @@ from .metrics import classification_metrics
 
 
 LR_SCHEDULES = ("constant", "cosine")
+
+#: Called as each epoch ends with its history row, the best epoch so far
+#: and its dev weighted F1.
+EpochCallback = Callable[[dict, int, float], None]
 
 
 @dataclass
@@ -53,7 +59,7 @@ class TrainConfig:
     patience: int = 8
     class_weights: bool = False
     max_grad_norm: float | None = 5.0
-    lr_schedule: str = "constant"
+    lr_schedule: Literal["constant", "cosine"] = "constant"
     ema_decay: float | None = None
 
     def __post_init__(self) -> None:
@@ -97,18 +103,17 @@ def inverse_frequency(dialogues: list[Dialogue], num_classes: int) -> Tensor:
 
 
 def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
-          device: torch.device, label_names: list[str]) -> TrainResult:
+          device: torch.device, label_names: list[str],
+          on_epoch: EpochCallback | None = None) -> TrainResult:
     """Train :obj:`model` in place on ``train`` and leave it holding the
     weights of the epoch with the best ``dev`` weighted F1 (their moving
     average, with :attr:`TrainConfig.ema_decay`).
 
     Deterministic on CPU for a given :obj:`seed`: the shuffling has its own
-    generator and nothing reads the wall clock. On a terminal a progress bar
-    shows the epochs; elsewhere (a pipe, a log file, a batch scheduler) each
-    epoch prints one line to stderr as it ends.
+    generator, and the wall clock is only reported. On a terminal a progress
+    bar shows the epochs; :obj:`on_epoch` hears of each as it ends (the
+    runner's :class:`~experiments.run_log.RunLog` writes it down).
     """
-    from tqdm.auto import tqdm
-
     torch.manual_seed(seed)
     shuffle = torch.Generator().manual_seed(seed)
     model.to(device)
@@ -129,9 +134,8 @@ def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
     best = TrainResult(best_epoch=0, dev_weighted_f1=-1.0, train_seconds=0.0)
     best_state = None
     start = time.perf_counter()
-    terminal = sys.stderr.isatty()
     progress = tqdm(range(1, config.epochs + 1), desc="epochs", unit="epoch",
-                    disable=not terminal)
+                    disable=not sys.stderr.isatty())
     for epoch in progress:
         epoch_start = time.perf_counter()
         model.train()
@@ -153,19 +157,17 @@ def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
             count += batch.num_utterances
         labels, logits = predict(evaluated, dev_set, config.batch_size, device)
         dev_f1 = classification_metrics(labels, logits.argmax(-1), label_names)["weighted_f1"]
-        best.history.append({"epoch": epoch, "loss": total / max(count, 1),
-                             "dev_weighted_f1": dev_f1,
-                             "lr": optimiser.param_groups[0]["lr"]})
-        progress.set_postfix(loss=f"{total / max(count, 1):.3f}", dev_f1=f"{dev_f1:.2f}")
+        row = {"epoch": epoch, "loss": total / max(count, 1), "dev_weighted_f1": dev_f1,
+               "lr": optimiser.param_groups[0]["lr"],
+               "seconds": round(time.perf_counter() - epoch_start, 3)}
+        best.history.append(row)
+        progress.set_postfix(loss=f"{row['loss']:.3f}", dev_f1=f"{dev_f1:.2f}")
         improved = dev_f1 > best.dev_weighted_f1
         if improved:
             best.best_epoch, best.dev_weighted_f1 = epoch, dev_f1
             best_state = copy.deepcopy(evaluated.state_dict())
-        if not terminal:
-            print(f"epoch {epoch}/{config.epochs}  loss {total / max(count, 1):.4f}  "
-                  f"dev wF1 {dev_f1:.2f}  best {best.dev_weighted_f1:.2f} (epoch "
-                  f"{best.best_epoch})  {time.perf_counter() - epoch_start:.1f} s",
-                  file=sys.stderr, flush=True)
+        if on_epoch is not None:
+            on_epoch(row, best.best_epoch, best.dev_weighted_f1)
         if not improved and epoch - best.best_epoch >= config.patience:
             break
     best.train_seconds = time.perf_counter() - start

@@ -19,7 +19,9 @@ def test_end_to_end_run_writes_every_file_and_key(tiny, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "graph:\n  name: causal\n  past: 2" in printed  # resolved config first
     assert sorted(p.name for p in out.iterdir()) == [
-        "checkpoint.pt", "config.yaml", "metrics.json", "predictions.csv"]
+        "checkpoint.pt", "config.yaml", "confusion.png", "curves.png", "history.csv",
+        "metrics.json", "predictions.csv", "train.log"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no lock or staging
     assert yaml.safe_load((out / "config.yaml").read_text())["graph"]["past"] == 2
 
     metrics = json.loads((out / "metrics.json").read_text())
@@ -56,6 +58,8 @@ def test_same_command_twice_gives_identical_metrics(tiny, tmp_path):
     first = run_experiment(compose([*tiny, "graph=speaker", f"out={tmp_path / 'a'}"]))
     second = run_experiment(compose([*tiny, "graph=speaker", f"out={tmp_path / 'b'}"]))
     a, b = (json.loads((d / "metrics.json").read_text()) for d in (first, second))
+    for metrics in (a, b):  # epochs' wall times differ; their results must not
+        assert all(row.pop("seconds") > 0 for row in metrics["history"])
     assert {k: v for k, v in a.items() if k not in TIMING_KEYS} == \
            {k: v for k, v in b.items() if k not in TIMING_KEYS}
     assert (first / "predictions.csv").read_text() == (second / "predictions.csv").read_text()
@@ -115,14 +119,14 @@ def test_a_meaningless_corpus_is_refused_before_training(tmp_path, capsys, split
     out = tmp_path / "run"
     assert main([f"dataset.path={folder}", "graph=causal", "device=cpu", f"out={out}"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert err.startswith("run.py: error: ") and message in err and "Traceback" not in err
     assert not out.exists()
 
 
 @pytest.mark.parametrize("args, message", [
     (["train.epochs=0"], "train.epochs must be a positive int, got 0"),
     (["train.batch_size=-1"], "train.batch_size must be a positive int, got -1"),
-    (["train.lr_schedule=step"], "train.lr_schedule must be one of ['constant', 'cosine']"),
+    (["train.lr_schedule=step"], "train.lr_schedule='step': expected one of constant, cosine"),
     (["graph=causal", "graph.past=-2"], "graph 'causal': past must be a non-negative int"),
     (["device=cuda"] if not torch.cuda.is_available() else ["device=nope"], "device="),
 ])
@@ -131,5 +135,38 @@ def test_bad_settings_are_refused_in_one_line(tiny, tmp_path, capsys, args, mess
     settings = [a for a in tiny if not a.startswith("device=")]
     assert main([*settings, *args, f"out={out}"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("run.py: error: ") and message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_run_can_be_watched_and_pictured(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*tiny, "graph=causal", "train.epochs=3", "train.patience=5",
+                 f"out={out}"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"writing {out}; until it completes: tail -f {tmp_path}/.run.")
+    metrics = json.loads((out / "metrics.json").read_text())
+    with (out / "history.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert [float(r["dev_weighted_f1"]) for r in rows] == pytest.approx(
+        [h["dev_weighted_f1"] for h in metrics["history"]])
+    log = (out / "train.log").read_text()
+    assert [line.split("  ", 1)[1].split()[1] for line in log.splitlines()
+            if "  epoch " in line] == ["1/3", "2/3", "3/3"]
+    assert f"selected epoch {metrics['best_epoch']} " in log
+    for picture in ("curves.png", "confusion.png"):
+        assert (out / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_log_tensorboard_writes_events_of_every_epoch(tiny, tmp_path):
+    event_accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator")
+    out = tmp_path / "run"
+    assert main([*tiny, "graph=causal", "log=tensorboard", f"out={out}"]) == 0
+    events = event_accumulator.EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert [(e.step, e.value) for e in events.Scalars("dev/weighted_f1")] == [
+        (h["epoch"], pytest.approx(h["dev_weighted_f1"])) for h in history]
+    assert events.Tags()["images"] == ["test/confusion"]
