@@ -1,34 +1,42 @@
 """Sweeps: the cross product of comma-separated values, run locally in
-parallel processes or as Ray tasks, ending in the comparison report."""
+parallel processes or as Ray tasks, ending in the comparison report.
+
+A sweep directory records its resolved configurations in ``sweep.json``
+before any run starts. Rerunning the same command with the same ``out=``
+resumes it: the combinations whose completed run has the same resolved
+configuration are kept, the missing and failed ones run, and the report is
+rewritten. A different command with that ``out=`` is refused, naming what
+differs.
+"""
 from __future__ import annotations
 
 import itertools
 import json
 import os
 import re
+import signal
+import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+import torch
+import yaml
+
+from graphs.files import write_text_atomic
+
+from .cli import Terminated, raise_terminated
 from .config import ConfigError, compose, parse_args
-from .report import SWEEP_KEYS, RunRecord, configuration_labels, find_runs, write_report
+from .options import split_values
+from .report import (SWEEP_KEYS, RunRecord, configuration_labels, find_runs, flatten,
+                     write_report)
+from .runner import run_experiment
 
-
-def split_values(value: str) -> list[str]:
-    """Split on commas outside brackets, so ``[text,audio]`` stays whole."""
-    parts, depth, current = [], 0, ""
-    for char in value:
-        depth += char in "[{"
-        depth -= char in "]}"
-        if char == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    return parts + [current]
+#: An outcome of one run: its directory, or the error that stopped it.
+Outcome = tuple[str | None, str | None]
 
 
 def expand(args: list[str]) -> tuple[list[list[str]], list[str], dict[str, str]]:
@@ -53,12 +61,72 @@ def _slug(args: list[str]) -> str:
 
 
 def _run_one(config: dict[str, Any], threads: int) -> str:
-    """A sweep worker: one experiment in its own process."""
-    import torch
-
-    from .runner import run_experiment
+    """One experiment of a sweep, with its share of the cores; a sweep
+    reports each run as it ends rather than echoing its epochs."""
     torch.set_num_threads(threads)
-    return str(run_experiment(config))
+    return str(run_experiment(config, echo=None))
+
+
+def _what_trains(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings that decide a run's results: all but where it is
+    written and how the sweep launched it."""
+    return {k: v for k, v in config.items() if k not in SWEEP_KEYS}
+
+
+def _key(config: dict[str, Any]) -> str:
+    return json.dumps(_what_trains(config), sort_keys=True, default=str)
+
+
+def _differences(before: list[dict], now: list[dict]) -> str:
+    """What changed between two sweeps' resolved configurations, key by
+    key: ``seed: 0,1,2 before, 0,1 now``."""
+    def values(configs: list[dict]) -> dict[str, list[str]]:
+        seen: dict[str, list[str]] = {}
+        for config in configs:
+            for key, value in flatten(_what_trains(config)).items():
+                text = json.dumps(value, default=str)
+                if text not in seen.setdefault(key, []):
+                    seen[key].append(text)
+        return seen
+
+    old, new = values(before), values(now)
+    changes = [f"{key}: {','.join(old.get(key, ['(absent)']))} before, "
+               f"{','.join(new.get(key, ['(absent)']))} now"
+               for key in sorted(old.keys() | new.keys())
+               if sorted(old.get(key, [])) != sorted(new.get(key, []))]
+    return "; ".join(changes) or "the same values, combined differently"
+
+
+def _completed(sweep_dir: Path) -> dict[str, Path]:
+    """Completed runs of a sweep directory by what they trained (their
+    resolved configuration), whatever their folders are called."""
+    done = {}
+    for metrics in sorted(sweep_dir.glob("*/metrics.json")):
+        config = yaml.safe_load((metrics.parent / "config.yaml").read_text())
+        done[_key(config)] = metrics.parent
+    return done
+
+
+def _check_resumable(sweep_dir: Path, configs: list[dict]) -> None:
+    """Refuse to resume a sweep directory made by another command.
+
+    Raises:
+        FileExistsError: The folder holds something else than a sweep.
+        ConfigError: Its sweep resolved to other configurations; names what
+            differs.
+    """
+    record = sweep_dir / "sweep.json"
+    if not record.is_file():
+        raise FileExistsError(f"{sweep_dir} is not empty and holds no sweep.json, so it "
+                              "is not a sweep to resume; choose another out=")
+    before = json.loads(record.read_text()).get("configs")
+    if before is None:
+        raise FileExistsError(f"{record} was written by an older ergraph without the "
+                              "configurations it resumes by; choose another out=")
+    if sorted(map(_key, before)) != sorted(map(_key, configs)):
+        raise ConfigError(f"{sweep_dir} holds a sweep of another command; "
+                          f"{_differences(before, configs)}. Rerun the same command to "
+                          "resume it, or choose another out=")
 
 
 def run_sweep(args: list[str]) -> Path:
@@ -67,40 +135,64 @@ def run_sweep(args: list[str]) -> Path:
 
     Every combination is composed first, so a bad argument fails before any
     training. A run that fails is recorded, with its error, in
-    ``failures.json`` and the summary; the others complete.
+    ``failures.json`` and the summary; the others complete. An existing
+    sweep directory of the same command is resumed (see the module
+    docstring).
     """
     combos, names, settings = expand(args)
     base = compose([f"{k}={v}" for k, v in settings.items()])
     jobs = max(int(base["jobs"]), 1)
     sweep_dir = Path(base["out"] or Path("multirun") / time.strftime("%Y%m%d-%H%M%S"))
-    if sweep_dir.exists() and any(sweep_dir.iterdir()):
-        raise FileExistsError(f"sweep directory {sweep_dir} already exists and is not empty")
     configs = []
     for combo, name in zip(combos, names):
         config = compose(combo)
         config.update(jobs=jobs, launcher=base["launcher"], ray_address=base["ray_address"])
         config["out"] = str(sweep_dir / name)
         configs.append(config)
+    resuming = sweep_dir.exists() and any(sweep_dir.iterdir())
+    if resuming:
+        _check_resumable(sweep_dir, configs)
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    done = _completed(sweep_dir) if resuming else {}
+    todo = [i for i, c in enumerate(configs) if _key(c) not in done]
+    if resuming:
+        print(f"resuming {sweep_dir}: {len(configs) - len(todo)} of {len(configs)} runs "
+              f"already complete, {len(todo)} to run", file=sys.stderr, flush=True)
+    record = {"args": args, "runs": len(configs), "jobs": jobs,
+              "launcher": base["launcher"], "configs": configs}
+    write_text_atomic(sweep_dir / "sweep.json", json.dumps(record, indent=2, default=str))
     started = time.time()
 
+    outcomes: dict[int, Outcome] = {}
+
+    def report(position: int, outcome: Outcome) -> None:
+        index = todo[position]
+        outcomes[index] = outcome
+        status = f"failed: {outcome[1]}" if outcome[1] else f"done: {outcome[0]}"
+        print(f"[{len(outcomes)}/{len(todo)}] {names[index]} {status}",
+              file=sys.stderr, flush=True)
+
+    pending = [configs[i] for i in todo]
     if base["launcher"] == "ray":
-        outcomes = _launch_ray(configs, base["ray_address"], jobs)
+        for position, outcome in enumerate(_launch_ray(pending, base["ray_address"], jobs)):
+            report(position, outcome)
     elif base["launcher"] == "local":
-        outcomes = _launch_local(configs, jobs)
+        _launch_local(pending, jobs, report)
     else:
         raise ConfigError(f"unknown launcher {base['launcher']!r}; choices: local, ray")
 
-    failures = [RunRecord(label, c.get("seed"), error=error)
-                for label, c, (_, error) in zip(configuration_labels(configs), configs, outcomes)
-                if error]
+    labels = configuration_labels(configs)
+    failures = [RunRecord(labels[i], configs[i].get("seed"), error=error)
+                for i, (_, error) in sorted(outcomes.items()) if error]
+    failures_file = sweep_dir / "failures.json"
     if failures:
-        (sweep_dir / "failures.json").write_text(
-            json.dumps([f.__dict__ for f in failures], indent=2))
-    (sweep_dir / "sweep.json").write_text(json.dumps({
-        "args": args, "runs": len(configs), "failed": len(failures), "jobs": jobs,
-        "launcher": base["launcher"], "wall_seconds": round(time.time() - started, 1),
-    }, indent=2))
+        write_text_atomic(failures_file, json.dumps([f.__dict__ for f in failures],
+                                                    indent=2))
+    else:
+        failures_file.unlink(missing_ok=True)
+    record.update(failed=len(failures), reused=len(configs) - len(todo),
+                  wall_seconds=round(time.time() - started, 1))
+    write_text_atomic(sweep_dir / "sweep.json", json.dumps(record, indent=2, default=str))
     write_report(find_runs([sweep_dir]), sweep_dir)
     return sweep_dir
 
@@ -111,17 +203,67 @@ def threads_per_run(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
-def _launch_local(configs: list[dict], jobs: int) -> list[tuple[str | None, str | None]]:
+def _launch_local(configs: list[dict], jobs: int,
+                  report: Callable[[int, Outcome], None]) -> None:
+    """Run :obj:`configs`, :obj:`jobs` at a time, calling :obj:`report`
+    with each one's position and outcome as it ends.
+
+    Each run has a spawned process of its own (clean whatever the parent
+    did). Ctrl-C and SIGTERM reach this process, which then sends SIGTERM to
+    its runs, so each removes its staging folder before it exits.
+    """
     threads = threads_per_run(jobs)
     if jobs == 1:
-        return [_guard(_run_one, config, threads) for config in configs]
-    # Spawned, not forked: each run starts clean, whatever the parent did.
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_guard, _run_one, config, threads) for config in configs]
-        return [f.result() for f in futures]
+        for position, config in enumerate(configs):
+            report(position, _guard(_run_one, config, threads))
+        return
+    context = get_context("spawn")
+    waiting = list(enumerate(configs))
+    running: dict[int, tuple[Any, Connection]] = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                position, config = waiting.pop(0)
+                receive, send = context.Pipe(duplex=False)
+                process = context.Process(target=_worker, args=(config, threads, send),
+                                          daemon=True)
+                process.start()
+                send.close()
+                running[position] = (process, receive)
+            ready = wait([p.sentinel for p, _ in running.values()]
+                         + [r for _, r in running.values()])
+            for position, (process, receive) in list(running.items()):
+                if receive in ready or process.sentinel in ready:
+                    outcome = receive.recv() if receive.poll() else None
+                    process.join()
+                    if outcome is None:
+                        outcome = (None, "the run's process died (exit code "
+                                         f"{process.exitcode})")
+                    receive.close()
+                    del running[position]
+                    report(position, outcome)
+    finally:
+        for process, _ in running.values():
+            process.terminate()
+        for process, receive in running.values():
+            process.join()
+            receive.close()
 
 
-def _guard(fn, *args) -> tuple[str | None, str | None]:
+def _worker(config: dict[str, Any], threads: int, send: Connection) -> None:
+    """A sweep run's process: Ctrl-C is left to the parent, which relays it
+    as SIGTERM; SIGTERM unwinds the run, removing its staging folder."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        send.send(_guard(_run_one, config, threads))
+    except Terminated:
+        sys.exit(143)
+    finally:
+        send.close()
+
+
+def _guard(fn, *args) -> Outcome:
     try:
         return fn(*args), None
     except Exception as exc:
@@ -129,10 +271,9 @@ def _guard(fn, *args) -> tuple[str | None, str | None]:
         return None, f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"
 
 
-def _launch_ray(configs: list[dict], address: str | None,
-                jobs: int) -> list[tuple[str | None, str | None]]:
+def _launch_ray(configs: list[dict], address: str | None, jobs: int) -> list[Outcome]:
     try:
-        import ray
+        import ray  # an optional extra
     except ImportError as exc:
         raise ConfigError("launcher=ray needs Ray: pip install 'ergraph[ray]'") from exc
     started = not ray.is_initialized()
@@ -141,9 +282,15 @@ def _launch_ray(configs: list[dict], address: str | None,
         # shipped only when it is not installed where the workers run.
         ray.init(address=address or None, num_cpus=None if address else jobs,
                  include_dashboard=False, log_to_driver=False)
+    refs = []
     try:
         task = ray.remote(num_cpus=1)(_guard)
-        return ray.get([task.remote(_run_one, c, 1) for c in configs])
+        refs = [task.remote(_run_one, c, 1) for c in configs]
+        return ray.get(refs)
+    except BaseException:
+        for ref in refs:  # interrupts each run, which removes its staging folder
+            ray.cancel(ref)
+        raise
     finally:
         if started:
             ray.shutdown()

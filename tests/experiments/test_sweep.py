@@ -1,5 +1,6 @@
 import csv
 import json
+import shutil
 
 import pytest
 
@@ -89,3 +90,61 @@ def test_labels_name_only_settings_that_separate_runs_of_one_dataset():
         "iemocap/causal(past=4) model.dropout=0.2", "iemocap/causal(past=8) model.dropout=0.2",
         "meld/causal(past=4) model.dropout=0.5", "synthetic/causal(past=4) model.dropout=0.1",
         "synthetic/causal(past=4) model.dropout=0.3"]
+
+
+def test_rerunning_a_sweep_runs_only_what_did_not_complete(tiny, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    command = ["-m", *tiny, "graph=none,causal", "seed=0,1", f"out={sweep}"]
+    assert run_main(command) == 0
+    kept = sweep / "graph=none_seed=1"
+    # Runs are matched by their resolved configuration, not by folder name.
+    kept.rename(sweep / "renamed")
+    before = (sweep / "renamed" / "metrics.json").stat().st_mtime_ns
+    for lost in ("graph=causal_seed=0", "graph=none_seed=0"):
+        shutil.rmtree(sweep / lost)
+    capsys.readouterr()
+
+    assert run_main(command) == 0
+    err = capsys.readouterr().err
+    assert f"resuming {sweep}: 2 of 4 runs already complete, 2 to run" in err
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [
+        "graph=causal_seed=0", "graph=causal_seed=1", "graph=none_seed=0", "renamed"]
+    assert (sweep / "renamed" / "metrics.json").stat().st_mtime_ns == before
+    record = json.loads((sweep / "sweep.json").read_text())
+    assert (record["runs"], record["reused"], record["failed"]) == (4, 2, 0)
+    with (sweep / "summary.csv").open() as f:
+        assert [r["runs"] for r in csv.DictReader(f)] == ["2", "2"]
+    assert (sweep / "dev_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_failed_combination_is_tried_again(tiny, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    command = ["-m", *tiny, "graph=causal", "graph.past=1,-1", f"out={sweep}"]
+    assert run_main(command) == 0
+    assert run_main(command) == 0
+    assert "1 of 2 runs already complete, 1 to run" in capsys.readouterr().err
+    assert len(json.loads((sweep / "failures.json").read_text())) == 1
+
+
+@pytest.mark.parametrize("changed, message", [
+    (["seed=0,1"], "seed: 0 before, 0,1 now"),
+    (["seed=0", "train.lr=0.01"], "train.lr: 0.001 before, 0.01 now"),
+])
+def test_a_sweep_of_another_command_is_refused_naming_what_differs(
+        tiny, tmp_path, capsys, changed, message):
+    sweep = tmp_path / "sweep"
+    assert run_main(["-m", *tiny, "graph=none", "seed=0", f"out={sweep}"]) == 0
+    capsys.readouterr()
+    assert run_main(["-m", *tiny, "graph=none", *changed, f"out={sweep}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"run.py: error: {sweep} holds a sweep of another command; ")
+    assert message in err and len(err.splitlines()) == 1
+    # Launch settings decide nothing about results: another jobs= resumes.
+    assert run_main(["-m", *tiny, "graph=none", "seed=0", "jobs=2", f"out={sweep}"]) == 0
+
+
+def test_a_folder_that_is_not_a_sweep_is_refused(tiny, tmp_path, capsys):
+    (tmp_path / "mine.txt").write_text("x")
+    assert run_main(["-m", *tiny, "graph=none", f"out={tmp_path}"]) == 2
+    assert "holds no sweep.json, so it is not a sweep to resume" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
