@@ -24,9 +24,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+import registry as registries
 from dialogues import DataError
 from graphs import GraphBuildError, GraphContractError
-from registry import default_registry
 
 from .config import ConfigError, compose, dump, groups
 from .options import OptionError, describe, is_sequence, parse_value, split_values, \
@@ -214,7 +214,7 @@ def usage(command: Command, config_args: Sequence[str] = ()) -> str:
         lines += ["", "run configuration (group=option picks a file, a.b=value sets a key):"]
         for group, choices in groups().items():
             if group == "graph":  # plugins' builders are graphs too
-                choices = sorted({*choices, *default_registry.names()})
+                choices = sorted({*choices, *registries.default_registry.names()})
             lines.append(f"  {group}={{{','.join(choices)}}}")
         try:
             config = compose(config_args)

@@ -29,6 +29,7 @@ from typing import Any, Iterable, Literal, Mapping
 
 import yaml
 
+import registry as registries
 from dialogues import SyntheticConfig, corpus_name
 from models import ModelConfig
 
@@ -218,7 +219,7 @@ def compose(args: Iterable[str] = (), config_dir: Path = CONFIG_DIR,
             (default: :data:`registry.default_registry`).
     """
     if registry is None:
-        from registry import default_registry as registry
+        registry = registries.default_registry
     base = _read_yaml(config_dir / "config.yaml")
     choices = dict(base.pop("defaults", {}) or {})
     available = groups(config_dir)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from dialogues import Corpus, DataError, Dialogue
 from dialogues.label_sets import KNOWN_LABEL_SETS
@@ -94,13 +95,8 @@ def embed(texts: Sequence[str], encode: Encoder, batch_size: int = 64,
         raise DataError(f"batch_size must be positive, got {batch_size}")
     starts: Iterable[int] = range(0, len(texts), batch_size)
     if progress:
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            pass
-        else:
-            starts = tqdm(starts, total=-(-len(texts) // batch_size),
-                          desc="embedding", unit="batch")
+        starts = tqdm(starts, total=-(-len(texts) // batch_size), desc="embedding",
+                      unit="batch")
     parts = []
     for start in starts:
         chunk = list(texts[start:start + batch_size])

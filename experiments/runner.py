@@ -12,6 +12,7 @@ from typing import Any, Mapping, TextIO
 
 import torch
 
+import registry as registries
 from dialogues import Corpus, DataError, SyntheticConfig, batches, collate, load_corpus
 from graphs import GraphBuildError, GraphContractError, validate
 from graphs.files import staged_folder
@@ -90,7 +91,7 @@ def check_trainable(corpus: Corpus) -> None:
 def build_model(config: Mapping[str, Any], corpus: Corpus, registry=None) -> CORECT:
     """The configured backbone, sized by the corpus."""
     if registry is None:
-        from registry import default_registry as registry
+        registry = registries.default_registry
     name, params = graph_spec(config)
     model_config = ModelConfig(modalities=dict(corpus.modalities),
                                num_classes=len(corpus.labels),
@@ -189,7 +190,7 @@ def run_experiment(config: Mapping[str, Any], registry=None,
         raise FileExistsError(f"run directory {run_dir} already exists; "
                               "choose another out=")
     if registry is None:
-        from registry import default_registry as registry
+        registry = registries.default_registry
     setup = _prepare(config, registry)  # every refusal comes before any file
     echo = default_echo() if echo == "auto" else echo
     text = dump(config)

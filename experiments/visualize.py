@@ -60,7 +60,7 @@ from graphs.files import write_text_atomic
 from graphs.networkx import to_networkx, write_gexf, write_graphml
 from graphs.stats import format_stats, graph_stats
 from models import load_checkpoint
-from registry import default_registry
+import registry as registries
 
 DRAW_FORMATS = (".png", ".svg", ".pdf")
 EXPORT_FORMATS = (".graphml", ".gexf")
@@ -211,7 +211,7 @@ def run(arguments: Arguments) -> int:
     for config in composed:
         name, params = graph_spec(config)
         try:
-            builders.append((name, params, default_registry.get(name, **params)))
+            builders.append((name, params, registries.default_registry.get(name, **params)))
         except (TypeError, ValueError, KeyError) as exc:
             raise UsageError(f"graph {name!r}: {exc}") from None
 

@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.collections import EllipseCollection
 from matplotlib.figure import Figure
@@ -201,14 +202,12 @@ def _add_path(ax: Axes, vertices: np.ndarray, codes: np.ndarray,
 def _relation_colours(count: int) -> list:
     # Strong colours only: light ones vanish as thin arcs. With the four
     # line styles, (colour, style) stays unique for 36 relations.
-    from matplotlib import colormaps
     strong = list(colormaps["tab10"].colors) + list(colormaps["Dark2"].colors)
     return [strong[i % len(strong)] for i in range(count)]
 
 
 def _speaker_colours(count: int) -> list:
     # Neutral and pastel fills, so nodes never look like edges.
-    from matplotlib import colormaps
     fills = ["white", "dimgray"] + list(colormaps["Set3"].colors)
     return [fills[i % len(fills)] for i in range(count)]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+import registry as registries
 from graphs.files import write_atomic
 
 from .config import ModelConfig
@@ -75,7 +76,7 @@ class Checkpoint:
                 the message names the plugin distribution to install.
         """
         if registry is None:
-            from registry import default_registry as registry
+            registry = registries.default_registry
         name = self.graph["name"]
         if name not in registry:
             raise MissingBuilderError(missing_builder_message(name, self.graph.get("provider")))
