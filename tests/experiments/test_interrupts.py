@@ -81,16 +81,21 @@ def test_a_live_run_is_never_cleaned_by_another(tmp_path, capsys):
     assert entries(tmp_path) == []
 
 
-def test_ctrl_c_stops_a_parallel_sweep_in_one_line_and_leaves_only_finished_runs(tmp_path):
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"),
+                                                (signal.SIGINT, 130, "interrupted")])
+def test_a_signalled_parallel_sweep_stops_in_one_line_and_leaves_no_staging(
+        tmp_path, signum, code, word):
     sweep = tmp_path / "sweep"
-    # Ctrl-C signals the terminal's whole process group: the sweep and its runs.
     process = start(["-m", *LONG, "seed=0,1", "jobs=2", f"out={sweep}"],
                     start_new_session=True)
     wait_for_epochs(sweep, "seed=0")
     wait_for_epochs(sweep, "seed=1")
-    os.killpg(process.pid, signal.SIGINT)
+    if signum == signal.SIGINT:  # Ctrl-C signals the whole foreground process group
+        os.killpg(process.pid, signum)
+    else:  # timeout and docker stop signal the sweep's own process
+        process.send_signal(signum)
     _, err = process.communicate(timeout=120)
-    assert process.returncode == 130
+    assert process.returncode == code
     assert "Traceback" not in err
-    assert err.splitlines()[-1] == "run.py: interrupted; unfinished outputs were removed"
+    assert err.splitlines()[-1] == f"run.py: {word}; unfinished outputs were removed"
     assert entries(sweep) == ["sweep.json"]
