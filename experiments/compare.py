@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from experiments.cli import Arguments, Command, ConfigError, Option, main as run_command
-from experiments.report import find_runs, summarize, summary_markdown, write_report
+from experiments.report import DEFAULT_BASELINE, find_runs, summarize, summary_markdown, write_report
 
 COMMAND = Command(
     prog="compare.py",
@@ -15,7 +15,9 @@ COMMAND = Command(
     positional="RUN_OR_SWEEP_DIR",
     options=(Option("out", Path | None, None,
                     "where to write the report (default: the compared directory; "
-                    "required when comparing several)"),))
+                    "required when comparing several)"),
+             Option("baseline", str, DEFAULT_BASELINE,
+                    "the graph (or configuration label) every row is compared with")))
 
 
 def _compare(arguments: Arguments) -> int:
@@ -29,8 +31,9 @@ def _compare(arguments: Arguments) -> int:
     records = find_runs(paths)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_report(records, out)
-    print(summary_markdown(summarize(records)))
+    baseline = arguments.options["baseline"]
+    write_report(records, out, baseline)
+    print(summary_markdown(summarize(records, baseline)))
     print(f"summary.csv, summary.md, tradeoff.png and dev_curves.png written to {out}")
     return 0
 

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from graphs.files import write_atomic, write_text_atomic
 
 from .figures import dev_curves
+from .significance import RESAMPLES, Difference, dialogue_confusions, paired_bootstrap
 
 METRICS = ("accuracy", "weighted_f1", "macro_f1")
 
@@ -28,6 +29,7 @@ class RunRecord:
     metrics: dict | None = None
     error: str | None = None
     path: str | None = None
+    config: dict | None = None
 
 
 def topology_label(config: dict) -> str:
@@ -94,7 +96,8 @@ def find_runs(paths: Iterable[Path]) -> list[RunRecord]:
             failed += [RunRecord(**r) for r in json.loads(failures.read_text())]
     configs = [yaml.safe_load((d / "config.yaml").read_text()) for d in run_dirs]
     return [RunRecord(label, config.get("seed"),
-                      json.loads((run_dir / "metrics.json").read_text()), path=str(run_dir))
+                      json.loads((run_dir / "metrics.json").read_text()), path=str(run_dir),
+                      config=config)
             for label, config, run_dir in zip(configuration_labels(configs), configs, run_dirs)
             ] + failed
 
@@ -114,11 +117,19 @@ class Row:
     stats: dict[str, tuple[float, float]] = field(default_factory=dict)
     causal: bool | None = None
     edges_per_utterance: float | None = None
+    #: Weighted F1 minus the baseline row's, with its bootstrap interval.
+    difference: Difference | None = None
+    baseline: str | None = None
 
 
-def summarize(records: list[RunRecord]) -> list[Row]:
+#: The graph every configuration is compared with, unless told otherwise.
+DEFAULT_BASELINE = "none"
+
+
+def summarize(records: list[RunRecord], baseline: str = DEFAULT_BASELINE) -> list[Row]:
     """One row per configuration (all seeds together), sorted by label, the
-    numbers in it by value."""
+    numbers in it by value, each with its difference in weighted F1 from
+    the baseline row of its group (:func:`compare_with_baseline`)."""
     rows: dict[str, Row] = {}
     for record in records:
         row = rows.setdefault(record.label, Row(record.label))
@@ -137,7 +148,70 @@ def summarize(records: list[RunRecord]) -> list[Row]:
         if done:
             row.causal = done[0]["graph"]["causal"]
             row.edges_per_utterance = done[0]["graph"]["edges_per_utterance"]
+    compare_with_baseline(rows, records, baseline)
     return [rows[label] for label in sorted(rows, key=natural_order)]
+
+
+def _group(record: RunRecord) -> tuple[str, str]:
+    """Rows compared with one baseline: the same dataset and the same
+    settings outside the graph (the label's part after the topology)."""
+    topology = topology_label(record.config)
+    return record.config["dataset"]["name"], record.label[len(topology):]
+
+
+def compare_with_baseline(rows: dict[str, Row], records: list[RunRecord],
+                          baseline: str) -> None:
+    """Set each row's :attr:`Row.difference` from the baseline of its group:
+    the row whose graph is named :obj:`baseline` (or whose label is it), on
+    the same dataset with the same other settings. Rows without a baseline,
+    or whose runs scored other test dialogues, get none."""
+    finished = [r for r in records if r.metrics and r.config and r.path
+                and (Path(r.path) / "predictions.csv").exists()]
+    by_label: dict[str, list[RunRecord]] = {}
+    for record in finished:
+        by_label.setdefault(record.label, []).append(record)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for label, runs in by_label.items():
+        groups.setdefault(_group(runs[0]), []).append(label)
+    for labels in groups.values():
+        bases = [label for label in labels if label == baseline] or [
+            label for label in labels
+            if by_label[label][0].config["graph"]["name"] == baseline]
+        if len(bases) != 1:
+            continue  # none, or several (say speaker at two pasts): ambiguous
+        ids, base = _confusions(by_label[bases[0]])
+        rows[bases[0]].baseline = bases[0]
+        for label in labels:
+            other_ids, runs = _confusions(by_label[label])
+            if label == bases[0] or sorted(other_ids) != sorted(ids):
+                continue
+            order = [other_ids.index(i) for i in ids]
+            rows[label].difference = paired_bootstrap([r[order] for r in runs], base)
+            rows[label].baseline = bases[0]
+
+
+def _confusions(runs: list[RunRecord]) -> tuple[list[str], list]:
+    """Per-dialogue confusions of each seed's test predictions, dialogues in
+    the first seed's order."""
+    ids, out = None, []
+    for run in runs:
+        run_ids, confusion = dialogue_confusions(Path(run.path) / "predictions.csv",
+                                                 run.metrics["dataset"]["labels"])
+        if ids is None:
+            ids = run_ids
+        out.append(confusion[[run_ids.index(i) for i in ids]])
+    return ids, out
+
+
+def format_difference(row: Row) -> str:
+    """``+2.31 [+0.85, +3.70] *``, the star where the interval excludes
+    zero; ``baseline`` for the baseline itself, ``—`` without one."""
+    if row.baseline == row.label:
+        return "baseline"
+    d = row.difference
+    if d is None:
+        return "—"
+    return f"{d.delta:+.2f} [{d.low:+.2f}, {d.high:+.2f}]" + (" *" if d.significant else "")
 
 
 def natural_order(label: str) -> list:
@@ -152,15 +226,24 @@ def format_mean_std(mean_std: tuple[float, float], digits: int = 2) -> str:
 
 
 def summary_markdown(rows: list[Row]) -> str:
-    lines = ["| configuration | runs | accuracy | weighted F1 | macro F1 | ms/utterance "
-             "| edges/utterance | causal |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| configuration | runs | accuracy | weighted F1 | Δ wF1 vs baseline [95% CI] "
+             "| macro F1 | ms/utterance | edges/utterance | causal |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         runs = f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else "")
         edges = "—" if r.edges_per_utterance is None else f"{r.edges_per_utterance:.1f}"
         causal = "—" if r.causal is None else ("yes" if r.causal else "no")
-        scores = " | ".join(format_mean_std(r.stats[m]) for m in METRICS)
-        lines.append(f"| {r.label} | {runs} | {scores} | "
+        lines.append(f"| {r.label} | {runs} | {format_mean_std(r.stats['accuracy'])} | "
+                     f"{format_mean_std(r.stats['weighted_f1'])} | {format_difference(r)} | "
+                     f"{format_mean_std(r.stats['macro_f1'])} | "
                      f"{format_mean_std(r.stats['ms_per_utterance'], 3)} | {edges} | {causal} |")
+    bases = sorted({r.baseline for r in rows if r.baseline})
+    if bases:
+        lines += ["", f"Δ: test weighted F1 minus that of the baseline ({', '.join(bases)}) "
+                  "on the same dataset with the same other settings, seeds averaged; the "
+                  f"interval is a paired bootstrap over test dialogues ({RESAMPLES} "
+                  "resamples, both configurations scored on the same resampled "
+                  "dialogues); * marks an interval that excludes 0."]
     errors = [f"- {r.label}, {e}" for r in rows for e in r.errors]
     if errors:
         lines += ["", "Failed runs:", *errors]
@@ -173,12 +256,19 @@ def summary_csv(rows: list[Row]) -> str:
     columns = [*METRICS, "ms_per_utterance"]
     writer.writerow(["configuration", "runs", "failed",
                      *[f"{c}_{s}" for c in columns for s in ("mean", "std")],
-                     "edges_per_utterance", "causal", "errors"])
+                     "edges_per_utterance", "causal", "baseline", "wf1_delta", "wf1_delta_low",
+                     "wf1_delta_high", "significant", "errors"])
     for r in rows:
+        d = r.difference
+        delta = (["", "", "", ""] if d is None else
+                 [f"{d.delta:.4f}", f"{d.low:.4f}", f"{d.high:.4f}", d.significant])
+        if r.baseline == r.label:
+            delta = ["0.0000", "", "", ""]
         writer.writerow([r.label, r.runs, r.failed,
                          *[f"{v:.4f}" for c in columns for v in r.stats[c]],
                          "" if r.edges_per_utterance is None else f"{r.edges_per_utterance:.3f}",
-                         "" if r.causal is None else r.causal, " | ".join(r.errors)])
+                         "" if r.causal is None else r.causal, r.baseline or "", *delta,
+                         " | ".join(r.errors)])
     return out.getvalue()
 
 
@@ -202,10 +292,12 @@ def tradeoff_plot(rows: list[Row], path: Path) -> None:
     write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
 
 
-def write_report(records: list[RunRecord], directory: Path) -> None:
+def write_report(records: list[RunRecord], directory: Path,
+                 baseline: str = DEFAULT_BASELINE) -> None:
     """``summary.csv``, ``summary.md``, ``tradeoff.png`` and
-    ``dev_curves.png`` (every run's dev curve) in :obj:`directory`."""
-    rows = summarize(records)
+    ``dev_curves.png`` (every run's dev curve) in :obj:`directory`, each
+    configuration compared with :obj:`baseline`."""
+    rows = summarize(records, baseline)
     write_text_atomic(directory / "summary.csv", summary_csv(rows))
     write_text_atomic(directory / "summary.md", summary_markdown(rows))
     tradeoff_plot(rows, directory / "tradeoff.png")

@@ -148,3 +148,30 @@ def test_a_folder_that_is_not_a_sweep_is_refused(tiny, tmp_path, capsys):
     assert run_main(["-m", *tiny, "graph=none", f"out={tmp_path}"]) == 2
     assert "holds no sweep.json, so it is not a sweep to resume" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
+
+
+def test_every_row_is_compared_with_the_baseline_by_a_paired_bootstrap(tiny, tmp_path,
+                                                                       capsys):
+    sweep = tmp_path / "sweep"
+    assert run_main(["-m", *tiny, "graph=none,causal", "seed=0,1", f"out={sweep}"]) == 0
+    with (sweep / "summary.csv").open() as f:
+        rows = {r["configuration"]: r for r in csv.DictReader(f)}
+    causal, none = rows["synthetic/causal(past=4,self_loops=False)"], rows["synthetic/none"]
+    assert (none["baseline"], none["wf1_delta"], none["significant"]) == (
+        "synthetic/none", "0.0000", "")
+    assert causal["baseline"] == "synthetic/none"
+    delta = float(causal["wf1_delta"])
+    assert delta == pytest.approx(float(causal["weighted_f1_mean"])
+                                  - float(none["weighted_f1_mean"]), abs=1e-3)
+    low, high = float(causal["wf1_delta_low"]), float(causal["wf1_delta_high"])
+    assert low <= high and causal["significant"] == str(low > 0 or high < 0)
+    markdown = (sweep / "summary.md").read_text()
+    assert "| baseline |" in markdown and "paired bootstrap over test dialogues (1000" \
+        in markdown
+
+    # compare.py chooses another baseline and writes into the compared folder.
+    capsys.readouterr()
+    assert compare_main([str(sweep), "baseline=causal"]) == 0
+    with (sweep / "summary.csv").open() as f:
+        rows = {r["configuration"]: r for r in csv.DictReader(f)}
+    assert float(rows["synthetic/none"]["wf1_delta"]) == pytest.approx(-delta, abs=1e-3)

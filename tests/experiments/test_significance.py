@@ -1,0 +1,69 @@
+import torch
+
+from experiments.metrics import classification_metrics
+from experiments.significance import (dialogue_confusions, paired_bootstrap,
+                                      weighted_f1)
+
+LABELS = ["a", "b", "c"]
+
+
+def confusions(accuracy: float, dialogues: int, seed: int, length: int = 10) -> torch.Tensor:
+    """Per-dialogue confusions of a classifier right with probability
+    ``accuracy`` (else a random wrong class), on random labels."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(3, (dialogues, length), generator=g)
+    right = torch.rand(dialogues, length, generator=g) < accuracy
+    wrong = (labels + torch.randint(1, 3, labels.shape, generator=g)) % 3
+    predictions = torch.where(right, labels, wrong)
+    out = torch.zeros(dialogues, 3, 3, dtype=torch.long)
+    for d in range(dialogues):
+        out[d] = torch.bincount(labels[d] * 3 + predictions[d], minlength=9).view(3, 3)
+    return out
+
+
+def test_weighted_f1_agrees_with_the_run_metrics():
+    c = confusions(0.6, 5, seed=1)
+    whole = c.sum(0)
+    labels = torch.cat([torch.full((int(whole[i, j]),), i) for i in range(3) for j in range(3)])
+    predictions = torch.cat([torch.full((int(whole[i, j]),), j)
+                             for i in range(3) for j in range(3)])
+    expected = classification_metrics(labels, predictions, LABELS)["weighted_f1"]
+    assert float(weighted_f1(whole)) == expected
+
+
+def test_a_planted_difference_is_found():
+    better = [confusions(0.8, 40, seed=s) for s in (0, 1)]
+    worse = [confusions(0.5, 40, seed=s + 10) for s in (0, 1)]
+    difference = paired_bootstrap(better, worse)
+    assert difference.significant and difference.low > 10
+    assert difference.low < difference.delta < difference.high
+
+
+def test_identical_predictions_give_an_interval_around_zero():
+    runs = [confusions(0.6, 30, seed=3)]
+    difference = paired_bootstrap(runs, [r.clone() for r in runs])
+    assert (difference.delta, difference.low, difference.high) == (0.0, 0.0, 0.0)
+    assert not difference.significant
+
+
+def test_the_interval_narrows_as_dialogues_are_added():
+    a, b = confusions(0.62, 20, seed=5), confusions(0.6, 20, seed=6)
+    few = paired_bootstrap([a], [b])
+    many = paired_bootstrap([a.repeat(4, 1, 1)], [b.repeat(4, 1, 1)])
+    assert many.delta == few.delta
+    assert (many.high - many.low) < 0.7 * (few.high - few.low)
+
+
+def test_the_same_seed_gives_the_same_interval():
+    a, b = [confusions(0.7, 15, seed=7)], [confusions(0.6, 15, seed=8)]
+    assert paired_bootstrap(a, b) == paired_bootstrap(a, b)
+
+
+def test_predictions_tables_become_per_dialogue_confusions(tmp_path):
+    path = tmp_path / "predictions.csv"
+    path.write_text("dialogue_id,turn,speaker,label,prediction,probability\n"
+                    "d1,0,A,a,a,0.9\nd1,1,B,b,c,0.5\nd2,0,A,,b,0.4\nd2,1,A,c,c,0.8\n")
+    ids, c = dialogue_confusions(path, LABELS)
+    assert ids == ["d1", "d2"]
+    assert c.tolist() == [[[1, 0, 0], [0, 0, 1], [0, 0, 0]],
+                          [[0, 0, 0], [0, 0, 0], [0, 0, 1]]]
