@@ -1,13 +1,19 @@
 """Latency of a model on its test set, one dialogue at a time."""
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 
 import torch
 
 from dialogues import Dialogue, collate
-from models import CORECT
+from models import CORECT, StreamingPredictor
+
+#: The turn whose push a run times: long enough that a predictor keeping
+#: the whole dialogue would show it, short enough that most corpora have
+#: test dialogues that long.
+STREAM_TURN = 50
 
 
 def _sync(device: torch.device) -> None:
@@ -54,3 +60,32 @@ def measure_latency(model: CORECT, dialogues: list[Dialogue], device: torch.devi
         "forward_ms_per_dialogue": 1e3 * forward_s / len(batches),
         "ms_per_utterance": 1e3 * (graph_s + forward_s) / utterances,
     }
+
+
+def streaming_latency(model: CORECT, dialogues: list[Dialogue], turn: int = STREAM_TURN,
+                      count: int = 5) -> dict[str, float]:
+    """Median latency, on CPU, of the :class:`~models.StreamingPredictor`
+    push of turn :obj:`turn` over up to :obj:`count` of :obj:`dialogues`
+    that long, after one untimed replay; where none is, the last turn of the
+    longest one. For a causal model only.
+
+    Returns:
+        ``stream_ms`` (milliseconds per push) and ``stream_turn`` (the turn
+        timed, 0-based).
+    """
+    longest = max(len(d) for d in dialogues)
+    turn = min(turn, longest - 1)
+    chosen = [d for d in dialogues if len(d) > turn][:count]
+    # The run keeps its model where it trained; streaming serves on CPU.
+    predictor = StreamingPredictor(copy.deepcopy(model).cpu(),
+                                   [str(i) for i in range(model.config.num_classes)])
+    timings = []
+    for rep, dialogue in enumerate([chosen[0], *chosen]):
+        predictor.reset()
+        for t in range(turn + 1):
+            prediction = predictor.push(
+                dialogue.speakers[t], {m: dialogue.features[m][t] for m in predictor.modalities},
+                annotations=dialogue.annotations_at(t))
+        if rep > 0:
+            timings.append(prediction.latency_ms)
+    return {"stream_ms": statistics.median(timings), "stream_turn": turn}

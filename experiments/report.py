@@ -145,6 +145,9 @@ def summarize(records: list[RunRecord], baseline: str = DEFAULT_BASELINE) -> lis
         row.stats["dev_weighted_f1"] = _mean_std([m["dev"]["weighted_f1"] for m in done])
         row.stats["ms_per_utterance"] = _mean_std(
             [m["latency"]["ms_per_utterance"] for m in done])
+        # Causal runs time a live push (older runs did not).
+        row.stats["stream_ms"] = _mean_std(
+            [m["latency"]["stream_ms"] for m in done if "stream_ms" in m["latency"]])
         if done:
             row.causal = done[0]["graph"]["causal"]
             row.edges_per_utterance = done[0]["graph"]["edges_per_utterance"]
@@ -227,8 +230,8 @@ def format_mean_std(mean_std: tuple[float, float], digits: int = 2) -> str:
 
 def summary_markdown(rows: list[Row]) -> str:
     lines = ["| configuration | runs | accuracy | weighted F1 | Δ wF1 vs baseline [95% CI] "
-             "| macro F1 | ms/utterance | edges/utterance | causal |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| macro F1 | ms/utterance | ms/push | edges/utterance | causal |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         runs = f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else "")
         edges = "—" if r.edges_per_utterance is None else f"{r.edges_per_utterance:.1f}"
@@ -236,8 +239,11 @@ def summary_markdown(rows: list[Row]) -> str:
         lines.append(f"| {r.label} | {runs} | {format_mean_std(r.stats['accuracy'])} | "
                      f"{format_mean_std(r.stats['weighted_f1'])} | {format_difference(r)} | "
                      f"{format_mean_std(r.stats['macro_f1'])} | "
-                     f"{format_mean_std(r.stats['ms_per_utterance'], 3)} | {edges} | {causal} |")
+                     f"{format_mean_std(r.stats['ms_per_utterance'], 3)} | "
+                     f"{format_mean_std(r.stats['stream_ms'], 2)} | {edges} | {causal} |")
     bases = sorted({r.baseline for r in rows if r.baseline})
+    lines += ["", "ms/utterance: offline, batch size 1, graph and forward pass; ms/push: a "
+              "causal model's live push of turn 50 (or a shorter dialogue's last) on CPU."]
     if bases:
         lines += ["", f"Δ: test weighted F1 minus that of the baseline ({', '.join(bases)}) "
                   "on the same dataset with the same other settings, seeds averaged; the "
@@ -253,7 +259,7 @@ def summary_markdown(rows: list[Row]) -> str:
 def summary_csv(rows: list[Row]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    columns = [*METRICS, "ms_per_utterance"]
+    columns = [*METRICS, "ms_per_utterance", "stream_ms"]
     writer.writerow(["configuration", "runs", "failed",
                      *[f"{c}_{s}" for c in columns for s in ("mean", "std")],
                      "edges_per_utterance", "causal", "baseline", "wf1_delta", "wf1_delta_low",

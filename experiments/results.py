@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +24,10 @@ from pathlib import Path
 import yaml
 
 from experiments.cli import Arguments, Command, Option, main as run_command
-from experiments.report import LAUNCH_KEYS, Row, find_runs, format_mean_std, summarize
-from experiments.runner import corpus_from_config
+from experiments.report import (LAUNCH_KEYS, Row, find_runs, format_difference, format_mean_std,
+                                summarize)
 from experiments.sweep import threads_per_run
 from graphs.files import write_text_atomic
-from models import StreamingPredictor
 
 TITLES = {"iemocap": "IEMOCAP-6", "iemocap_4": "IEMOCAP-4", "meld": "MELD"}
 STUDY_GRAPHS = "none,window_corect,window,causal,speaker,speaker_causal,corect"
@@ -104,47 +102,16 @@ class Sweep:
             for a in self.args)
 
 
-def streaming_ms_at_turn(run_dir: Path, test: list, turn: int = 50,
-                         dialogues: int = 5) -> float | None:
-    """Median latency of the ``push`` of turn :obj:`turn` over up to
-    :obj:`dialogues` of the :obj:`test` dialogues longer than that, from the
-    run's checkpoint; None when no test dialogue is that long."""
-    predictor = StreamingPredictor.from_checkpoint(str(run_dir / "checkpoint.pt"))
-    long_enough = [d for d in test if len(d) > turn][:dialogues]
-    timings = []
-    for rep, dialogue in enumerate([*long_enough[:1], *long_enough]):
-        predictor.reset()
-        for t in range(turn + 1):
-            prediction = predictor.push(
-                dialogue.speakers[t], {m: dialogue.features[m][t] for m in predictor.modalities},
-                annotations=dialogue.annotations_at(t))
-        if rep > 0:  # the first replay only warms up
-            timings.append(prediction.latency_ms)
-    return statistics.median(timings) if timings else None
-
-
-def dataset_section(sweep: Sweep, test_sets: dict[str, list]) -> tuple[list[str], list[Row]]:
-    """The sweep's table; :obj:`test_sets` caches test splits by dataset
-    config across sections, for the streaming column."""
-    records = find_runs([sweep.path])
-    rows = summarize(records)
-    seed0 = {r.label: Path(r.path) for r in records if r.metrics and r.seed == 0}
-    baseline = next((r for r in rows if r.label.endswith("/none")), None)
-    test_key = json.dumps(sweep.dataset, sort_keys=True)
+def dataset_section(sweep: Sweep) -> tuple[list[str], list[Row]]:
+    """The sweep's table, from what its runs recorded."""
+    rows = summarize(find_runs([sweep.path]))
     lines = [f"### {sweep.title}", "",
              "| topology | causal | seeds | dev wF1 | accuracy | weighted F1 | macro F1 | "
-             "Δ wF1 vs none | edges/utt | offline ms/utt | streaming ms at turn 50 |",
+             "Δ wF1 vs none [95% CI] | edges/utt | offline ms/utt | streaming ms at turn 50 |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        delta = "—"
-        if baseline is not None and r.stats["weighted_f1"][0] == r.stats["weighted_f1"][0]:
-            delta = f"{r.stats['weighted_f1'][0] - baseline.stats['weighted_f1'][0]:+.1f}"
-        stream = "—"
-        if r.causal and r.label in seed0:
-            if test_key not in test_sets:
-                test_sets[test_key] = corpus_from_config(sweep.dataset).split("test")
-            ms = streaming_ms_at_turn(seed0[r.label], test_sets[test_key])
-            stream = "no test dialogue that long" if ms is None else f"{ms:.2f}"
+        delta = format_difference(r)
+        stream = format_mean_std(r.stats["stream_ms"], 2) if r.causal else "—"
         lines.append(
             f"| `{r.label.split('/', 1)[1]}` | {'yes' if r.causal else 'no'} | {r.runs}"
             f"{f' ({r.failed} failed)' if r.failed else ''} | "
@@ -189,9 +156,9 @@ def target_lines(rows: list[Row]) -> list[str]:
 
 def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
     sweeps = [Sweep.read(name, path) for name, path in paths.items()]
-    sections, all_rows, test_sets = [], {}, {}
+    sections, all_rows = [], {}
     for sweep in sweeps:
-        lines, rows = dataset_section(sweep, test_sets)
+        lines, rows = dataset_section(sweep)
         sections += lines
         all_rows[sweep.name] = rows
     infos = [sweep.info for sweep in sweeps if sweep.info]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
 
 from .config import ConfigError, dump, graph_spec
 from .figures import confusion_figure, training_curves
-from .latency import measure_latency
+from .latency import measure_latency, streaming_latency
 from .metrics import classification_metrics
 from .run_log import RunLog, default_echo
 from .tensorboard_log import require_tensorboard
@@ -291,6 +290,10 @@ def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
     timing = measure_latency(model, test_set, device, repeats=latency.get("repeats", 5),
                              warmup=latency.get("warmup", 1))
     log.line(f"latency {timing['ms_per_utterance']:.3f} ms per utterance")
+    if model.causal:  # it can serve live: time what a live push costs
+        timing.update(streaming_latency(model, test_set))
+        log.line(f"streaming: {timing['stream_ms']:.2f} ms for the push of turn "
+                 f"{timing['stream_turn']}")
     return {
         "test": test_metrics,
         "dev": {"weighted_f1": result.dev_weighted_f1},
