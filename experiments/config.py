@@ -106,6 +106,9 @@ class RunOptions:
             under ``runs/`` (``multirun/``).
         device (str): ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ``mps``.
         log (str, optional): ``tensorboard`` also writes TensorBoard events.
+        cv (int or str, optional): Cross-validate over every dialogue:
+            ``K`` folds, or ``sessions`` (IEMOCAP's, one held out at a
+            time); null trains on ``train`` and tests on ``test``.
         jobs (int): Parallel runs of a sweep.
         launcher (str): ``local`` processes, or ``ray``.
         ray_address (str, optional): A Ray cluster to join.
@@ -115,6 +118,7 @@ class RunOptions:
     out: Path | None
     device: str
     log: Literal["tensorboard"] | None
+    cv: int | Literal["sessions"] | None
     jobs: int
     launcher: Literal["local", "ray"]
     ray_address: str | None

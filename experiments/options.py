@@ -71,12 +71,15 @@ def describe(hint: Any) -> str:
     ``one of constant, cosine``, ``list of str``."""
     inner, optional = unwrap_optional(hint)
     origin = typing.get_origin(inner)
-    if origin is Literal:
+    if origin in (Union, types.UnionType):
+        text = " or ".join(describe(member) for member in typing.get_args(inner))
+    elif origin is Literal:
         text = "one of " + ", ".join(map(str, typing.get_args(inner)))
     elif origin in (list, tuple):
         text = f"list of {describe(typing.get_args(inner)[0])}"
     elif origin is dict or inner is dict:
-        text = "mapping"
+        args = typing.get_args(inner)
+        text = f"mapping to {describe(args[1])}" if args else "mapping"
     elif isinstance(inner, type):
         text = "path" if inner is Path else inner.__name__
     else:
@@ -104,6 +107,13 @@ def parse_value(text: str, hint: Any, key: str) -> Any:
         return None
     origin = typing.get_origin(inner)
     fail = OptionError(f"{key}={text!r}: expected {describe(hint)}")
+    if origin in (Union, types.UnionType):  # the first member that takes it
+        for member in typing.get_args(inner):
+            try:
+                return parse_value(text, member, key)
+            except OptionError:
+                continue
+        raise fail
     if inner is str or inner is Path:
         return text
     if origin is Literal:
@@ -136,9 +146,19 @@ def parse_value(text: str, hint: Any, key: str) -> Any:
         except ValueError:
             raise fail from None
     if origin is dict or inner is dict:
-        if isinstance(parsed, dict):
-            return parsed
-        raise fail
+        if not isinstance(parsed, dict):
+            raise fail
+        value_type = (typing.get_args(inner) or (Any, Any))[1]
+        for name, value in parsed.items():  # YAML typed them; check, don't coerce
+            fits = (value_type is Any or (isinstance(value, value_type)
+                                          and not (isinstance(value, bool)
+                                                   and value_type is not bool))
+                    or (value_type is float and isinstance(value, int)
+                        and not isinstance(value, bool)))
+            if not fits:
+                raise OptionError(f"{key}={text!r}: {name!r} has {value!r}, expected "
+                                  f"{describe(value_type)}")
+        return parsed
     if parsed is None and not optional and inner is not Any:
         raise fail
     return parsed

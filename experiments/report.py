@@ -307,8 +307,10 @@ def write_report(records: list[RunRecord], directory: Path,
     write_text_atomic(directory / "summary.csv", summary_csv(rows))
     write_text_atomic(directory / "summary.md", summary_markdown(rows))
     tradeoff_plot(rows, directory / "tradeoff.png")
-    curves = [(r.label, r.metrics["history"]) for r in records
-              if r.metrics and r.metrics.get("history")]
+    # A cross-validated run has a dev curve per fold.
+    curves = [(r.label, history) for r in records if r.metrics
+              for history in ([f["history"] for f in r.metrics.get("folds", [])]
+                              or [r.metrics["history"]]) if history]
     if curves:
         dev_curves(curves, directory / "dev_curves.png",
                    title="dev weighted F1 of every run, by configuration")

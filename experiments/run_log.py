@@ -42,17 +42,19 @@ class RunLog:
         echo (TextIO, optional): Where log lines are repeated as they are
             written (stderr where it is not a terminal, since a terminal
             has the progress bar). (default: :obj:`None`)
+        folds (bool): The run cross-validates: ``history.csv`` starts each
+            row with its fold. (default: :obj:`False`)
     """
 
     def __init__(self, folder: Path, config_text: str, tensorboard: bool = False,
-                 echo: TextIO | None = None) -> None:
+                 echo: TextIO | None = None, folds: bool = False) -> None:
         self.folder = Path(folder)
         self.echo = echo
         self._log = open(self.folder / "train.log", "w", encoding="utf-8")
         self._history = open(self.folder / "history.csv", "w", encoding="utf-8",
                              newline="")
         self._rows = csv.writer(self._history, lineterminator="\n")
-        self._rows.writerow(HISTORY_COLUMNS)
+        self._rows.writerow((("fold",) if folds else ()) + HISTORY_COLUMNS)
         self._history.flush()
         self._tensorboard = None
         try:
@@ -72,14 +74,17 @@ class RunLog:
             print(text, file=self.echo, flush=True)
 
     def epoch(self, row: Mapping[str, Any], epochs: int, best_epoch: int,
-              best_f1: float) -> None:
+              best_f1: float, fold: int | None = None) -> None:
         """Record one finished epoch: a ``history.csv`` row, a log line and
-        TensorBoard scalars."""
-        self._rows.writerow([row[c] for c in HISTORY_COLUMNS])
+        TensorBoard scalars; of :obj:`fold` (0-based) in a cross-validated
+        run, whose history rows start with the fold."""
+        self._rows.writerow(([] if fold is None else [fold + 1])
+                            + [row[c] for c in HISTORY_COLUMNS])
         self._history.flush()
-        self.line(epoch_line(row, epochs, best_epoch, best_f1))
+        where = "" if fold is None else f"fold {fold + 1}: "
+        self.line(where + epoch_line(row, epochs, best_epoch, best_f1))
         if self._tensorboard is not None:
-            self._tensorboard.epoch(row)
+            self._tensorboard.epoch(row, "" if fold is None else f"fold{fold + 1}/")
 
     def confusion(self, confusion: Sequence[Sequence[int]],
                   label_names: Sequence[str]) -> None:

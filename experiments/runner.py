@@ -13,12 +13,13 @@ import torch
 
 import registry as registries
 from dialogues import Corpus, DataError, SyntheticConfig, batches, collate, load_corpus
+from dialogues.folds import cross_validation_folds
 from graphs import GraphBuildError, GraphContractError, validate
 from graphs.files import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
 
 from .config import ConfigError, dump, graph_spec
-from .figures import confusion_figure, training_curves
+from .figures import confusion_figure, dev_curves, training_curves
 from .latency import measure_latency, streaming_latency
 from .metrics import classification_metrics
 from .run_log import RunLog, default_echo
@@ -199,7 +200,7 @@ def run_experiment(config: Mapping[str, Any], registry=None,
                   file=echo, flush=True)
         (staging / "config.yaml").write_text(text)
         with RunLog(staging, text, tensorboard=config.get("log") == "tensorboard",
-                    echo=echo) as log:
+                    echo=echo, folds=config.get("cv") is not None) as log:
             metrics = _run(config, setup, staging, log)
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return run_dir
@@ -211,14 +212,17 @@ class _Setup:
     device: torch.device
     train: TrainConfig
     corpus: Corpus
+    folds: list[Corpus]
     model: CORECT
     entry: Any
+    registry: Any
     check_seconds: float
 
 
 def _prepare(config: Mapping[str, Any], registry) -> _Setup:
     """Refuse a run that would be meaningless (see :func:`check_trainable`,
-    :func:`check_graphs`, :class:`TrainConfig`), before any training."""
+    :func:`check_graphs`, :class:`TrainConfig`, cross-validation folds),
+    before any training."""
     device = resolve_device(config.get("device", "auto"))
     if config.get("log") == "tensorboard":
         require_tensorboard()
@@ -228,58 +232,98 @@ def _prepare(config: Mapping[str, Any], registry) -> _Setup:
         raise ConfigError(str(error)) from None
     torch.manual_seed(int(config["seed"]))
     corpus = corpus_from_config(config["dataset"])
-    check_trainable(corpus)
+    folds = ([corpus] if config.get("cv") is None
+             else cross_validation_folds(corpus, config["cv"]))
+    for fold in folds:
+        check_trainable(fold)
     model = build_model(config, corpus, registry)
     entry = registry.entry(graph_spec(config)[0])
     started = time.perf_counter()
     check_graphs(model, corpus, entry.label())
-    return _Setup(device, train_config, corpus, model, entry,
+    return _Setup(device, train_config, corpus, folds, model, entry, registry,
                   time.perf_counter() - started)
+
+
+@dataclass
+class _Fold:
+    """One trained model and what it predicted on its test dialogues."""
+    model: CORECT
+    result: Any
+    test_set: list
+    labels: torch.Tensor
+    logits: torch.Tensor
+
+
+def _train_fold(config: Mapping[str, Any], setup: _Setup, corpus: Corpus,
+                model: CORECT, log: RunLog, fold: int | None) -> _Fold:
+    train_config, label_names = setup.train, list(corpus.labels)
+    where = "" if fold is None else f"fold {fold + 1}/{len(setup.folds)}: "
+    log.line(f"{where}corpus {corpus.name}: " + ", ".join(
+        f"{split} {len(ds)} dialogues" for split, ds in corpus.splits.items()))
+    try:
+        result = train(model, corpus, train_config, int(config["seed"]), setup.device,
+                       label_names, on_epoch=lambda row, best, f1: log.epoch(
+                           row, train_config.epochs, best, f1, fold=fold))
+    except GraphBuildError as error:
+        # Name a plugin builder by its distribution, as its contract errors do.
+        raise GraphBuildError(f"graph {setup.entry.label()!r}: {error}") from error
+    log.line(f"{where}selected epoch {result.best_epoch} (dev weighted F1 "
+             f"{result.dev_weighted_f1:.2f})")
+    test_set = corpus.split("test")
+    labels, logits = predict(model, test_set, train_config.batch_size, setup.device)
+    return _Fold(model, result, test_set, labels, logits)
 
 
 def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
          log: RunLog) -> dict[str, Any]:
-    device, train_config, corpus, model, entry = (
-        setup.device, setup.train, setup.corpus, setup.model, setup.entry)
-    seed = int(config["seed"])
+    device, corpus, entry = setup.device, setup.corpus, setup.entry
+    cv, seed = config.get("cv"), int(config["seed"])
     label_names = list(corpus.labels)
     graph_name, graph_params = graph_spec(config)
-    log.line(f"corpus {corpus.name}: " + ", ".join(
-        f"{split} {len(ds)} dialogues" for split, ds in corpus.splits.items()))
     log.line(f"graph {entry.label()} keeps its contract on every dialogue "
              f"({setup.check_seconds:.1f} s)")
     log.line(f"training on {device}, {torch.get_num_threads()} threads, "
-             f"{sum(p.numel() for p in model.parameters())} parameters")
+             f"{sum(p.numel() for p in setup.model.parameters())} parameters"
+             + ("" if cv is None else f", {len(setup.folds)} folds (cv={cv})"))
 
-    try:
-        result = train(model, corpus, train_config, seed, device, label_names,
-                       on_epoch=lambda row, best, f1: log.epoch(
-                           row, train_config.epochs, best, f1))
-    except GraphBuildError as error:
-        # Name a plugin builder by its distribution, as its contract errors do.
-        raise GraphBuildError(f"graph {entry.label()!r}: {error}") from error
-    log.line(f"selected epoch {result.best_epoch} (dev weighted F1 "
-             f"{result.dev_weighted_f1:.2f})")
-    training_curves(result.history, result.best_epoch, staging / "curves.png")
-
-    test_set = corpus.split("test")
-    labels, logits = predict(model, test_set, train_config.batch_size, device)
+    folds = []
+    for k, fold_corpus in enumerate(setup.folds):
+        if cv is None:
+            model = setup.model
+        else:  # every fold starts from the same seeded initialisation
+            torch.manual_seed(seed)
+            model = build_model(config, fold_corpus, setup.registry)
+        folds.append(_train_fold(config, setup, fold_corpus, model, log,
+                                 None if cv is None else k))
+        if cv is not None:
+            (staging / "checkpoints").mkdir(exist_ok=True)
+            _save(staging / "checkpoints" / f"fold-{k + 1}.pt", model, config, fold_corpus,
+                  entry)
+    model, test_set = folds[-1].model, [d for f in folds for d in f.test_set]
+    labels = torch.cat([f.labels for f in folds])
+    logits = torch.cat([f.logits for f in folds])
     probabilities, predictions = logits.softmax(-1).max(-1)
     (staging / "predictions.csv").write_text(
         predictions_table(test_set, labels, predictions, label_names, probabilities))
     test_metrics = classification_metrics(labels, predictions, label_names)
     log.line(f"test accuracy {test_metrics['accuracy']:.2f}, weighted F1 "
-             f"{test_metrics['weighted_f1']:.2f}, macro F1 {test_metrics['macro_f1']:.2f}")
+             f"{test_metrics['weighted_f1']:.2f}, macro F1 {test_metrics['macro_f1']:.2f}"
+             + ("" if cv is None else f" over all {len(folds)} folds' test dialogues"))
     confusion_figure(test_metrics["confusion"], label_names, staging / "confusion.png",
-                     title=f"{corpus.name} test, {graph_name}, seed {seed}")
+                     title=f"{corpus.name} test, {graph_name}, seed {seed}"
+                     + ("" if cv is None else f", cv={cv}"))
     log.confusion(test_metrics["confusion"], label_names)
+    if cv is None:
+        training_curves(folds[0].result.history, folds[0].result.best_epoch,
+                        staging / "curves.png")
+        _save(staging / "checkpoint.pt", model, config, corpus, entry)
+    else:
+        dev_curves([(f"fold {k + 1}", f.result.history) for k, f in enumerate(folds)],
+                   staging / "curves.png", title=f"dev weighted F1 of each fold (cv={cv})")
 
-    # save_checkpoint moves the weights to CPU itself.
-    save_checkpoint(staging / "checkpoint.pt", Checkpoint.from_model(
-        model, graph_name, graph_params, label_names,
-        {"dataset": corpus.metadata, "config": config}, entry.provider))
-
-    whole = collate(test_set, model.modalities)
+    # Graph size and latency: the last model, on the test dialogues it was given.
+    last = folds[-1].test_set
+    whole = collate(last, model.modalities)
     structure = whole.structure
     model.eval()
     with torch.no_grad():
@@ -287,28 +331,49 @@ def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
                   else None)
         graph = model.build_graph(structure, whole.features, states)
     latency = config.get("latency", {})
-    timing = measure_latency(model, test_set, device, repeats=latency.get("repeats", 5),
+    timing = measure_latency(model, last, device, repeats=latency.get("repeats", 5),
                              warmup=latency.get("warmup", 1))
     log.line(f"latency {timing['ms_per_utterance']:.3f} ms per utterance")
     if model.causal:  # it can serve live: time what a live push costs
-        timing.update(streaming_latency(model, test_set))
+        timing.update(streaming_latency(model, last))
         log.line(f"streaming: {timing['stream_ms']:.2f} ms for the push of turn "
                  f"{timing['stream_turn']}")
-    return {
+    results = [f.result for f in folds]
+    metrics = {
         "test": test_metrics,
-        "dev": {"weighted_f1": result.dev_weighted_f1},
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.history),
-        "history": result.history,
+        "dev": {"weighted_f1": sum(r.dev_weighted_f1 for r in results) / len(results)},
+        "best_epoch": results[0].best_epoch if cv is None else [r.best_epoch for r in results],
+        "epochs_run": sum(len(r.history) for r in results),
+        "history": results[0].history if cv is None else [],
         "graph": {"name": graph_name, "params": graph_params, "causal": model.causal,
                   "num_relations": len(model.relations),
                   "edges_per_utterance": graph.num_edges / structure.num_utterances},
         "latency": timing,
         "params": sum(p.numel() for p in model.parameters()),
-        "train_seconds": result.train_seconds,
+        "train_seconds": sum(r.train_seconds for r in results),
         "device": str(device),
         # CPU results are bit-exact only at the same intra-op thread count.
         "threads": torch.get_num_threads(),
         "dataset": {"name": config["dataset"]["name"], "labels": label_names,
                     "modalities": dict(corpus.modalities)},
     }
+    if cv is not None:
+        metrics["cv"] = cv
+        metrics["folds"] = [{
+            "fold": k + 1, "test_dialogues": [d.id for d in f.test_set],
+            "test": classification_metrics(f.labels, f.logits.argmax(-1), label_names),
+            "dev": {"weighted_f1": f.result.dev_weighted_f1},
+            "best_epoch": f.result.best_epoch, "epochs_run": len(f.result.history),
+            "history": f.result.history, "train_seconds": f.result.train_seconds}
+            for k, f in enumerate(folds)]
+    return metrics
+
+
+def _save(path: Path, model: CORECT, config: Mapping[str, Any], corpus: Corpus,
+          entry) -> None:
+    """The model's checkpoint; :func:`save_checkpoint` moves the weights to
+    CPU itself."""
+    graph_name, graph_params = graph_spec(config)
+    save_checkpoint(path, Checkpoint.from_model(
+        model, graph_name, graph_params, list(corpus.labels),
+        {"dataset": corpus.metadata, "config": config}, entry.provider))

@@ -69,7 +69,7 @@ class TensorBoardLog:
         """
         self._writer.add_text(CONFIG_TAG, f"```yaml\n{text.rstrip()}\n```", global_step=0)
 
-    def epoch(self, row: Mapping[str, float]) -> None:
+    def epoch(self, row: Mapping[str, float], prefix: str = "") -> None:
         r"""One epoch's scalars at step ``row["epoch"]``: ``train/loss``,
         ``dev/weighted_f1`` (percent) and ``train/lr``, those of them the
         row has.
@@ -77,6 +77,8 @@ class TensorBoardLog:
         Args:
             row (Mapping[str, float]): A history row of
                 :class:`~experiments.training.TrainResult`.
+            prefix (str): Put before each tag, e.g. ``fold2/`` for a fold
+                of a cross-validated run. (default: ``""``)
 
         Raises:
             ValueError: :obj:`row` has no ``epoch``.
@@ -86,7 +88,7 @@ class TensorBoardLog:
         step = int(row["epoch"])
         for key, tag in SCALARS.items():
             if key in row:
-                self._writer.add_scalar(tag, float(row[key]), global_step=step)
+                self._writer.add_scalar(prefix + tag, float(row[key]), global_step=step)
 
     def confusion(self, confusion: Sequence[Sequence[int]], label_names: Sequence[str],
                   step: int | None = None) -> None:

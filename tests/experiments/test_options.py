@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,3 +49,24 @@ def test_a_value_of_another_type_is_refused_naming_the_key(text, hint, message):
 def test_types_read_as_a_user_writes_them():
     assert [describe(h) for h in (int, float | None, list[str], Literal["a", "b"], Path)] \
         == ["int", "float or null", "list of str", "one of a, b", "path"]
+
+
+@pytest.mark.parametrize("text, hint, expected", [
+    ("{text: 12, audio: 6}", dict[str, int], {"text": 12, "audio": 6}),
+    ("{text: 1}", dict[str, float], {"text": 1}),
+    ("5", int | Literal["sessions"] | None, 5),
+    ("sessions", int | Literal["sessions"] | None, "sessions"),
+])
+def test_mappings_and_unions_take_their_members_types(text, hint, expected):
+    assert parse_value(text, hint, "key") == expected
+
+
+@pytest.mark.parametrize("text, hint, message", [
+    ("{text:12}", dict[str, int], "'text:12' has None, expected int"),
+    ("{text: true}", dict[str, int], "'text' has True, expected int"),
+    ("folds", int | Literal["sessions"] | None,
+     "key='folds': expected int or one of sessions or null"),
+])
+def test_mappings_and_unions_refuse_other_values(text, hint, message):
+    with pytest.raises(OptionError, match=re.escape(message)):
+        parse_value(text, hint, "key")

@@ -7,7 +7,7 @@ import yaml
 
 from experiments.config import compose
 from experiments.run import main
-from experiments.runner import run_experiment
+from experiments.runner import corpus_from_config, run_experiment
 from models import load_checkpoint
 
 TIMING_KEYS = {"latency", "train_seconds"}
@@ -170,3 +170,32 @@ def test_log_tensorboard_writes_events_of_every_epoch(tiny, tmp_path):
     assert [(e.step, e.value) for e in events.Scalars("dev/weighted_f1")] == [
         (h["epoch"], pytest.approx(h["dev_weighted_f1"])) for h in history]
     assert events.Tags()["images"] == ["test/confusion"]
+
+
+def test_cross_validation_tests_every_dialogue_once_in_one_run(tiny, tmp_path):
+    out = tmp_path / "run"
+    assert main([*tiny, "graph=causal", "cv=3", f"out={out}"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    corpus = corpus_from_config(compose(tiny)["dataset"])
+    every = [d for split in corpus.splits.values() for d in split]
+    assert metrics["cv"] == 3 and [f["fold"] for f in metrics["folds"]] == [1, 2, 3]
+    tested = [i for f in metrics["folds"] for i in f["test_dialogues"]]
+    assert sorted(tested) == sorted(d.id for d in every)
+    assert metrics["test"]["support"] == sum(int((d.labels >= 0).sum()) for d in every)
+    assert metrics["test"]["support"] == sum(f["test"]["support"] for f in metrics["folds"])
+    with (out / "predictions.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == sum(len(d) for d in every)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "fold-1.pt", "fold-2.pt", "fold-3.pt"]
+    with (out / "history.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert sorted({r["fold"] for r in rows}) == ["1", "2", "3"]
+    assert len(rows) == metrics["epochs_run"]
+
+
+def test_session_folds_need_session_ids(tiny, tmp_path, capsys):
+    assert main([*tiny, "graph=causal", "cv=sessions", f"out={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("run.py: error: cv=sessions holds out IEMOCAP sessions, read "
+                          "from dialogue ids like 'Ses01F_impro01'; ")
+    assert list(tmp_path.iterdir()) == []

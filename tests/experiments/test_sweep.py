@@ -175,3 +175,14 @@ def test_every_row_is_compared_with_the_baseline_by_a_paired_bootstrap(tiny, tmp
     with (sweep / "summary.csv").open() as f:
         rows = {r["configuration"]: r for r in csv.DictReader(f)}
     assert float(rows["synthetic/none"]["wf1_delta"]) == pytest.approx(-delta, abs=1e-3)
+
+
+def test_cross_validated_runs_are_compared_over_every_dialogue(tiny, tmp_path):
+    sweep = tmp_path / "sweep"
+    assert run_main(["-m", *tiny, "graph=none,causal", "cv=2", f"out={sweep}"]) == 0
+    with (sweep / "summary.csv").open() as f:
+        rows = {r["configuration"]: r for r in csv.DictReader(f)}
+    causal = rows["synthetic/causal(past=4,self_loops=False)"]
+    assert causal["baseline"] == "synthetic/none" and causal["wf1_delta_low"] != ""
+    dialogues = json.loads((sweep / "graph=causal" / "metrics.json").read_text())["folds"]
+    assert sum(len(f["test_dialogues"]) for f in dialogues) == 10  # 6 + 2 + 2
