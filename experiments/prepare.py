@@ -40,8 +40,10 @@ from tqdm import tqdm
 from dialogues import Corpus, DataError, Dialogue
 from dialogues.label_sets import KNOWN_LABEL_SETS
 from dialogues.open_format import read_csv_rows, save_corpus
+from dialogues.finetune import FeatureMaker, FinetuneConfig, finetuned_features, recipe
 from dialogues.text_encoder import DEFAULT_MODEL, TextEncoder, encoder_name
 from dialogues.text_encoder import sentence_encoder as load_sentence_encoder
+from dialogues.text_encoder import sentence_transformer
 from experiments.cli import Arguments, Command, Option, main as run_command
 from experiments.config import ConfigError
 
@@ -61,6 +63,9 @@ COMMAND = Command(
         Option("split", str, "test", "split of every dialogue when the table has none"),
         Option("source", str | None, None, "where the data came from, for dataset.yaml"),
         Option("licence", str | None, None, "its licence, for dataset.yaml"),
+        Option("finetune", bool, False, "adapt the encoder's top layers to the training "
+                                        "split's labels, cross-fitted"),
+        Option("seed", int, 0, "seeds fine-tuning"),
     ),
     details=__doc__.split("\n\n", 2)[2])
 
@@ -169,10 +174,11 @@ def group_turns(table: Path, header: list[str], rows: list[list[str]],
     return groups
 
 
-def build_corpus(table: Path, encode: Encoder, *, name: str,
+def build_corpus(table: Path, encode: Encoder | None, *, name: str,
                  labels: Sequence[str] | None = None, split: str = "test",
                  batch_size: int = 64, encoder: str | None = None,
-                 progress: bool = True, metadata: dict | None = None) -> Corpus:
+                 progress: bool = True, metadata: dict | None = None,
+                 finetune: FeatureMaker | None = None) -> Corpus:
     r"""Read a transcript table and embed its texts.
 
     Args:
@@ -186,6 +192,10 @@ def build_corpus(table: Path, encode: Encoder, *, name: str,
         encoder (str, optional): Name of the encoder, for ``dataset.yaml``.
         progress (bool): Show a progress bar.
         metadata (dict, optional): More ``dataset.yaml`` entries.
+        finetune (FeatureMaker, optional): Make the features with a
+            fine-tuned, cross-fitted encoder instead of :obj:`encode`
+            (:mod:`dialogues.finetune`); the table then needs ``label`` and
+            ``split`` columns.
     """
     header, rows, lines = read_csv_rows(table)
     absent = [c for c in TRANSCRIPT_COLUMNS if c not in header]
@@ -213,11 +223,7 @@ def build_corpus(table: Path, encode: Encoder, *, name: str,
     index = {label: k for k, label in enumerate(labels)}
     index[""] = -1
 
-    order = [i for members in groups.values() for _, i in members]
-    vectors = embed([rows[i][col["text"]] for i in order], encode, batch_size,
-                    progress)
-    position = {i: k for k, i in enumerate(order)}
-    splits: dict[str, list[Dialogue]] = {}
+    split_of, codes = {}, {}
     for dialogue, members in groups.items():
         ids = [i for _, i in members]
         split_names = {value(i, "split", split) for i in ids}
@@ -225,25 +231,49 @@ def build_corpus(table: Path, encode: Encoder, *, name: str,
             raise DataError(f"{table}, line {lines[ids[0]]}: dialogue "
                             f"{dialogue!r} needs one non-empty split, has "
                             f"{sorted(split_names)}")
-        codes = []
+        split_of[dialogue] = split_names.pop()
         for i in ids:
             label = value(i, "label")
             if label not in index:
                 raise DataError(f"{table}, line {lines[i]}: label {label!r} is "
                                 f"not one of {list(labels)}")
-            codes.append(index[label])
+            codes[i] = index[label]
+
+    order = [i for members in groups.values() for _, i in members]
+    texts = [rows[i][col["text"]] for i in order]
+    if finetune is None:
+        vectors = embed(texts, encode, batch_size, progress)
+    else:
+        missing = [c for c in ("label", "split") if c not in col]
+        if missing:
+            raise DataError(f"{table}, line 1 (header): fine-tuning reads the training "
+                            f"split's labels, but the table has no {' or '.join(missing)} "
+                            "column")
+        dialogue_of = {i: k for k, members in enumerate(groups.values()) for _, i in members}
+        training = [split_of[d] == "train" for d, members in groups.items() for _ in members]
+        try:
+            vectors = finetune(texts, [codes[i] for i in order], training,
+                               [dialogue_of[i] for i in order], len(labels))
+        except ValueError as error:
+            raise DataError(f"{table}: {error}") from None
+    position = {i: k for k, i in enumerate(order)}
+    splits: dict[str, list[Dialogue]] = {}
+    for dialogue, members in groups.items():
+        ids = [i for _, i in members]
         rows_at = [position[i] for i in ids]
-        splits.setdefault(split_names.pop(), []).append(Dialogue(
+        splits.setdefault(split_of[dialogue], []).append(Dialogue(
             id=dialogue,
             speakers=[value(i, "speaker") for i in ids],
-            labels=codes,
+            labels=[codes[i] for i in ids],
             features={"text": vectors[rows_at[0]:rows_at[-1] + 1]},
             turns=[t for t, _ in members],
             texts=[rows[i][col["text"]] for i in ids],
         ))
     dim = vectors.shape[1]
-    info = {"features": {"text": f"{encoder or 'sentence'} embedding of the "
-                                 f"utterance text ({dim}-d, float32)"}}
+    made = (f"{encoder or 'sentence'} embedding" if finetune is None else
+            "embedding by a sentence encoder fine-tuned on the training split's labels, "
+            "cross-fitted (see finetune)")
+    info = {"features": {"text": f"{made} of the utterance text ({dim}-d, float32)"}}
     if encoder:
         info["encoder"] = encoder
     info.update(metadata or {})
@@ -251,11 +281,11 @@ def build_corpus(table: Path, encode: Encoder, *, name: str,
                   splits=splits, metadata=info)
 
 
-def prepare(input: str | Path, out: str | Path, encode: Encoder, *,
+def prepare(input: str | Path, out: str | Path, encode: Encoder | None, *,
             name: str | None = None, labels: Sequence[str] | None = None,
             split: str = "test", batch_size: int = 64,
             encoder: str | None = None, progress: bool = True,
-            metadata: dict | None = None) -> Path:
+            metadata: dict | None = None, finetune: FeatureMaker | None = None) -> Path:
     """Read, embed and write atomically; see :func:`build_corpus` for the
     arguments. Returns :obj:`out`."""
     out = Path(out)
@@ -264,26 +294,50 @@ def prepare(input: str | Path, out: str | Path, encode: Encoder, *,
     table = find_table(Path(input))
     corpus = build_corpus(table, encode, name=name or out.name, labels=labels,
                           split=split, batch_size=batch_size, encoder=encoder,
-                          progress=progress,
+                          progress=progress, finetune=finetune,
                           metadata={"source": f"prepared from {table.name}",
                                     **(metadata or {})})
     return save_corpus(corpus, out)
 
 
+def finetuner(model: str, config: FinetuneConfig) -> FeatureMaker:
+    """:func:`dialogues.finetune.finetuned_features` of the
+    sentence-transformers model :obj:`model`.
+
+    Raises:
+        ConfigError: sentence-transformers is not installed, or the model
+            cannot be split for fine-tuning.
+    """
+    try:
+        return finetuned_features(sentence_transformer(model), config)
+    except (ImportError, ValueError) as exc:
+        raise ConfigError(f"finetune=true with model={model}: {exc}") from None
+
+
 def main(argv: Sequence[str] | None = None,
-         make_encoder: Callable[[str], Encoder] = sentence_encoder) -> int:
+         make_encoder: Callable[[str], Encoder] = sentence_encoder,
+         make_finetuner: Callable[[str, FinetuneConfig], FeatureMaker] = finetuner) -> int:
     def run(arguments: Arguments) -> int:
         args = arguments.options
         if args["batch_size"] < 1:
             raise DataError(f"batch_size must be a positive integer, got {args['batch_size']}")
         if Path(args["out"]).exists():
             raise DataError(f"{args['out']} already exists; refusing to overwrite it")
-        encode = make_encoder(args["model"])
         metadata = {k: args[k] for k in ("source", "licence") if args[k] is not None}
+        encode, finetune, encoder = None, None, encoder_name(args["model"])
+        if args["finetune"]:
+            config = FinetuneConfig(seed=args["seed"])
+            finetune = make_finetuner(args["model"], config)
+            # Live text cannot be embedded as these features were: no encoder
+            # is recorded, so streaming refuses text for this corpus.
+            metadata["finetune"] = recipe(config, encoder)
+            encoder = None
+        else:
+            encode = make_encoder(args["model"])
         out = prepare(args["input"], args["out"], encode, name=args["name"],
                       labels=args["labels"], split=args["split"],
-                      batch_size=args["batch_size"], encoder=encoder_name(args["model"]),
-                      metadata=metadata)
+                      batch_size=args["batch_size"], encoder=encoder,
+                      metadata=metadata, finetune=finetune)
         print(f"wrote {out}")
         return 0
 
