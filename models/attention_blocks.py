@@ -1,5 +1,5 @@
 """Pre-norm attention blocks, one batched pass over many of them, and
-the same blocks stepped one turn at a time.
+the same blocks (or post-norm transformer layers) stepped one turn at a time.
 
 P-CM holds one cross-attention stack per ordered modality pair and one
 self-attention stack per target modality: six and three same-shaped stacks
@@ -30,6 +30,11 @@ class CrossAttentionLayer(nn.Module):
         heads (int): Attention heads.
         dropout (float): Dropout on attention weights, residual branches
             and the feed-forward hidden layer.
+        ff (int): Feed-forward width as a multiple of :obj:`dim`.
+            (default: :obj:`2`)
+        shared_norm (bool): Normalise queries and keys/values with one
+            LayerNorm (``norm_query``; ``norm_memory`` is then None), as
+            CORECT's P-CM does. (default: :obj:`False`)
 
     Shapes:
         - **input:** query :math:`(B, T, D)`, key/value :math:`(B, T, D)`,
@@ -37,20 +42,26 @@ class CrossAttentionLayer(nn.Module):
         - **output:** :math:`(B, T, D)`
     """
 
-    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+    def __init__(self, dim: int, heads: int, dropout: float, ff: int = 2,
+                 shared_norm: bool = False) -> None:
         super().__init__()
         self.norm_query = nn.LayerNorm(dim)
-        self.norm_memory = nn.LayerNorm(dim)
+        self.norm_memory = None if shared_norm else nn.LayerNorm(dim)
         self.attention = nn.MultiheadAttention(dim, heads, dropout=dropout,
                                                batch_first=True)
         self.norm_ff = nn.LayerNorm(dim)
-        self.ff = nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(), nn.Dropout(dropout),
-                                nn.Linear(2 * dim, dim))
+        self.ff = nn.Sequential(nn.Linear(dim, ff * dim), nn.ReLU(), nn.Dropout(dropout),
+                                nn.Linear(ff * dim, dim))
         self.dropout = nn.Dropout(dropout)
+
+    @property
+    def memory_norm(self) -> nn.LayerNorm:
+        """The LayerNorm of the keys/values: their own, or the queries'."""
+        return self.norm_query if self.norm_memory is None else self.norm_memory
 
     def forward(self, query: Tensor, memory: Tensor, padding: Tensor,
                 mask: Tensor | None) -> Tensor:
-        memory = self.norm_memory(memory)
+        memory = self.memory_norm(memory)
         attended, _ = self.attention(self.norm_query(query), memory, memory,
                                      key_padding_mask=padding, attn_mask=mask,
                                      need_weights=False)
@@ -58,27 +69,33 @@ class CrossAttentionLayer(nn.Module):
         return h + self.dropout(self.ff(self.norm_ff(h)))
 
 
-def block_parts(layer: nn.Module, where: str) -> dict[str, Any]:
-    """The pieces of a pre-norm attention block, whichever class holds them:
-    :class:`CrossAttentionLayer` or ``nn.TransformerEncoderLayer`` with
-    ``norm_first=True``. ``norm_memory`` is None for self-attention.
+def block_parts(layer: nn.Module, where: str, post_norm: bool = False) -> dict[str, Any]:
+    """The pieces of an attention block, whichever class holds them:
+    :class:`CrossAttentionLayer` or a pre-norm ``nn.TransformerEncoderLayer``
+    (``norm_first=True``); a post-norm one only where :obj:`post_norm`
+    allows it. ``norm_memory`` is None for self-attention (for a
+    cross-attention layer with a shared norm it is ``norm_query``), and
+    ``norm_first`` says which kind the block is.
 
     Args:
         layer (nn.Module): The block.
         where (str): Its name, for error messages.
+        post_norm (bool): Accept post-norm transformer layers.
+            (default: :obj:`False`)
     """
     if isinstance(layer, nn.TransformerEncoderLayer):
-        if not layer.norm_first:
+        if not layer.norm_first and not post_norm:
             raise NotImplementedError(f"{where}: only pre-norm (norm_first=True) "
                                       "transformer layers are supported")
         parts = dict(norm_query=layer.norm1, norm_memory=None, attention=layer.self_attn,
                      norm_ff=layer.norm2, ff_in=layer.linear1,
                      activation=layer.activation, ff_out=layer.linear2,
-                     dropout=layer.dropout.p)
+                     dropout=layer.dropout.p, norm_first=layer.norm_first)
     elif isinstance(layer, CrossAttentionLayer):
-        parts = dict(norm_query=layer.norm_query, norm_memory=layer.norm_memory,
+        parts = dict(norm_query=layer.norm_query, norm_memory=layer.memory_norm,
                      attention=layer.attention, norm_ff=layer.norm_ff, ff_in=layer.ff[0],
-                     activation=layer.ff[1], ff_out=layer.ff[-1], dropout=layer.dropout.p)
+                     activation=layer.ff[1], ff_out=layer.ff[-1], dropout=layer.dropout.p,
+                     norm_first=True)
     else:
         raise NotImplementedError(f"{where}: no batched form for {type(layer).__name__}")
     norms = [parts[n] for n in ("norm_query", "norm_memory", "norm_ff") if parts[n] is not None]
@@ -104,8 +121,9 @@ def _stack(tensors: Sequence[Tensor]) -> Tensor:
     return torch.stack(list(tensors))
 
 
-def _norm(x: Tensor, norms: Sequence[nn.LayerNorm]) -> Tensor:
-    """Each group's LayerNorm on its slice of :obj:`x` :math:`(G, N, D)`."""
+def grouped_layer_norm(x: Tensor, norms: Sequence[nn.LayerNorm]) -> Tensor:
+    """Each group's (affine) LayerNorm on its slice of :obj:`x`
+    :math:`(G, N, D)`, as one batched op."""
     h = F.layer_norm(x, x.shape[-1:], eps=norms[0].eps)
     return torch.addcmul(_stack([n.bias for n in norms]).unsqueeze(1), h,
                          _stack([n.weight for n in norms]).unsqueeze(1))
@@ -207,11 +225,11 @@ def grouped_blocks(layers: Sequence[nn.Module], x: Tensor, memory: Tensor | None
     in_weight = _stack([a.in_proj_weight for a in attentions])
     in_bias = _stack([a.in_proj_bias for a in attentions])
 
-    query = _norm(x, [part["norm_query"] for part in parts])
+    query = grouped_layer_norm(x, [part["norm_query"] for part in parts])
     if memory is None:
         q, k, v = _linear(query, in_weight, in_bias).chunk(3, dim=-1)
     else:
-        keyed = _norm(memory, [part["norm_memory"] for part in parts])
+        keyed = grouped_layer_norm(memory, [part["norm_memory"] for part in parts])
         q = _linear(query, in_weight[:, :dim], in_bias[:, :dim])
         k, v = _linear(keyed, in_weight[:, dim:], in_bias[:, dim:]).chunk(2, dim=-1)
 
@@ -228,7 +246,7 @@ def grouped_blocks(layers: Sequence[nn.Module], x: Tensor, memory: Tensor | None
                        _stack([a.out_proj.bias for a in attentions]))
     h = x + F.dropout(attended, p, training=p > 0)
 
-    ff = _linear(_norm(h, [part["norm_ff"] for part in parts]),
+    ff = _linear(grouped_layer_norm(h, [part["norm_ff"] for part in parts]),
                  _stack([part["ff_in"].weight for part in parts]),
                  _stack([part["ff_in"].bias for part in parts]))
     ff = F.dropout(parts[0]["activation"](ff), p, training=p > 0)
@@ -238,11 +256,11 @@ def grouped_blocks(layers: Sequence[nn.Module], x: Tensor, memory: Tensor | None
 
 
 class StackedBlocks:
-    r"""Same-shaped pre-norm attention blocks of :obj:`G` groups (P-CM's
-    modality pairs, say), stepped side by side on each group's newest row
-    with a key/value cache of the earlier ones.
+    r"""Same-shaped attention blocks of :obj:`G` groups (P-CM's modality
+    pairs, say), stepped side by side on each group's newest row with a
+    key/value cache of the earlier ones.
 
-    Each block computes, for its new row :math:`h` (and, for
+    Each pre-norm block computes, for its new row :math:`h` (and, for
     cross-attention, the source's new row :math:`m`, else :math:`m = h`)
 
     .. math::
@@ -251,9 +269,17 @@ class StackedBlocks:
 
     which is what :class:`nn.TransformerEncoderLayer` (``norm_first=True``)
     and :class:`~models.attention_blocks.CrossAttentionLayer` compute for the
-    last row under a causal mask at evaluation. The groups' weights are
-    stacked once, here, so that one batched op serves every group: the blocks
-    are a snapshot of the layers' weights when built.
+    last row under a causal mask at evaluation. A post-norm
+    ``nn.TransformerEncoderLayer`` (self-attention only) computes
+
+    .. math::
+        h \leftarrow \mathrm{LN}_q(h + \mathrm{Attn}(h, h_{\le t})),
+        \qquad h \leftarrow \mathrm{LN}_f(h + \mathrm{FF}(h)),
+
+    and its cache holds the keys and values of its un-normalised inputs.
+    The groups' weights are stacked once, here, so that one batched op
+    serves every group: the blocks are a snapshot of the layers' weights
+    when built.
 
     Args:
         layers (Sequence[nn.Module]): One layer per group, all of one class
@@ -267,8 +293,13 @@ class StackedBlocks:
     """
 
     def __init__(self, layers: Sequence[nn.Module], where: str) -> None:
-        parts = [block_parts(layer, f"{where}[{g}]") for g, layer in enumerate(layers)]
+        parts = [block_parts(layer, f"{where}[{g}]", post_norm=True)
+                 for g, layer in enumerate(layers)]
         first = parts[0]
+        if len({p["norm_first"] for p in parts}) > 1:
+            raise NotImplementedError(f"{where}: pre-norm and post-norm blocks cannot "
+                                      "be stacked together")
+        self.norm_first = first["norm_first"]
         self.cross = first["norm_memory"] is not None
         self.heads = first["attention"].num_heads
         self.activation = first["activation"]
@@ -285,6 +316,13 @@ class StackedBlocks:
             in_w = [p["attention"].in_proj_weight for p in parts]
             in_b = [p["attention"].in_proj_bias for p in parts]
             norm_query = [p["norm_query"] for p in parts]
+            norm_ff = [p["norm_ff"] for p in parts]
+            if not self.norm_first:
+                # Post-norm: the norms follow the residual sums, so they
+                # stay affine maps of their own instead of being folded in.
+                self.norm_attended = self._affine(norm_query)
+                self.norm_ff = self._affine(norm_ff)
+                norm_query = norm_ff = None
             if self.cross:  # queries and keys/values come from different rows
                 self.q = self._linear([w[:dim] for w in in_w], [b[:dim] for b in in_b],
                                       norm_query)
@@ -295,8 +333,7 @@ class StackedBlocks:
             self.out = self._linear([p["attention"].out_proj.weight for p in parts],
                                     [p["attention"].out_proj.bias for p in parts])
             self.ff_in = self._linear([p["ff_in"].weight for p in parts],
-                                      [p["ff_in"].bias for p in parts],
-                                      [p["norm_ff"] for p in parts])
+                                      [p["ff_in"].bias for p in parts], norm_ff)
             self.ff_out = self._linear([p["ff_out"].weight for p in parts],
                                        [p["ff_out"].bias for p in parts])
 
@@ -318,9 +355,16 @@ class StackedBlocks:
             stacked_b.append(c.float())
         return (torch.stack(stacked_w).contiguous(), torch.stack(stacked_b).unsqueeze(1))
 
-    def _normalise(self, x: Tensor) -> Tensor:
-        # The affine part lives in the next projection (see _linear).
-        return F.layer_norm(x, x.shape[-1:], eps=self.eps)
+    @staticmethod
+    def _affine(norms: list[nn.LayerNorm]) -> tuple[Tensor, Tensor]:
+        """Stacked :obj:`[G, 1, D]` weights and biases of the groups' norms."""
+        return (torch.stack([n.weight.detach() for n in norms]).unsqueeze(1).clone(),
+                torch.stack([n.bias.detach() for n in norms]).unsqueeze(1).clone())
+
+    def _normalise(self, x: Tensor, affine: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        # Pre-norm: the affine part lives in the next projection (see _linear).
+        h = F.layer_norm(x, x.shape[-1:], eps=self.eps)
+        return h if affine is None else torch.addcmul(affine[1], h, affine[0])
 
     @staticmethod
     def _apply(x: Tensor, linear: tuple[Tensor, Tensor]) -> Tensor:
@@ -334,7 +378,7 @@ class StackedBlocks:
         groups, _, dim = x.shape
         heads = self.heads
         head_dim = dim // heads
-        query = self._normalise(x)
+        query = self._normalise(x) if self.norm_first else x
         if self.cross:
             q = self._apply(query, self.q)
             kv = self._apply(self._normalise(memory), self.kv)
@@ -347,5 +391,9 @@ class StackedBlocks:
         attended = F.scaled_dot_product_attention(
             q.reshape(groups, heads, 1, head_dim), cache[:, 0], cache[:, 1])
         x = x + self._apply(attended.view(groups, 1, dim), self.out)
+        if not self.norm_first:
+            x = self._normalise(x, self.norm_attended)
+            h = self.activation(self._apply(x, self.ff_in))
+            return self._normalise(x + self._apply(h, self.ff_out), self.norm_ff)
         h = self.activation(self._apply(self._normalise(x), self.ff_in))
         return x + self._apply(h, self.ff_out)

@@ -5,6 +5,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 SEQUENCE_ENCODERS = ("gru", "transformer")
+SEQUENCE_WIDTHS = ("hidden", "input")
+#: Where :attr:`ModelConfig.dropout` may be applied.
+DROPOUT_SITES = ("mlp", "sequence", "graph", "classifier_input", "classifier")
 
 
 @dataclass
@@ -14,8 +17,13 @@ class ModelConfig:
 
     Defaults follow CORECT's IEMOCAP-6 script (hidden 100, graph-transformer
     heads 7, cross-modal 2 layers × 2 heads, self-attention 3 layers × 2
-    heads) except dropout: 0.2 instead of 0.5 (see :attr:`dropout`). The
-    data-dependent fields come from the corpus.
+    heads) except dropout: 0.2 instead of 0.5 (see :attr:`dropout`), and
+    the encoders and P-CM blocks are ergraph's own (narrower, normalised
+    inputs). The fields after :attr:`crossmodal` rebuild CORECT's own
+    layers where they differ (``experiments/configs/model/corect_paper.yaml``
+    sets them; ``docs/corect-paper.md`` traces each); their defaults keep
+    the ergraph backbone, so older configurations and checkpoints are
+    unchanged. The data-dependent fields come from the corpus.
 
     Args:
         modalities (dict[str, int]): Ordered modality name -> feature dim.
@@ -64,6 +72,42 @@ class ModelConfig:
             (default: :obj:`True`)
         crossmodal (bool): Use P-CM (switched off anyway with one modality).
             (default: :obj:`True`)
+        input_norm (bool): LayerNorm each modality's features before its
+            encoder (MLP, transformer or GRU). CORECT feeds them raw.
+            (default: :obj:`True`)
+        mlp_output_relu (bool): End the MLP encoders with a ReLU, as
+            CORECT's audio and visual encoders do. (default: :obj:`False`)
+        dropout_sites (tuple[str, ...]): Where :attr:`dropout` is applied:
+            ``"mlp"`` (between the MLP encoders' layers), ``"sequence"``
+            (inside the sequence encoders), ``"graph"`` (on RT-GCN's input
+            nodes), ``"classifier_input"`` and ``"classifier"`` (between the
+            classifier's layers). CORECT's are ``sequence`` and
+            ``classifier``. (default: all five)
+        sequence_width (str): Where the transformer encoder attends:
+            ``"hidden"`` projects the features to :attr:`hidden` first;
+            ``"input"`` attends in the feature width and projects after,
+            as CORECT does (:attr:`sequence_heads` must then divide the
+            feature dimension). (default: :obj:`"hidden"`)
+        sequence_ff (int, optional): The transformer encoder's feed-forward
+            width; :obj:`None` is twice its attention width. CORECT's is
+            PyTorch's default, 2048. (default: :obj:`None`)
+        sequence_norm_first (bool): Pre-norm transformer encoder layers;
+            :obj:`False` gives PyTorch's default post-norm layers, as
+            CORECT's. (default: :obj:`True`)
+        sequence_positions (bool): Add sinusoidal turn positions before the
+            transformer encoder. CORECT adds none. (default: :obj:`True`)
+        sequence_output_norm (bool): LayerNorm the transformer encoder's
+            output. CORECT has none. (default: :obj:`True`)
+        crossmodal_ff (int): Feed-forward width of P-CM's blocks, as a
+            multiple of their width: 4 in CORECT. (default: :obj:`2`)
+        crossmodal_shared_norm (bool): One LayerNorm per cross-attention
+            layer for its queries and its keys/values, as CORECT's; else
+            one each. (default: :obj:`False`)
+        crossmodal_final_norm (bool): End every P-CM stack (each pair's
+            cross-attention, each target's self-attention) with a
+            LayerNorm, as CORECT's. (default: :obj:`False`)
+        crossmodal_scale (bool): Multiply each P-CM stack's inputs by the
+            square root of its width first, as CORECT's. (default: :obj:`False`)
     """
 
     modalities: dict[str, int] = field(default_factory=lambda: {"text": 384})
@@ -84,10 +128,23 @@ class ModelConfig:
     crossmodal_dropout: float = 0.0
     gnn: bool = True
     crossmodal: bool = True
+    input_norm: bool = True
+    mlp_output_relu: bool = False
+    dropout_sites: tuple[str, ...] = DROPOUT_SITES
+    sequence_width: Literal["hidden", "input"] = "hidden"
+    sequence_ff: int | None = None
+    sequence_norm_first: bool = True
+    sequence_positions: bool = True
+    sequence_output_norm: bool = True
+    crossmodal_ff: int = 2
+    crossmodal_shared_norm: bool = False
+    crossmodal_final_norm: bool = False
+    crossmodal_scale: bool = False
 
     def __post_init__(self) -> None:
         self.modalities = dict(self.modalities)
         self.sequence_modalities = tuple(self.sequence_modalities)
+        self.dropout_sites = tuple(self.dropout_sites)
         if not self.modalities:
             raise ValueError("ModelConfig.modalities must name at least one modality")
         for name, dim in self.modalities.items():
@@ -106,10 +163,38 @@ class ModelConfig:
         if self.sequence_encoder not in SEQUENCE_ENCODERS:
             raise ValueError(f"unknown sequence_encoder {self.sequence_encoder!r}; "
                              f"choices: {', '.join(SEQUENCE_ENCODERS)}")
-        for heads in ("sequence_heads", "crossmodal_heads"):
-            if self.hidden % getattr(self, heads):
+        unknown = [s for s in self.dropout_sites if s not in DROPOUT_SITES]
+        if unknown:
+            raise ValueError(f"unknown dropout_sites {unknown}; choices: "
+                             f"{', '.join(DROPOUT_SITES)}")
+        if self.sequence_width not in SEQUENCE_WIDTHS:
+            raise ValueError(f"unknown sequence_width {self.sequence_width!r}; "
+                             f"choices: {', '.join(SEQUENCE_WIDTHS)}")
+        for key in ("sequence_ff", "crossmodal_ff"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"{key} must be a positive int, got {value!r}")
+        heads = ["crossmodal_heads"]
+        if self.sequence_width == "hidden":
+            heads.insert(0, "sequence_heads")
+        elif self.sequence_encoder == "transformer":
+            for m in self.sequence_modalities:
+                dim = self.modalities.get(m)
+                if dim is not None and dim % self.sequence_heads:
+                    raise ValueError(
+                        f"sequence_width='input' attends in {m!r}'s feature width "
+                        f"{dim}, which is not divisible by "
+                        f"sequence_heads={self.sequence_heads}")
+        for key in heads:
+            if self.hidden % getattr(self, key):
                 raise ValueError(f"hidden={self.hidden} is not divisible by "
-                                 f"{heads}={getattr(self, heads)}")
+                                 f"{key}={getattr(self, key)}")
+
+    def dropout_at(self, site: str) -> float:
+        """:attr:`dropout` at :obj:`site` (one of :data:`DROPOUT_SITES`), or
+        0.0 where :attr:`dropout_sites` leaves it out."""
+        return self.dropout if site in self.dropout_sites else 0.0
 
     @property
     def uses_crossmodal(self) -> bool:
@@ -119,4 +204,5 @@ class ModelConfig:
         """Plain types only, so a checkpoint loads with ``weights_only``."""
         out = asdict(self)
         out["sequence_modalities"] = list(self.sequence_modalities)
+        out["dropout_sites"] = list(self.dropout_sites)
         return out

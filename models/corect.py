@@ -31,11 +31,15 @@ class CORECT(nn.Module):
 
     Differences from CORECT's code, all on purpose: temporal edges follow
     the receiving side (:class:`graphs.WindowEdges` maps CORECT's flags);
-    the text transformer runs in the hidden width, with a padding mask and
-    sinusoidal positions; speaker ids are local to each dialogue so
-    multi-party corpora work; with ``graph=none`` (no relations) or
-    ``gnn=False`` the RT-GCN is skipped and the encoders feed the classifier;
+    the text transformer and P-CM use a padding mask; by default the text
+    transformer runs in the hidden width, with sinusoidal positions;
+    speaker ids are local to each dialogue so multi-party corpora work;
+    with ``graph=none`` (no relations) or ``gnn=False`` the RT-GCN is
+    skipped and the encoders feed the classifier;
     ``speaker_gru`` (off by default) adds a GRU over each speaker's own turns.
+    The :class:`ModelConfig` fields after ``crossmodal`` turn the encoders,
+    P-CM blocks and dropout back to CORECT's own (``model=corect_paper``;
+    see ``docs/corect-paper.md``).
 
     **Content-reading builders.** The graph is built from the batch's
     structure and annotations plus whatever the builder
@@ -68,13 +72,16 @@ class CORECT(nn.Module):
         h = config.hidden
         self.encoders = nn.ModuleDict({
             m: (self._sequence_encoder(dim) if m in config.sequence_modalities
-                else MLPEncoder(dim, h, config.dropout))
+                else MLPEncoder(dim, h, config.dropout_at("mlp"),
+                                input_norm=config.input_norm,
+                                output_relu=config.mlp_output_relu))
             for m, dim in config.modalities.items()})
         self.speaker_encoders: nn.ModuleDict | None = None
         if config.speaker_gru:
             self.speaker_encoders = nn.ModuleDict({
-                m: SpeakerGRU(config.modalities[m], h, config.dropout,
-                              bidirectional=not builder.causal)
+                m: SpeakerGRU(config.modalities[m], h, config.dropout_at("sequence"),
+                              bidirectional=not builder.causal,
+                              input_norm=config.input_norm)
                 for m in config.sequence_modalities if m in config.modalities})
         self.speaker_embedding = nn.Embedding(config.max_speakers, h)
         self.rtgcn = (RTGCN(h, len(self.relations), config.gnn_heads)
@@ -82,23 +89,35 @@ class CORECT(nn.Module):
         self.crossmodal = (PairwiseCrossModal(
             self.modalities, h, config.crossmodal_layers, config.crossmodal_heads,
             config.self_attention_layers, config.self_attention_heads,
-            config.crossmodal_dropout)
+            config.crossmodal_dropout, ff=config.crossmodal_ff,
+            shared_norm=config.crossmodal_shared_norm,
+            final_norm=config.crossmodal_final_norm, scale=config.crossmodal_scale)
             if config.uses_crossmodal else None)
         node_dim = self.rtgcn.out_dim if self.rtgcn is not None else h
         in_dim = node_dim * len(self.modalities) + (
             self.crossmodal.out_dim if self.crossmodal is not None else 0)
         self.classifier = nn.Sequential(
-            nn.Linear(in_dim, h), nn.ReLU(), nn.Dropout(config.dropout),
+            nn.Linear(in_dim, h), nn.ReLU(), nn.Dropout(config.dropout_at("classifier")),
             nn.Linear(h, config.num_classes))
+        # On RT-GCN's input and on the classifier's, where dropout_sites say.
         self.dropout = nn.Dropout(config.dropout)
+        self._drop_graph_input = "graph" in config.dropout_sites
+        self._drop_classifier_input = "classifier_input" in config.dropout_sites
 
     def _sequence_encoder(self, dim: int) -> nn.Module:
         config = self.config
+        dropout = config.dropout_at("sequence")
         if config.sequence_encoder == "gru":
-            return GRUEncoder(dim, config.hidden, config.sequence_layers, config.dropout,
-                              bidirectional=not self.builder.causal)
+            return GRUEncoder(dim, config.hidden, config.sequence_layers, dropout,
+                              bidirectional=not self.builder.causal,
+                              input_norm=config.input_norm)
         return SequenceEncoder(dim, config.hidden, config.sequence_layers,
-                               config.sequence_heads, config.dropout)
+                               config.sequence_heads, dropout,
+                               width=config.sequence_width, ff=config.sequence_ff,
+                               norm_first=config.sequence_norm_first,
+                               positions=config.sequence_positions,
+                               input_norm=config.input_norm,
+                               output_norm=config.sequence_output_norm)
 
     @property
     def causal(self) -> bool:
@@ -194,7 +213,9 @@ class CORECT(nn.Module):
             nodes = torch.cat([states[m] for m in self.modalities])
             weight = (graph.edge_weight.to(device, nodes.dtype)
                       if graph.edge_weight is not None else None)
-            out = self.rtgcn(self.dropout(nodes), graph.edge_index.to(device),
+            if self._drop_graph_input:
+                nodes = self.dropout(nodes)
+            out = self.rtgcn(nodes, graph.edge_index.to(device),
                              graph.edge_type.to(device), placed.node_dialogue, weight)
             # Modality-major nodes back to one row per utterance.
             parts.append(out.view(len(self.modalities), structure.num_utterances, -1)
@@ -203,7 +224,10 @@ class CORECT(nn.Module):
             parts.append(torch.cat([states[m] for m in self.modalities], -1))
         if self.crossmodal is not None:
             parts.append(self.crossmodal(states, padding, self.causal))
-        return self.classifier(self.dropout(torch.cat(parts, -1)))
+        joined = torch.cat(parts, -1)
+        if self._drop_classifier_input:
+            joined = self.dropout(joined)
+        return self.classifier(joined)
 
     def loss(self, logits: Tensor, labels: Tensor,
              class_weights: Tensor | None = None) -> Tensor:

@@ -2,11 +2,13 @@
 turn at a time."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
 from .attention_blocks import (CrossAttentionLayer, StackedBlocks, grouped_blocks,
-                               packed_layout)
+                               grouped_layer_norm, packed_layout)
 from .encoders import causal_mask
 from .history import History
 
@@ -22,7 +24,15 @@ class PairwiseCrossModal(nn.Module):
     The stacks of one depth run as one batched computation
     (:func:`~models.attention_blocks.grouped_blocks`), each with its own
     weights. With :obj:`causal`, every attention block masks later turns.
-    (CORECT's P-CM always attends over the whole dialogue.)
+    (CORECT's P-CM always attends over the whole dialogue, padding
+    included.)
+
+    The blocks are pre-norm. CORECT's (MulT's encoder) are too, and its
+    other choices are options: a wider feed-forward layer (:obj:`ff`), one
+    LayerNorm for a cross-attention layer's queries and keys/values
+    (:obj:`shared_norm`), a LayerNorm ending every stack
+    (:obj:`final_norm`, modules ``cross_norm`` and ``self_norm``) and
+    inputs scaled by the square root of the stack's width (:obj:`scale`).
 
     Args:
         modalities (list[str]): Modality names, at least two.
@@ -32,6 +42,14 @@ class PairwiseCrossModal(nn.Module):
         self_layers (int): Self-attention layers per target.
         self_heads (int): Self-attention heads.
         dropout (float): Dropout inside every block.
+        ff (int): Feed-forward width of every block, as a multiple of its
+            width. (default: :obj:`2`)
+        shared_norm (bool): Cross-attention layers normalise queries and
+            keys/values with one LayerNorm. (default: :obj:`False`)
+        final_norm (bool): A LayerNorm after every stack.
+            (default: :obj:`False`)
+        scale (bool): Multiply every stack's inputs by the square root of
+            its width. (default: :obj:`False`)
 
     Shapes:
         - **input:** per modality :math:`(U, H)`, utterances packed dialogue
@@ -40,7 +58,9 @@ class PairwiseCrossModal(nn.Module):
     """
 
     def __init__(self, modalities: list[str], hidden: int, layers: int, heads: int,
-                 self_layers: int, self_heads: int, dropout: float) -> None:
+                 self_layers: int, self_heads: int, dropout: float, *, ff: int = 2,
+                 shared_norm: bool = False, final_norm: bool = False,
+                 scale: bool = False) -> None:
         super().__init__()
         self.modalities = list(modalities)
         # Target-major, so each target's cross outputs are adjacent.
@@ -48,17 +68,43 @@ class PairwiseCrossModal(nn.Module):
                       for src in self.modalities if src != dst]
         self.cross = nn.ModuleDict({
             f"{src}->{dst}": nn.ModuleList(
-                CrossAttentionLayer(hidden, heads, dropout) for _ in range(layers))
+                CrossAttentionLayer(hidden, heads, dropout, ff, shared_norm)
+                for _ in range(layers))
             for src, dst in self.pairs})
         width = hidden * (len(self.modalities) - 1)
         self.self_attention = nn.ModuleDict({
             dst: nn.TransformerEncoder(
-                nn.TransformerEncoderLayer(width, self_heads, 2 * width, dropout,
+                nn.TransformerEncoderLayer(width, self_heads, ff * width, dropout,
                                            batch_first=True, norm_first=True),
                 self_layers, enable_nested_tensor=False)
             for dst in self.modalities})
+        self.cross_norm = self.self_norm = None
+        if final_norm:
+            self.cross_norm = nn.ModuleDict({f"{src}->{dst}": nn.LayerNorm(hidden)
+                                             for src, dst in self.pairs})
+            self.self_norm = nn.ModuleDict({dst: nn.LayerNorm(width)
+                                            for dst in self.modalities})
+        self.cross_scale = math.sqrt(hidden) if scale else 1.0
+        self.self_scale = math.sqrt(width) if scale else 1.0
         self.layers, self.self_layers = layers, self_layers
         self.out_dim = width * len(self.modalities)
+
+    def end_cross(self, h: Tensor) -> Tensor:
+        """Each pair's final norm (when built) on its cross outputs
+        :math:`(P, N, H)`, then the targets' inputs :math:`(M, N, (M-1) H)`,
+        scaled for their self-attention."""
+        if self.cross_norm is not None:
+            h = grouped_layer_norm(h, [self.cross_norm[f"{src}->{dst}"]
+                                       for src, dst in self.pairs])
+        targets, rows = len(self.modalities), h.size(1)
+        h = h.view(targets, targets - 1, rows, -1).transpose(1, 2).reshape(targets, rows, -1)
+        return h * self.self_scale if self.self_scale != 1.0 else h
+
+    def end_self(self, h: Tensor) -> Tensor:
+        """Each target's final norm (when built) on :math:`(M, N, (M-1) H)`."""
+        if self.self_norm is None:
+            return h
+        return grouped_layer_norm(h, [self.self_norm[m] for m in self.modalities])
 
     def forward(self, x: dict[str, Tensor], padding: Tensor, causal: bool) -> Tensor:
         mask = causal_mask(padding.size(1), padding.device) if causal else None
@@ -66,15 +112,17 @@ class PairwiseCrossModal(nn.Module):
         layout = packed_layout(padding, mask)
         h = torch.stack([x[dst] for _, dst in self.pairs])
         memory = torch.stack([x[src] for src, _ in self.pairs])
+        if self.cross_scale != 1.0:
+            h, memory = h * self.cross_scale, memory * self.cross_scale
         for i in range(self.layers):
             h = grouped_blocks([self.cross[f"{src}->{dst}"][i] for src, dst in self.pairs],
                                h, memory, layout)
-        targets, rows = len(self.modalities), h.size(1)
-        h = h.view(targets, targets - 1, rows, -1).transpose(1, 2).reshape(targets, rows, -1)
+        h = self.end_cross(h)
         for i in range(self.self_layers):
             h = grouped_blocks([self.self_attention[m].layers[i] for m in self.modalities],
                                h, None, layout)
-        return h.transpose(0, 1).reshape(rows, -1)
+        rows = h.size(1)
+        return self.end_self(h).transpose(0, 1).reshape(rows, -1)
 
 
 class IncrementalCrossModal:
@@ -115,12 +163,15 @@ class IncrementalCrossModal:
 
     def step(self, states: dict[str, Tensor], history: History) -> Tensor:
         """The new turn's P-CM output; turn :obj:`history.length` is the new one."""
-        pairs = self.crossmodal.pairs
+        crossmodal = self.crossmodal
+        pairs = crossmodal.pairs
         h = torch.stack([states[dst] for _, dst in pairs])  # [P, 1, H]
         memory = torch.stack([states[src] for src, _ in pairs])
+        if crossmodal.cross_scale != 1.0:
+            h, memory = h * crossmodal.cross_scale, memory * crossmodal.cross_scale
         for i, blocks in enumerate(self.cross):
             h = blocks.step(h, history, f"cross/{i}", memory)
-        h = h.reshape(len(self.crossmodal.modalities), 1, -1)
+        h = crossmodal.end_cross(h)
         for i, blocks in enumerate(self.self_attention):
             h = blocks.step(h, history, f"self/{i}")
-        return h.reshape(1, -1)
+        return crossmodal.end_self(h).reshape(1, -1)

@@ -32,17 +32,32 @@ def sinusoidal_positions(positions: Tensor, dim: int) -> Tensor:
 class SequenceEncoder(nn.Module):
     r"""Transformer over a dialogue's utterances of one modality.
 
-    Features are layer-normalised and projected to :obj:`hidden` first, then
-    position-encoded and contextualised, so the attention runs in the hidden
-    width whatever the feature dimension. (CORECT attends in the feature width and has
-    neither a padding mask nor positions.)
+    By default features are layer-normalised and projected to
+    :obj:`hidden` first, then position-encoded and contextualised by
+    pre-norm layers, so the attention runs in the hidden width whatever the
+    feature dimension, and the output is layer-normalised. Every one of
+    those choices can be turned back to CORECT's (:obj:`width="input"`,
+    :obj:`norm_first=False`, no positions, no norms): CORECT's text
+    encoder is a post-norm ``nn.TransformerEncoder`` in the feature width
+    followed by a linear projection. A padding mask is always applied
+    (CORECT's has none, so its padded turns leak into real ones).
 
     Args:
         in_dim (int): Feature dimension.
         hidden (int): Output width.
         layers (int): Transformer layers.
         heads (int): Attention heads.
-        dropout (float): Dropout.
+        dropout (float): Dropout inside the transformer layers.
+        width (str): ``"hidden"`` projects before the transformer,
+            ``"input"`` after it. (default: :obj:`"hidden"`)
+        ff (int, optional): Feed-forward width; :obj:`None` is twice the
+            attention width. (default: :obj:`None`)
+        norm_first (bool): Pre-norm layers; else post-norm.
+            (default: :obj:`True`)
+        positions (bool): Add sinusoidal turn positions.
+            (default: :obj:`True`)
+        input_norm (bool): LayerNorm the features first. (default: :obj:`True`)
+        output_norm (bool): LayerNorm the output. (default: :obj:`True`)
 
     Shapes:
         - **input:** padded features :math:`(B, T, F)`, padding mask
@@ -51,29 +66,47 @@ class SequenceEncoder(nn.Module):
     """
 
     def __init__(self, in_dim: int, hidden: int, layers: int, heads: int,
-                 dropout: float) -> None:
+                 dropout: float, *, width: str = "hidden", ff: int | None = None,
+                 norm_first: bool = True, positions: bool = True,
+                 input_norm: bool = True, output_norm: bool = True) -> None:
         super().__init__()
+        if width not in ("hidden", "input"):
+            raise ValueError(f"unknown width {width!r}; choices: hidden, input")
         # Features arrive at any scale (unit-norm sentence embeddings put
         # ~0.05 in each dimension); normalising them first keeps them from
         # drowning under the positions and speaker embedding added next.
-        self.project = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden))
-        layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout,
-                                           batch_first=True, norm_first=True)
+        norm = nn.LayerNorm(in_dim) if input_norm else nn.Identity()
+        # Keys project.0 / project.1 as before the options existed, so
+        # default checkpoints load unchanged.
+        if width == "hidden":
+            self.project = nn.Sequential(norm, nn.Linear(in_dim, hidden))
+            self.output: nn.Module = nn.Identity()
+            model_dim = hidden
+        else:
+            self.project = nn.Sequential(norm)
+            self.output = nn.Linear(in_dim, hidden)
+            model_dim = in_dim
+        self.positions = positions
+        layer = nn.TransformerEncoderLayer(model_dim, heads, ff or 2 * model_dim, dropout,
+                                           batch_first=True, norm_first=norm_first)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(hidden)
+        self.norm = nn.LayerNorm(hidden) if output_norm else nn.Identity()
 
     def forward(self, x: Tensor, padding: Tensor, causal: bool) -> Tensor:
         h = self.project(x)
-        positions = torch.arange(x.size(1), device=x.device)
-        h = h + sinusoidal_positions(positions, h.size(-1))
+        if self.positions:
+            positions = torch.arange(x.size(1), device=x.device)
+            h = h + sinusoidal_positions(positions, h.size(-1))
         mask = causal_mask(x.size(1), x.device) if causal else None
-        return self.norm(self.encoder(h, mask=mask, src_key_padding_mask=padding))
+        h = self.encoder(h, mask=mask, src_key_padding_mask=padding)
+        return self.norm(self.output(h))
 
 
 class IncrementalSequenceEncoder:
     r"""A :class:`SequenceEncoder` under a causal mask, stepped one turn at
     a time at evaluation: the newest turn's row only, each transformer
-    layer reading a key/value cache of the earlier turns.
+    layer (pre- or post-norm) reading a key/value cache of the earlier
+    turns.
 
     The layers' weights are stacked once, when built (see
     :class:`~models.attention_blocks.StackedBlocks`): build a new one after
@@ -100,11 +133,14 @@ class IncrementalSequenceEncoder:
 
     def step(self, x: Tensor, history: History, key: str) -> Tensor:
         """The new turn's output; turn :obj:`history.length` is the new one."""
-        h = self.encoder.project(x)
-        h = (h + self._position(history.length, h.size(-1), h.device)).unsqueeze(0)
+        encoder = self.encoder
+        h = encoder.project(x)
+        if encoder.positions:
+            h = h + self._position(history.length, h.size(-1), h.device)
+        h = h.unsqueeze(0)
         for i, blocks in enumerate(self.blocks):
             h = blocks.step(h, history, f"{key}/{i}")
-        return self.encoder.norm(h[0])
+        return encoder.norm(encoder.output(h[0]))
 
     def _position(self, turn: int, dim: int, device: torch.device) -> Tensor:
         """Sinusoidal encoding :obj:`[1, dim]` of :obj:`turn`, from a table
@@ -133,6 +169,8 @@ class GRUEncoder(nn.Module):
         dropout (float): Dropout on the normalised features and between
             layers.
         bidirectional (bool): Also read the dialogue backwards.
+        input_norm (bool): LayerNorm the features first.
+            (default: :obj:`True`)
 
     Shapes:
         - **input:** padded features :math:`(B, T, F)`, padding mask
@@ -142,13 +180,13 @@ class GRUEncoder(nn.Module):
     """
 
     def __init__(self, in_dim: int, hidden: int, layers: int, dropout: float,
-                 bidirectional: bool) -> None:
+                 bidirectional: bool, *, input_norm: bool = True) -> None:
         super().__init__()
         if bidirectional and hidden % 2:
             raise ValueError(f"a bidirectional GRU splits hidden={hidden} between its "
                              "two directions; it must be even")
         self.bidirectional = bidirectional
-        self.norm = nn.LayerNorm(in_dim)
+        self.norm = nn.LayerNorm(in_dim) if input_norm else nn.Identity()
         self.dropout = nn.Dropout(dropout)
         self.gru = nn.GRU(in_dim, hidden // 2 if bidirectional else hidden, layers,
                           batch_first=True, dropout=dropout if layers > 1 else 0.0,
@@ -189,15 +227,29 @@ class MLPEncoder(nn.Module):
     r"""Two-layer MLP applied to each utterance on its own, after a
     LayerNorm of its features (see :class:`SequenceEncoder`).
 
+    Args:
+        in_dim (int): Feature dimension.
+        hidden (int): Output width.
+        dropout (float): Dropout between the layers.
+        input_norm (bool): LayerNorm the features first; CORECT's MLPs have
+            none. (default: :obj:`True`)
+        output_relu (bool): A ReLU after the second layer too, as CORECT's.
+            (default: :obj:`False`)
+
     Shapes:
         - **input:** :math:`(*, F)`
         - **output:** :math:`(*, H)`
     """
 
-    def __init__(self, in_dim: int, hidden: int, dropout: float) -> None:
+    def __init__(self, in_dim: int, hidden: int, dropout: float, *,
+                 input_norm: bool = True, output_relu: bool = False) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.ReLU(),
-                                 nn.Dropout(dropout), nn.Linear(hidden, hidden))
+        layers = [nn.LayerNorm(in_dim) if input_norm else nn.Identity(),
+                  nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
+                  nn.Linear(hidden, hidden)]
+        if output_relu:
+            layers.append(nn.ReLU())
+        self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)

@@ -28,6 +28,8 @@ class SpeakerGRU(GRUEncoder):
         hidden (int): Output width; even when :obj:`bidirectional`.
         dropout (float): Dropout on the normalised features.
         bidirectional (bool): Also read each speaker's turns backwards.
+        input_norm (bool): LayerNorm the features first.
+            (default: :obj:`True`)
 
     Shapes:
         - **input:** features :math:`(U, F)` packed dialogue by dialogue in
@@ -37,8 +39,8 @@ class SpeakerGRU(GRUEncoder):
     """
 
     def __init__(self, in_dim: int, hidden: int, dropout: float,
-                 bidirectional: bool) -> None:
-        super().__init__(in_dim, hidden, 1, dropout, bidirectional)
+                 bidirectional: bool, *, input_norm: bool = True) -> None:
+        super().__init__(in_dim, hidden, 1, dropout, bidirectional, input_norm=input_norm)
 
     def forward(self, x: Tensor, dialogue: Tensor, speakers: Tensor,  # type: ignore[override]
                 causal: bool) -> Tensor:
