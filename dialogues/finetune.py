@@ -95,6 +95,21 @@ def _pad(states: list[Tensor]) -> tuple[Tensor, Tensor]:
     return padded, mask
 
 
+def _length_batches(rows: Sequence[int], states: list[Tensor], batch_size: int,
+                    generator: torch.Generator, pool: int = 50) -> list[list[int]]:
+    """Shuffled batches of rows of similar length: shuffle, sort each pool
+    of :obj:`pool` batches by length, cut, and shuffle the batches. Padding
+    to the longest text of a random batch would cost several times the
+    compute; this keeps the order random at the scale that matters."""
+    order = [rows[i] for i in torch.randperm(len(rows), generator=generator).tolist()]
+    span = pool * batch_size
+    batches = []
+    for start in range(0, len(order), span):
+        chunk = sorted(order[start:start + span], key=lambda i: states[i].shape[0])
+        batches += [chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
 def deal_dialogues(groups: Sequence[int], rows: Sequence[int], folds: int,
                    seed: int) -> dict[int, int]:
     """The cross-fitting group of each dialogue that :obj:`rows` belong to,
@@ -163,9 +178,7 @@ def cross_fitted_embeddings(states: list[Tensor], labels: Sequence[int],
         shuffle = torch.Generator().manual_seed(config.seed + number)
         top.train()
         for _ in range(config.epochs):
-            order = torch.tensor(fit)[torch.randperm(len(fit), generator=shuffle)].tolist()
-            for start in range(0, len(order), config.batch_size):
-                rows = order[start:start + config.batch_size]
+            for rows in _length_batches(fit, states, config.batch_size, shuffle):
                 padded, mask = _pad([states[i] for i in rows])
                 loss = nn.functional.cross_entropy(head(top(padded, mask)),
                                                    label_tensor[rows])
@@ -175,8 +188,9 @@ def cross_fitted_embeddings(states: list[Tensor], labels: Sequence[int],
                 bar.update()
         top.eval()
         with torch.no_grad():
-            for start in range(0, len(embed), config.batch_size):
-                rows = embed[start:start + config.batch_size]
+            by_length = sorted(embed, key=lambda i: states[i].shape[0])
+            for start in range(0, len(by_length), config.batch_size):
+                rows = by_length[start:start + config.batch_size]
                 vectors[rows] = top(*_pad([states[i] for i in rows])).numpy()
                 bar.update()
     bar.close()
@@ -252,16 +266,20 @@ class SentenceTransformerSplit:
     def token_states(self, texts: Sequence[str], batch_size: int,
                      progress: bool = False) -> list[Tensor]:
         self.bert.eval()
-        out = []
+        # Texts of similar length share a batch: little padding to compute.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[Tensor] = [None] * len(texts)
         for start in tqdm(range(0, len(texts), batch_size), desc="encoding", unit="batch",
                           disable=not progress):
-            features = self._tokenize(texts[start:start + batch_size])
+            chunk = order[start:start + batch_size]
+            features = self._tokenize([texts[i] for i in chunk])
             hidden = self.bert(input_ids=features["input_ids"],
                                attention_mask=features["attention_mask"],
                                token_type_ids=features.get("token_type_ids"),
                                output_hidden_states=True).hidden_states[self.cut]
             lengths = features["attention_mask"].sum(1).tolist()
-            out += [h[:length].clone() for h, length in zip(hidden, lengths)]
+            for i, h, length in zip(chunk, hidden, lengths):
+                out[i] = h[:length].clone()
         return out
 
     def top(self) -> nn.Module:
