@@ -18,10 +18,12 @@ Values follow the grammar of :mod:`experiments.options`.
 """
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import registry as registries
@@ -40,7 +42,8 @@ MULTIRUN_FLAGS = ("-m", "--multirun")
 
 #: Errors that are the user's input, not a bug: one line, exit 2.
 INPUT_ERRORS = (ConfigError, DataError, GraphContractError, GraphBuildError,
-                FileExistsError, FileNotFoundError)
+                FileExistsError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                PermissionError)
 
 
 class Terminated(BaseException):
@@ -84,6 +87,9 @@ class Command:
             ``NAME=SWEEP_DIR``.
         configures_run (bool): Other ``key=value`` arguments are a run
             configuration for :func:`experiments.config.compose`.
+        sections (tuple[str, ...], optional): The parts of the run
+            configuration the script reads, which ``--help`` shows (default:
+            all).
         multirun (bool): ``-m`` is accepted (``run.py``'s sweeps).
         details (str): Further text for ``--help``.
     """
@@ -94,6 +100,7 @@ class Command:
     positional: str | None = None
     named: str | None = None
     configures_run: bool = False
+    sections: tuple[str, ...] | None = None
     multirun: bool = False
     details: str = ""
 
@@ -145,6 +152,8 @@ def parse(command: Command, argv: Sequence[str]) -> Arguments:
             raise ConfigError(f"unknown flag {arg!r}; see {command.prog} -h")
         key, sep, value = arg.partition("=")
         key = key.strip()
+        if command.positional is not None and sep and ("/" in key or Path(arg).exists()):
+            sep = ""  # a path that holds '=', as a sweep's run folders do
         if not sep:
             if command.positional is None:
                 raise ConfigError(f"argument {arg!r} is not of the form key=value; "
@@ -213,21 +222,32 @@ def usage(command: Command, config_args: Sequence[str] = ()) -> str:
     if command.configures_run:
         lines += ["", "run configuration (group=option picks a file, a.b=value sets a key):"]
         for group, choices in groups().items():
+            if command.sections is not None and group not in command.sections:
+                continue
             if group == "graph":  # plugins' builders are graphs too
                 choices = sorted({*choices, *registries.default_registry.names()})
             lines.append(f"  {group}={{{','.join(choices)}}}")
-        try:
-            config = compose(config_args)
+        try:  # a sweep's first combination stands for all
+            config = compose([f"{a.partition('=')[0]}={split_values(a.partition('=')[2])[0]}"
+                              for a in config_args])
         except ConfigError as error:
             lines.append(f"  (cannot show the keys: {error})")
         else:
+            if command.sections is not None:
+                config = {k: v for k, v in config.items() if k in command.sections}
             lines += ["", "keys and the values they resolve to:"]
             lines += ["  " + row for row in dump(config).rstrip().splitlines()]
     lines += ["", "-h, --help prints this. A comma outside brackets separates several "
               "values; null sets an optional value to nothing."]
     if command.details:
-        lines += ["", command.details.strip()]
+        lines += ["", plain(command.details.strip())]
     return "\n".join(lines)
+
+
+def plain(text: str) -> str:
+    """Docstring text for a terminal: ``code`` and :role:`name` markup off."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text)
+    return re.sub(r"``([^`]+)``", r"\1", text)
 
 
 def _show(value: Any) -> str:

@@ -14,8 +14,8 @@ COMMAND = Command(
             "or sweep directories.",
     positional="RUN_OR_SWEEP_DIR",
     options=(Option("out", Path | None, None,
-                    "where to write the report (default: the compared directory; "
-                    "required when comparing several)"),
+                    "where to write the report; null: the compared directory "
+                    "(required when comparing several)"),
              Option("baseline", str, DEFAULT_BASELINE,
                     "the graph (or configuration label) every row is compared with")))
 

@@ -33,8 +33,8 @@ import registry as registries
 from dialogues import SyntheticConfig, corpus_name
 from models import ModelConfig
 
-from .options import (OptionError, hint_of_default, is_sequence, parse_value, split_values,
-                      takes_raw_text, unwrap_optional)
+from .options import (OptionError, describe, hint_of_default, is_sequence, parse_value,
+                      split_values, takes_raw_text, unwrap_optional)
 from .training import TrainConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -206,6 +206,8 @@ def _parse(key: str, value: str, hint: Any) -> Any:
     makes a list or is refused (several values sweep only with ``-m``)."""
     if len(split_values(value)) > 1 and not (is_sequence(hint) or takes_raw_text(hint)):
         raise ConfigError(f"{key}={value!r}: several values; add -m to sweep over them")
+    if hint in (str, Path) and not value.strip():
+        raise ConfigError(f"{key}=: expected a non-empty {describe(hint)}")
     try:
         return parse_value(value, hint, key)
     except OptionError as error:
@@ -276,6 +278,9 @@ def compose(args: Iterable[str] = (), config_dir: Path = CONFIG_DIR,
             raise ConfigError(f"unknown key {key!r} in {section}; "
                               + _closest(leaf, [*node, *(available if not parents else [])]))
         hint = option_type(key, registry, config["graph"]["name"])
+        if dataclasses.is_dataclass(unwrap_optional(hint)[0]):
+            raise ConfigError(f"{key}={value!r}: {key} is a section; set its keys, "
+                              f"e.g. {key}.{next(iter(node[leaf] or {}), 'KEY')}=...")
         if hint is None:  # a key in a file with no declared type
             hint = hint_of_default(node[leaf])
         node[leaf] = _parse(key, value, hint)

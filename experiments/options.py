@@ -125,21 +125,29 @@ def parse_value(text: str, hint: Any, key: str) -> Any:
     if origin in (list, tuple) or inner in (list, tuple):
         item = (typing.get_args(inner) or (Any,))[0]
         body = text.strip()
+        if body.lower() in NULL_WORDS:
+            raise fail  # null where no list may be missing
         if body.startswith("["):
             if not body.endswith("]"):
                 raise fail
+            if len(split_values(body)) > 1:
+                raise OptionError(f"{key}={text!r}: expected one {describe(hint)}; several "
+                                  "lists sweep only with -m")
             body = body[1:-1]
         parts = [p.strip() for p in split_values(body)] if body.strip() else []
+        if any(c in p for p in parts for c in "[]"):
+            raise fail
         return [parse_value(p, item, f"{key}[{i}]") for i, p in enumerate(parts)]
+    if inner is bool:  # not YAML 1.1's on/off/yes/no
+        if text.strip().lower() in ("true", "false"):
+            return text.strip().lower() == "true"
+        raise fail
+    if inner is int:  # decimal only: not YAML 1.1's 0x10 or 0o7
+        try:
+            return int(text.strip(), 10)
+        except ValueError:
+            raise fail from None
     parsed = _yaml(text, key)
-    if inner is bool:
-        if isinstance(parsed, bool):
-            return parsed
-        raise fail
-    if inner is int:
-        if isinstance(parsed, int) and not isinstance(parsed, bool):
-            return parsed
-        raise fail
     if inner is float:
         try:  # YAML 1.1 reads "1e-3" (no dot) as a string
             return float(text)

@@ -39,7 +39,8 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
     if list(corpus.labels) != list(checkpoint.labels):
         raise DataError(f"{dataset_path}: labels {list(corpus.labels)} differ from the "
                         f"checkpoint's {list(checkpoint.labels)}")
-    check_dimensions(corpus, checkpoint.model.modalities, dataset_path)
+    check_dimensions(corpus, checkpoint.model.modalities,
+                     dataset_path or "the synthetic corpus")
     dialogues = corpus.split(split)
     labels, logits = predict(model, dialogues, 16, torch.device("cpu"))
     probabilities, predictions = logits.softmax(-1).max(-1)
@@ -57,7 +58,7 @@ COMMAND = Command(
         Option("checkpoint", Path, help="a run's checkpoint.pt", required=True),
         Option("out", Path, help="the predictions table to write (.csv)", required=True),
         Option("dataset.path", Path | None, None,
-               "the corpus (default: the synthetic corpus)"),
+               "the corpus; null: the synthetic corpus"),
         Option("split", str, "test", "the split to predict"),
         Option("dataset.label_view", str | None, None, "relabel through a view"),
     ))

@@ -42,8 +42,9 @@ def topology_label(config: dict) -> str:
 
 # Keys that shape a sweep itself rather than any one run.
 SWEEP_KEYS = ("jobs", "launcher", "ray_address", "out")
-# Settings that say how a run was launched or repeated, not what it trained.
-LAUNCH_KEYS = ("seed", *SWEEP_KEYS)
+# Settings that say how a run was launched, repeated, logged or timed, not
+# what it trained.
+LAUNCH_KEYS = ("seed", "log", *SWEEP_KEYS)
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -72,7 +73,7 @@ def configuration_labels(configs: list[dict]) -> list[str]:
         by_dataset.setdefault(config["dataset"]["name"], []).append(settings)
     keys = sorted({k for settings in flat for k in settings})
     separating = [k for k in keys
-                  if not k.startswith("graph.") and k not in LAUNCH_KEYS
+                  if not k.startswith(("graph.", "latency.")) and k not in LAUNCH_KEYS
                   and any(len({repr(s.get(k)) for s in group}) > 1
                           for group in by_dataset.values())]
     return [topology_label(config) + "".join(f" {k}={settings.get(k)}" for k in separating)

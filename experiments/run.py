@@ -8,6 +8,7 @@ have not completed.
 """
 from __future__ import annotations
 
+import json
 import sys
 
 from experiments.cli import Arguments, Command, main as run_command
@@ -15,6 +16,9 @@ from experiments.config import compose, dump
 from experiments.report import describe_run
 from experiments.runner import run_experiment
 from experiments.sweep import run_sweep
+
+#: Exit status of a sweep in which some run failed (the others completed).
+EXIT_FAILED_RUNS = 1
 
 COMMAND = Command(
     prog="run.py",
@@ -31,6 +35,11 @@ def _run(arguments: Arguments) -> int:
         sweep_dir = run_sweep(arguments.config)
         print(f"sweep written to {sweep_dir}")
         print((sweep_dir / "summary.md").read_text())
+        failed = json.loads((sweep_dir / "sweep.json").read_text())["failed"]
+        if failed:  # so that scripts and schedulers notice
+            print(f"run.py: {failed} run(s) failed; see {sweep_dir / 'failures.json'}",
+                  file=sys.stderr)
+            return EXIT_FAILED_RUNS
         return 0
     config = compose(arguments.config)
     print(dump(config), flush=True)

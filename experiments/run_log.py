@@ -51,13 +51,14 @@ class RunLog:
         self.folder = Path(folder)
         self.echo = echo
         self._log = open(self.folder / "train.log", "w", encoding="utf-8")
-        self._history = open(self.folder / "history.csv", "w", encoding="utf-8",
-                             newline="")
-        self._rows = csv.writer(self._history, lineterminator="\n")
-        self._rows.writerow((("fold",) if folds else ()) + HISTORY_COLUMNS)
-        self._history.flush()
+        self._history = None
         self._tensorboard = None
         try:
+            self._history = open(self.folder / "history.csv", "w", encoding="utf-8",
+                                 newline="")
+            self._rows = csv.writer(self._history, lineterminator="\n")
+            self._rows.writerow((("fold",) if folds else ()) + HISTORY_COLUMNS)
+            self._history.flush()
             if tensorboard:
                 self._tensorboard = TensorBoardLog(self.folder / "tensorboard")
                 self._tensorboard.config(config_text)
@@ -94,7 +95,8 @@ class RunLog:
 
     def close(self) -> None:
         for stream in (self._log, self._history):
-            stream.close()
+            if stream is not None:
+                stream.close()
         if self._tensorboard is not None:
             self._tensorboard.close()
 

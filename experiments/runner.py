@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,11 +66,16 @@ def corpus_from_config(dataset: Mapping[str, Any],
     if path is None and dataset.get("name") != "synthetic":
         raise DataError(f"dataset {dataset.get('name')!r} needs dataset.path=DIR")
     synthetic = dataset.get("synthetic") if path is None else None
+    if synthetic:
+        try:
+            synthetic = SyntheticConfig(**synthetic)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"dataset.synthetic: {error}") from None
     return load_corpus(
         path,
         modalities=modalities or dataset.get("modalities"),
         label_view=dataset.get("label_view"),
-        synthetic=SyntheticConfig(**synthetic) if synthetic else None)
+        synthetic=synthetic or None)
 
 
 def check_trainable(corpus: Corpus) -> None:
@@ -93,15 +99,21 @@ def build_model(config: Mapping[str, Any], corpus: Corpus, registry=None) -> COR
     if registry is None:
         registry = registries.default_registry
     name, params = graph_spec(config)
-    model_config = ModelConfig(modalities=dict(corpus.modalities),
-                               num_classes=len(corpus.labels),
-                               max_speakers=max(corpus.max_speakers, 1),
-                               **config["model"])
+    try:
+        model_config = ModelConfig(modalities=dict(corpus.modalities),
+                                   num_classes=len(corpus.labels),
+                                   max_speakers=max(corpus.max_speakers, 1),
+                                   **config["model"])
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"model: {error}") from None
     try:
         builder = registry.get(name, **params)
     except (TypeError, ValueError) as error:  # bad parameters: the user's input
         raise ConfigError(f"graph {name!r}: {error}") from None
-    return CORECT(model_config, builder)
+    try:
+        return CORECT(model_config, builder)
+    except ValueError as error:  # sizes that do not fit together, say hidden=0
+        raise ConfigError(f"model: {error}") from None
 
 
 def default_run_dir(config: Mapping[str, Any]) -> Path:
@@ -183,7 +195,8 @@ def run_experiment(config: Mapping[str, Any], registry=None,
         registry: The edge-builder registry. (default: the installed one)
         echo (TextIO, optional): Where each log line is repeated;
             ``"auto"`` is stderr when it is not a terminal, ``None`` nowhere
-            (a sweep reports each run as it ends instead).
+            (a sweep reports each run as it ends instead). Where the run is
+            being written goes to stderr in any case.
     """
     run_dir = Path(config["out"]) if config.get("out") else default_run_dir(config)
     if run_dir.exists():
@@ -195,9 +208,8 @@ def run_experiment(config: Mapping[str, Any], registry=None,
     echo = default_echo() if echo == "auto" else echo
     text = dump(config)
     with staged_folder(run_dir) as staging:
-        if echo is not None:
-            print(f"writing {run_dir}; until it completes: tail -f {staging}/train.log",
-                  file=echo, flush=True)
+        print(f"writing {run_dir}; until it completes: tail -f {staging}/train.log",
+              file=sys.stderr, flush=True)
         (staging / "config.yaml").write_text(text)
         with RunLog(staging, text, tensorboard=config.get("log") == "tensorboard",
                     echo=echo, folds=config.get("cv") is not None) as log:

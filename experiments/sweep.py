@@ -10,6 +10,8 @@ differs.
 """
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import itertools
 import json
 import os
@@ -26,14 +28,18 @@ from typing import Any, Callable
 import torch
 import yaml
 
-from graphs.files import write_text_atomic
+from graphs.files import claim, write_text_atomic
 
 from .cli import Terminated, raise_terminated
 from .config import ConfigError, compose, parse_args
 from .options import split_values
 from .report import (SWEEP_KEYS, RunRecord, configuration_labels, find_runs, flatten,
                      write_report)
-from .runner import run_experiment
+from .runner import resolve_device, run_experiment
+from .tensorboard_log import require_tensorboard
+
+#: prctl option: a signal for this process when its parent dies (Linux).
+PR_SET_PDEATHSIG = 1
 
 #: An outcome of one run: its directory, or the error that stopped it.
 Outcome = tuple[str | None, str | None]
@@ -45,19 +51,32 @@ def expand(args: list[str]) -> tuple[list[list[str]], list[str], dict[str, str]]
     settings."""
     settings, axes = {}, []
     for key, value in parse_args(args):
+        values = [v.strip() for v in split_values(value)]
         if key in SWEEP_KEYS:
+            if len(values) > 1:
+                raise ConfigError(f"{key}={value!r}: {key} sets the sweep itself and takes "
+                                  "one value")
             settings[key] = value
         else:
-            axes.append([f"{key}={v}" for v in split_values(value)])
+            axes.append([f"{key}={v}" for v in values])
     combos = [list(combo) for combo in itertools.product(*axes)]
     swept = [len(axis) > 1 for axis in axes]
     names = [_slug([a for a, varies in zip(combo, swept) if varies]) for combo in combos]
+    # A name cut short, or that only differs in characters a folder name
+    # cannot hold, gets its combination's hash.
+    counts = {n: names.count(n) for n in names}
+    names = [f"{n}_{_digest(c)}" if counts[n] > 1 else n for n, c in zip(names, combos)]
     return combos, names, settings
 
 
 def _slug(args: list[str]) -> str:
     text = "_".join(args) or "run"
-    return re.sub(r"[^A-Za-z0-9_=.,+-]+", "-", text)[:120]
+    slug = re.sub(r"[^A-Za-z0-9_=.,+-]+", "-", text)
+    return slug if len(slug) <= 120 else f"{slug[:111]}_{_digest(args)}"
+
+
+def _digest(args: list[str]) -> str:
+    return hashlib.sha1("\0".join(args).encode()).hexdigest()[:8]
 
 
 def _run_one(config: dict[str, Any], threads: int) -> str:
@@ -67,10 +86,14 @@ def _run_one(config: dict[str, Any], threads: int) -> str:
     return str(run_experiment(config, echo=None))
 
 
+#: Settings that change how a run is launched, logged or timed, not what it
+#: learns: a resumed sweep may change them.
+NOT_TRAINING = (*SWEEP_KEYS, "log", "latency")
+
+
 def _what_trains(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings that decide a run's results: all but where it is
-    written and how the sweep launched it."""
-    return {k: v for k, v in config.items() if k not in SWEEP_KEYS}
+    """The settings that decide a run's results."""
+    return {k: v for k, v in config.items() if k not in NOT_TRAINING}
 
 
 def _key(config: dict[str, Any]) -> str:
@@ -107,8 +130,11 @@ def _completed(sweep_dir: Path) -> dict[str, Path]:
     return done
 
 
-def _check_resumable(sweep_dir: Path, configs: list[dict]) -> None:
+def _check_resumable(sweep_dir: Path, configs: list[dict]) -> dict[str, Any]:
     """Refuse to resume a sweep directory made by another command.
+
+    Returns:
+        dict: The sweep's record (``sweep.json``).
 
     Raises:
         FileExistsError: The folder holds something else than a sweep.
@@ -119,7 +145,8 @@ def _check_resumable(sweep_dir: Path, configs: list[dict]) -> None:
     if not record.is_file():
         raise FileExistsError(f"{sweep_dir} is not empty and holds no sweep.json, so it "
                               "is not a sweep to resume; choose another out=")
-    before = json.loads(record.read_text()).get("configs")
+    previous = json.loads(record.read_text())
+    before = previous.get("configs")
     if before is None:
         raise FileExistsError(f"{record} was written by an older ergraph without the "
                               "configurations it resumes by; choose another out=")
@@ -127,6 +154,7 @@ def _check_resumable(sweep_dir: Path, configs: list[dict]) -> None:
         raise ConfigError(f"{sweep_dir} holds a sweep of another command; "
                           f"{_differences(before, configs)}. Rerun the same command to "
                           "resume it, or choose another out=")
+    return previous
 
 
 def run_sweep(args: list[str]) -> Path:
@@ -149,17 +177,38 @@ def run_sweep(args: list[str]) -> Path:
         config.update(jobs=jobs, launcher=base["launcher"], ray_address=base["ray_address"])
         config["out"] = str(sweep_dir / name)
         configs.append(config)
+    # Settings the machine cannot serve fail once here, not once per run.
+    for device in sorted({c["device"] for c in configs}):
+        resolve_device(device)
+    if any(c.get("log") == "tensorboard" for c in configs):
+        require_tensorboard()
+    if sweep_dir.exists() and not sweep_dir.is_dir():
+        raise ConfigError(f"out={sweep_dir} is a file, not a sweep directory")
+    sweep_dir.parent.mkdir(parents=True, exist_ok=True)
+    with claim(sweep_dir):  # one sweep process per folder
+        return _run_claimed(args, sweep_dir, configs, names, base, jobs)
+
+
+def _run_claimed(args: list[str], sweep_dir: Path, configs: list[dict], names: list[str],
+                 base: dict[str, Any], jobs: int) -> Path:
     resuming = sweep_dir.exists() and any(sweep_dir.iterdir())
+    previous: dict[str, Any] = {}
     if resuming:
-        _check_resumable(sweep_dir, configs)
+        previous = _check_resumable(sweep_dir, configs)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     done = _completed(sweep_dir) if resuming else {}
     todo = [i for i, c in enumerate(configs) if _key(c) not in done]
     if resuming:
         print(f"resuming {sweep_dir}: {len(configs) - len(todo)} of {len(configs)} runs "
               f"already complete, {len(todo)} to run", file=sys.stderr, flush=True)
+        before = previous.get("jobs")
+        if todo and before and threads_per_run(before) != threads_per_run(jobs):
+            print(f"note: the kept runs had {threads_per_run(before)} threads each and new "
+                  f"ones get {threads_per_run(jobs)} (jobs={jobs}); CPU results are "
+                  "bit-exact only at the same thread count", file=sys.stderr, flush=True)
     record = {"args": args, "runs": len(configs), "jobs": jobs,
-              "launcher": base["launcher"], "configs": configs}
+              "launcher": base["launcher"], "complete": False,
+              "wall_seconds": previous.get("wall_seconds", 0.0), "configs": configs}
     write_text_atomic(sweep_dir / "sweep.json", json.dumps(record, indent=2, default=str))
     started = time.time()
 
@@ -190,8 +239,9 @@ def run_sweep(args: list[str]) -> Path:
                                                     indent=2))
     else:
         failures_file.unlink(missing_ok=True)
-    record.update(failed=len(failures), reused=len(configs) - len(todo),
-                  wall_seconds=round(time.time() - started, 1))
+    # Wall time adds up over the invocations that ran this sweep.
+    record.update(failed=len(failures), reused=len(configs) - len(todo), complete=True,
+                  wall_seconds=round(record["wall_seconds"] + time.time() - started, 1))
     write_text_atomic(sweep_dir / "sweep.json", json.dumps(record, indent=2, default=str))
     write_report(find_runs([sweep_dir]), sweep_dir)
     return sweep_dir
@@ -225,16 +275,22 @@ def _launch_local(configs: list[dict], jobs: int,
             while waiting and len(running) < jobs:
                 position, config = waiting.pop(0)
                 receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_worker, args=(config, threads, send),
+                process = context.Process(target=_worker, args=(config, threads, send, os.getpid()),
                                           daemon=True)
-                process.start()
+                # Ignored SIGINT survives exec: a Ctrl-C while the worker starts
+                # up reaches only this process, which relays it as SIGTERM.
+                handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    process.start()
+                finally:
+                    signal.signal(signal.SIGINT, handler)
                 send.close()
                 running[position] = (process, receive)
             ready = wait([p.sentinel for p, _ in running.values()]
                          + [r for _, r in running.values()])
             for position, (process, receive) in list(running.items()):
                 if receive in ready or process.sentinel in ready:
-                    outcome = receive.recv() if receive.poll() else None
+                    outcome = _receive(receive)
                     process.join()
                     if outcome is None:
                         outcome = (None, "the run's process died (exit code "
@@ -250,17 +306,37 @@ def _launch_local(configs: list[dict], jobs: int,
             receive.close()
 
 
-def _worker(config: dict[str, Any], threads: int, send: Connection) -> None:
+def _receive(receive: Connection) -> Outcome | None:
+    """A worker's outcome, or None where it died before sending one (its
+    end of the pipe closed: poll is true, recv meets the end of file)."""
+    try:
+        return receive.recv() if receive.poll() else None
+    except EOFError:
+        return None
+
+
+def _worker(config: dict[str, Any], threads: int, send: Connection, parent: int) -> None:
     """A sweep run's process: Ctrl-C is left to the parent, which relays it
-    as SIGTERM; SIGTERM unwinds the run, removing its staging folder."""
+    as SIGTERM; SIGTERM unwinds the run, removing its staging folder. On
+    Linux the kernel also sends SIGTERM if the parent dies, even by SIGKILL,
+    so no orphan trains on holding its run's lock."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, raise_terminated)
     try:
+        _terminate_with_parent(parent)
         send.send(_guard(_run_one, config, threads))
     except Terminated:
         sys.exit(143)
     finally:
         send.close()
+
+
+def _terminate_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request took effect
+        raise Terminated
 
 
 def _guard(fn, *args) -> Outcome:

@@ -80,7 +80,7 @@ COMMAND = Command(
         Option("checkpoint", Path | None, None,
                "a run's checkpoint.pt, for builders of encoder states"),
     ),
-    configures_run=True,
+    configures_run=True, sections=("graph", "dataset"),
     details=__doc__.split("\n\n", 1)[1])
 
 

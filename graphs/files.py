@@ -65,7 +65,7 @@ def staging_pattern(folder: Path) -> re.Pattern:
 
 
 @contextmanager
-def _claim(folder: Path) -> Iterator[None]:
+def claim(folder: str | os.PathLike) -> Iterator[None]:
     """Hold ``.NAME.lock`` beside :obj:`folder` for the block.
 
     The lock is an advisory ``flock``, which the kernel releases when its
@@ -76,6 +76,7 @@ def _claim(folder: Path) -> Iterator[None]:
     Raises:
         FolderInUseError: A live process holds the lock.
     """
+    folder = Path(folder)
     lock = folder.parent / f".{folder.name}.lock"
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
@@ -100,7 +101,7 @@ def _claim(folder: Path) -> Iterator[None]:
         yield
     finally:
         # Unlinked while still held, so a waiting process re-checks the inode.
-        os.unlink(lock)
+        lock.unlink(missing_ok=True)
         os.close(fd)
 
 
@@ -113,6 +114,28 @@ def remove_abandoned(folder: Path) -> list[Path]:
         if pattern.fullmatch(entry.name) and entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
+    return removed
+
+
+def remove_abandoned_beside(folder: Path) -> list[Path]:
+    """Remove what dead processes left beside :obj:`folder` under other
+    names (a killed run under a time-stamped name is never staged again):
+    each lock file that can be taken, with its staging folders. A live
+    process's are left alone, as it holds its lock."""
+    removed = []
+    for lock in folder.parent.glob(".*.lock"):
+        other = folder.parent / lock.name[1:-len(".lock")]
+        pattern = staging_pattern(other)
+        # Only a lock with staging folders is ours to take; another
+        # program's hidden .lock file is left as it is.
+        if other.name == folder.name or not any(
+                pattern.fullmatch(p.name) for p in folder.parent.iterdir()):
+            continue
+        try:
+            with claim(other):
+                removed += remove_abandoned(other)
+        except (FolderInUseError, OSError):
+            continue
     return removed
 
 
@@ -138,10 +161,13 @@ def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with _claim(folder):
+    with claim(folder):
+        if folder.exists():  # finished by another process since the caller looked
+            raise FileExistsError(f"{folder} already exists; refusing to overwrite it")
         remove_abandoned(folder)
+        remove_abandoned_beside(folder)
         staging = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.tmp"
-        staging.mkdir(mode=0o700)
+        staging.mkdir(mode=FOLDER_MODE)
         try:
             yield staging
             if folder.exists():

@@ -161,3 +161,18 @@ def test_a_run_is_named_after_its_data(tmp_path):
         == "mine"
     assert compose(["dataset=meld", f"dataset.path={folder}"])["dataset"]["name"] == "meld"
     assert compose([])["dataset"]["synthetic"]["num_train"] == 40
+
+
+@pytest.mark.parametrize("args, message", [
+    (["latency=3"], "latency='3': latency is a section; set its keys, e.g. latency.repeats"),
+    (["dataset.name="], "dataset.name=: expected a non-empty str"),
+    (["train.epochs=0x10"], "train.epochs='0x10': expected int"),
+    (["train.class_weights=on"], "train.class_weights='on': expected bool"),
+    (["model.sequence_modalities=[text],[audio]"], "expected one list of str; several "
+                                                   "lists sweep only with -m"),
+    (["model.sequence_modalities=null"], "model.sequence_modalities='null': expected "
+                                         "list of str"),
+])
+def test_values_that_would_train_the_wrong_thing_are_refused(args, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        compose(args)

@@ -199,3 +199,17 @@ def test_session_folds_need_session_ids(tiny, tmp_path, capsys):
     assert err.startswith("run.py: error: cv=sessions holds out IEMOCAP sessions, read "
                           "from dialogue ids like 'Ses01F_impro01'; ")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train.lr=-1"], "train.lr must be a positive number, got -1.0"),
+    (["train.lr=nan"], "train.lr must be a positive number, got nan"),
+    (["model.hidden=0"], "model: "),
+    (["dataset.synthetic.num_classes=1"], "dataset.synthetic: "),
+])
+def test_settings_the_libraries_would_refuse_with_a_traceback_are_one_line(
+        tiny, tmp_path, capsys, args, message):
+    assert main([*tiny, *args, f"out={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"run.py: error: {message}") and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

@@ -36,9 +36,11 @@ def test_two_by_two_sweep_ends_in_a_summary(tiny, tmp_path, capsys):
     assert (out / "summary.csv").read_text() == (sweep / "summary.csv").read_text()
 
 
-def test_failed_run_is_recorded_and_others_complete(tiny, tmp_path):
+def test_failed_run_is_recorded_and_others_complete(tiny, tmp_path, capsys):
     sweep = tmp_path / "sweep"
-    assert run_main(["-m", *tiny, "graph=causal", "graph.past=1,-1", f"out={sweep}"]) == 0
+    assert run_main(["-m", *tiny, "graph=causal", "graph.past=1,-1", f"out={sweep}"]) == 1
+    assert capsys.readouterr().err.endswith(
+        f"run.py: 1 run(s) failed; see {sweep / 'failures.json'}\n")
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [
         "graph.past=1"]
     failures = json.loads((sweep / "failures.json").read_text())
@@ -120,8 +122,8 @@ def test_rerunning_a_sweep_runs_only_what_did_not_complete(tiny, tmp_path, capsy
 def test_a_failed_combination_is_tried_again(tiny, tmp_path, capsys):
     sweep = tmp_path / "sweep"
     command = ["-m", *tiny, "graph=causal", "graph.past=1,-1", f"out={sweep}"]
-    assert run_main(command) == 0
-    assert run_main(command) == 0
+    assert run_main(command) == 1
+    assert run_main(command) == 1
     assert "1 of 2 runs already complete, 1 to run" in capsys.readouterr().err
     assert len(json.loads((sweep / "failures.json").read_text())) == 1
 
@@ -186,3 +188,56 @@ def test_cross_validated_runs_are_compared_over_every_dialogue(tiny, tmp_path):
     assert causal["baseline"] == "synthetic/none" and causal["wf1_delta_low"] != ""
     dialogues = json.loads((sweep / "graph=causal" / "metrics.json").read_text())["folds"]
     assert sum(len(f["test_dialogues"]) for f in dialogues) == 10  # 6 + 2 + 2
+
+
+def test_a_run_whose_process_dies_is_recorded_as_failed():
+    import multiprocessing
+    import os
+    from experiments.sweep import _receive
+
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=os._exit, args=(3,))
+    process.start()
+    send.close()
+    process.join()
+    assert _receive(receive) is None  # not an EOFError that ends the sweep
+
+
+def test_compare_takes_a_sweeps_own_run_folders(tiny, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    assert run_main(["-m", *tiny, "graph=none,causal", f"out={sweep}"]) == 0
+    assert compare_main([str(sweep / "graph=none"), str(sweep / "graph=causal"),
+                         f"out={tmp_path / 'both'}"]) == 0
+    with (tmp_path / "both" / "summary.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 2
+
+
+def test_a_sweep_folder_in_use_by_another_sweep_is_refused(tiny, tmp_path, capsys):
+    from graphs.files import claim
+    sweep = tmp_path / "sweep"
+    with claim(sweep):  # as a running sweep holds it
+        assert run_main(["-m", *tiny, "graph=none", f"out={sweep}"]) == 2
+    assert f"{sweep} is being written by another process" in capsys.readouterr().err
+    assert not sweep.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["jobs=1,2"], "jobs='1,2': jobs sets the sweep itself and takes one value"),
+    (["device=cuda:9"] if not __import__("torch").cuda.is_available() else ["device=x"],
+     "device="),
+])
+def test_settings_of_the_whole_sweep_are_checked_once_before_it(tiny, tmp_path, capsys,
+                                                                 args, message):
+    assert run_main(["-m", *tiny, "graph=none", *args, f"out={tmp_path / 's'}"]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_names_that_would_collide_get_a_hash(tiny):
+    from experiments.sweep import expand
+    _, names, _ = expand(["dataset.synthetic.modalities={text: 12},{text: 12 }",
+                          "seed=0, 1"])
+    assert len(set(names)) == 4
+    assert [n.endswith("seed=1") or n.endswith("seed=0") or "_" in n for n in names]
+    assert not any("seed=-1" in n for n in names)

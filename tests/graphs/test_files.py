@@ -109,3 +109,21 @@ def test_only_the_folders_own_staging_is_removed(tmp_path):
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".run.0123abcde.tmp", ".run.x.0123abcd.tmp", ".rung.0123abcd.tmp", "run"]
+
+
+def test_leftovers_of_a_killed_run_under_another_name_are_removed_too(tmp_path):
+    # A time-stamped run name is never staged again; the next run beside it cleans up.
+    child, _ = _child(tmp_path / "run-20261130-1")
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    (tmp_path / ".other.lock").write_text("not ours")
+    with staged_folder(tmp_path / "run-20261130-2"):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.lock", "run-20261130-2"]
+
+
+def test_a_folder_finished_by_another_process_meanwhile_is_not_staged(tmp_path):
+    (tmp_path / "run").mkdir()
+    with pytest.raises(FileExistsError, match="run already exists; refusing to overwrite"):
+        with staged_folder(tmp_path / "run"):
+            pass
