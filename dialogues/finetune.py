@@ -9,14 +9,19 @@ the **training split's labels only**. Caching the trunk is what makes this
 fit on a CPU: each step runs only the top.
 
 **Cross-fitting.** The training dialogues are dealt into :obj:`folds`
-groups. The top fine-tuned on all groups but one embeds that group's
-utterances, so no training utterance's features come from a model that saw
-its label (a model would otherwise map it near its class, and the graph
-model downstream would learn from features better than any it will see at
-test). Dev, test and any other utterances are embedded by a top fine-tuned
-on every training label. Dialogues, not utterances, are dealt, so an
-utterance's neighbours in its dialogue are never in the model that embeds
-it either.
+groups, and so, separately, are the other dialogues. The top fine-tuned on
+the training labels of all groups but one embeds every utterance of that
+group, whatever its split. So no training utterance's features come from a
+model that saw its label (a model would otherwise map it near its class,
+and the graph model downstream would learn from features better than any
+it will see at test), and training and test features come alike from
+models that never saw them. A top tuned on all training labels for the
+test utterances alone was tried first: its features live in a space the
+training features never came from, and a linear probe fitted on the
+training features fell from 54.8 to 33.6 weighted F1 on its test features
+(IEMOCAP-6, learning rate 3e-4). Dialogues, not utterances, are dealt, so
+an utterance's neighbours in its dialogue are never in the model that
+embeds it either.
 
 Deterministic for a seed at a given intra-op thread count.
 """
@@ -159,10 +164,14 @@ def cross_fitted_embeddings(states: list[Tensor], labels: Sequence[int],
     if len(set(dealt.values())) < config.folds:
         raise ValueError(f"cross-fitting deals training dialogues into {config.folds} "
                          f"groups, but there are only {len(dealt)} training dialogues")
-    # (rows trained on, rows embedded) of each top: one per group, then one on all.
+    others = [i for i in range(n) if not train[i]]
+    if others:  # dealt separately, so that every group holds some of each split
+        dealt.update(deal_dialogues(groups, others, config.folds, config.seed))
+    # Each top trains on the labelled training utterances of the other
+    # groups and embeds every utterance of its own group, whatever its split:
+    # training and test features come alike from a model that never saw them.
     plans = [([i for i in labelled if dealt[groups[i]] != f],
-              [i for i in training if dealt[groups[i]] == f]) for f in range(config.folds)]
-    plans.append((labelled, [i for i in range(n) if not train[i]]))
+              [i for i in range(n) if dealt[groups[i]] == f]) for f in range(config.folds)]
     steps = sum(config.epochs * -(-len(fit) // config.batch_size)
                 + -(-len(embed) // config.batch_size) for fit, embed in plans)
     bar = tqdm(total=steps, desc="fine-tuning", unit="step", disable=not progress)
@@ -171,7 +180,8 @@ def cross_fitted_embeddings(states: list[Tensor], labels: Sequence[int],
     for number, (fit, embed) in enumerate(plans):
         if on_model is not None:
             on_model(list(fit), list(embed))
-        torch.manual_seed(config.seed + number)
+        # Every top starts alike, so that the groups' features stay comparable.
+        torch.manual_seed(config.seed)
         top, head = encoder.top(), nn.Linear(encoder.dim, num_classes)
         optimiser = torch.optim.AdamW([{"params": top.parameters(), "lr": config.lr},
                                        {"params": head.parameters(), "lr": config.head_lr}])
