@@ -201,9 +201,14 @@ def write_results(paths: dict[str, Path], out: Path, data: str) -> None:
         "and the two rows differ only by run-to-run noise in timing.",
         "- Offline latency: median of timed passes over the test set at batch size 1, "
         "graph building included, divided by the utterances: a whole dialogue's cost "
-        "spread over its turns. Streaming: median wall time of one `push` at turn 50 "
-        "(causal topologies only, seed-0 checkpoint, after a warm-up replay), the "
-        "delay a live user waits for one prediction.", "",
+        "spread over its turns. Streaming: each causal run times one `push` of turn "
+        "50 (or of its longest test dialogue's last turn) on CPU after a warm-up "
+        "replay, the delay a live user waits for one prediction; the column is the "
+        "mean ± std over seeds.",
+        "- `Δ wF1 vs none`: test weighted F1 minus that of the section's `none` row, "
+        "seeds averaged, with a 95% interval from a paired bootstrap over test "
+        "dialogues (1000 resamples, both rows scored on the same resampled "
+        "dialogues); * marks an interval that excludes 0.", "",
         "Model and training settings (from the runs' `config.yaml`):", "",
         "```yaml", yaml.safe_dump({"model": config["model"], "train": config["train"]},
                                   sort_keys=False).rstrip(), "```", "",
