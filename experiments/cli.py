@@ -31,8 +31,7 @@ from dialogues import DataError
 from graphs import GraphBuildError, GraphContractError
 
 from .config import ConfigError, compose, dump, groups
-from .options import OptionError, describe, is_sequence, parse_value, split_values, \
-    takes_raw_text
+from .options import OptionError, describe, parse_one, split_values
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -187,12 +186,9 @@ def parse(command: Command, argv: Sequence[str]) -> Arguments:
 
 
 def _value(option: Option, text: str) -> Any:
-    if (len(split_values(text)) > 1 and not is_sequence(option.type)
-            and not takes_raw_text(option.type)):
-        raise ConfigError(f"{option.key}={text!r}: several values, but "
-                          f"{option.key} takes one {describe(option.type)}")
     try:
-        return parse_value(text, option.type, option.key)
+        return parse_one(text, option.type, option.key,
+                         f", but {option.key} takes one {describe(option.type)}")
     except OptionError as error:
         raise ConfigError(str(error)) from None
 

@@ -33,8 +33,8 @@ import registry as registries
 from dialogues import SyntheticConfig, corpus_name
 from models import ModelConfig
 
-from .options import (OptionError, describe, hint_of_default, is_sequence, parse_value,
-                      split_values, takes_raw_text, unwrap_optional)
+from .options import (OptionError, describe, hint_of_default, parse_one, split_values,
+                      unwrap_optional)
 from .training import TrainConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -204,12 +204,10 @@ def _graph_defaults(name: str, registry) -> tuple[dict[str, Any], list[str]]:
 def _parse(key: str, value: str, hint: Any) -> Any:
     """:obj:`value` of option :obj:`key` in a single run, where a comma
     makes a list or is refused (several values sweep only with ``-m``)."""
-    if len(split_values(value)) > 1 and not (is_sequence(hint) or takes_raw_text(hint)):
-        raise ConfigError(f"{key}={value!r}: several values; add -m to sweep over them")
     if hint in (str, Path) and not value.strip():
         raise ConfigError(f"{key}=: expected a non-empty {describe(hint)}")
     try:
-        return parse_value(value, hint, key)
+        return parse_one(value, hint, key, "; add -m to sweep over them")
     except OptionError as error:
         raise ConfigError(str(error)) from None
 

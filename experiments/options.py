@@ -180,6 +180,19 @@ def _yaml(text: str, key: str) -> Any:
         raise OptionError(f"{key}={text!r}: cannot parse value: {first}") from None
 
 
+def parse_one(text: str, hint: Any, key: str, several: str) -> Any:
+    """:func:`parse_value` of an option that takes one value: a comma outside
+    brackets makes a list's items, or is refused with :obj:`several`, which
+    says where several values belong.
+
+    Raises:
+        OptionError: Several values, or a value of another type.
+    """
+    if len(split_values(text)) > 1 and not (is_sequence(hint) or takes_raw_text(hint)):
+        raise OptionError(f"{key}={text!r}: several values{several}")
+    return parse_value(text, hint, key)
+
+
 def hint_of_default(default: Any) -> Any:
     """The type an option without a declared one takes from its default: a
     plugin parameter without an annotation, say."""

@@ -186,8 +186,10 @@ def compare_with_baseline(rows: dict[str, Row], records: list[RunRecord],
         ids, base = _confusions(by_label[bases[0]])
         rows[bases[0]].baseline = bases[0]
         for label in labels:
+            if label == bases[0]:
+                continue
             other_ids, runs = _confusions(by_label[label])
-            if label == bases[0] or sorted(other_ids) != sorted(ids):
+            if sorted(other_ids) != sorted(ids):
                 continue
             order = [other_ids.index(i) for i in ids]
             rows[label].difference = paired_bootstrap([r[order] for r in runs], base)
