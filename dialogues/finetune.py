@@ -36,6 +36,8 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from .folds import deal
+
 
 @dataclass(frozen=True)
 class FinetuneConfig:
@@ -121,8 +123,7 @@ def deal_dialogues(groups: Sequence[int], rows: Sequence[int], folds: int,
     """The cross-fitting group of each dialogue that :obj:`rows` belong to,
     dealt in an order shuffled by :obj:`seed`."""
     dialogues = sorted({groups[i] for i in rows})
-    order = torch.randperm(len(dialogues), generator=torch.Generator().manual_seed(seed))
-    return {dialogues[j]: position % folds for position, j in enumerate(order.tolist())}
+    return dict(zip(dialogues, deal(len(dialogues), folds, seed)))
 
 
 def cross_fitted_embeddings(states: list[Tensor], labels: Sequence[int],

@@ -27,6 +27,17 @@ FOLD_SEED = 0
 SESSION = re.compile(r"Ses0*(\d+)[FM]?_")
 
 
+def deal(count: int, folds: int, seed: int) -> list[int]:
+    """The group (0-based) of each of :obj:`count` items, dealt round the
+    :obj:`folds` groups in an order shuffled by :obj:`seed`, so group sizes
+    differ by at most one."""
+    shuffled = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+    groups = [0] * count
+    for position, index in enumerate(shuffled.tolist()):
+        groups[index] = position % folds
+    return groups
+
+
 def session_of(dialogue_id: str) -> int | None:
     """The IEMOCAP session a dialogue id names (``Ses03M_impro02`` -> 3)."""
     match = SESSION.match(dialogue_id)
@@ -61,11 +72,7 @@ def fold_assignment(dialogues: list[Dialogue], cv: int | Literal["sessions"]
         raise DataError(f"cv={cv!r}: expected a number of folds ≥ 2, or sessions")
     if cv > len(dialogues):
         raise DataError(f"cv={cv}: more folds than the corpus's {len(dialogues)} dialogues")
-    shuffled = torch.randperm(len(dialogues), generator=torch.Generator().manual_seed(FOLD_SEED))
-    folds = [0] * len(dialogues)
-    for position, index in enumerate(shuffled.tolist()):
-        folds[index] = position % cv
-    return folds
+    return deal(len(dialogues), cv, FOLD_SEED)
 
 
 def cross_validation_folds(corpus: Corpus, cv: int | Literal["sessions"]) -> list[Corpus]:

@@ -191,7 +191,8 @@ def compare_with_baseline(rows: dict[str, Row], records: list[RunRecord],
             other_ids, runs = _confusions(by_label[label])
             if sorted(other_ids) != sorted(ids):
                 continue
-            order = [other_ids.index(i) for i in ids]
+            position = {i: k for k, i in enumerate(other_ids)}
+            order = [position[i] for i in ids]
             rows[label].difference = paired_bootstrap([r[order] for r in runs], base)
             rows[label].baseline = bases[0]
 
@@ -205,7 +206,8 @@ def _confusions(runs: list[RunRecord]) -> tuple[list[str], list]:
                                                  run.metrics["dataset"]["labels"])
         if ids is None:
             ids = run_ids
-        out.append(confusion[[run_ids.index(i) for i in ids]])
+        position = {i: k for k, i in enumerate(run_ids)}
+        out.append(confusion[[position[i] for i in ids]])
     return ids, out
 
 

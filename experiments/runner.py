@@ -27,10 +27,6 @@ from .run_log import RunLog, default_echo
 from .tensorboard_log import require_tensorboard
 from .training import TrainConfig, predict, train
 
-#: What every run directory holds; ``metrics.json`` is written last.
-RUN_FILES = ("config.yaml", "train.log", "history.csv", "checkpoint.pt",
-             "predictions.csv", "curves.png", "confusion.png", "metrics.json")
-
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then CPU.

@@ -25,6 +25,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from .metrics import weighted_f1
+
 #: Resamples of the bootstrap; the page and the summaries state it.
 RESAMPLES = 1000
 LEVEL = 0.95
@@ -52,28 +54,6 @@ class Difference:
     def significant(self) -> bool:
         """Whether the interval excludes zero."""
         return self.low > 0 or self.high < 0
-
-
-def weighted_f1(confusion: Tensor) -> Tensor:
-    """Weighted F1 in percent of confusion matrices.
-
-    Args:
-        confusion (Tensor): Counts, shape :obj:`[..., K, K]`, rows true,
-            columns predicted.
-
-    Returns:
-        Tensor: Shape :obj:`[...]`; 0 where there is no utterance.
-    """
-    confusion = confusion.double()
-    true_positive = confusion.diagonal(dim1=-2, dim2=-1)
-    support = confusion.sum(-1)
-    predicted = confusion.sum(-2)
-    denominator = support + predicted
-    f1 = torch.where(denominator > 0, 2 * true_positive / denominator.clamp(min=1),
-                     torch.zeros_like(denominator))
-    total = support.sum(-1)
-    return torch.where(total > 0, 100 * (f1 * support).sum(-1) / total.clamp(min=1),
-                       torch.zeros_like(total))
 
 
 def dialogue_confusions(path: str | Path, label_names: Sequence[str]

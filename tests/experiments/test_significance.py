@@ -1,8 +1,7 @@
 import torch
 
-from experiments.metrics import classification_metrics
-from experiments.significance import (dialogue_confusions, paired_bootstrap,
-                                      weighted_f1)
+from experiments.metrics import classification_metrics, weighted_f1
+from experiments.significance import dialogue_confusions, paired_bootstrap
 
 LABELS = ["a", "b", "c"]
 
@@ -21,14 +20,17 @@ def confusions(accuracy: float, dialogues: int, seed: int, length: int = 10) -> 
     return out
 
 
-def test_weighted_f1_agrees_with_the_run_metrics():
-    c = confusions(0.6, 5, seed=1)
-    whole = c.sum(0)
-    labels = torch.cat([torch.full((int(whole[i, j]),), i) for i in range(3) for j in range(3)])
-    predictions = torch.cat([torch.full((int(whole[i, j]),), j)
-                             for i in range(3) for j in range(3)])
-    expected = classification_metrics(labels, predictions, LABELS)["weighted_f1"]
-    assert float(weighted_f1(whole)) == expected
+def test_weighted_f1_is_batched_and_checked_by_hand():
+    # a: tp 2, support 3, predicted 2 -> F1 4/5; b: tp 1, support 1, predicted 2 -> 2/3.
+    one = torch.tensor([[2, 1], [0, 1]])
+    batch = torch.stack([one, torch.zeros(2, 2, dtype=torch.long), one.T.contiguous()])
+    expected = 100 * (0.8 * 3 + 2 / 3 * 1) / 4
+    got = weighted_f1(batch)
+    assert got.shape == (3,) and float(got[1]) == 0.0
+    assert abs(float(got[0]) - expected) < 1e-12
+    labels, predictions = torch.tensor([0, 0, 0, 1]), torch.tensor([0, 0, 1, 1])
+    assert abs(classification_metrics(labels, predictions, ["a", "b"])["weighted_f1"]
+               - expected) < 1e-12
 
 
 def test_a_planted_difference_is_found():
