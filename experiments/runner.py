@@ -362,8 +362,12 @@ def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
         "device": str(device),
         # CPU results are bit-exact only at the same intra-op thread count.
         "threads": torch.get_num_threads(),
+        # What the features are, so that reports can tell frozen from
+        # fine-tuned runs without reloading the corpus.
         "dataset": {"name": config["dataset"]["name"], "labels": label_names,
-                    "modalities": dict(corpus.modalities)},
+                    "modalities": dict(corpus.modalities),
+                    "features": corpus.metadata.get("features"),
+                    "finetune": corpus.metadata.get("finetune")},
     }
     if cv is not None:
         metrics["cv"] = cv

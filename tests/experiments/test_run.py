@@ -5,10 +5,14 @@ import pytest
 import torch
 import yaml
 
+from dialogues.open_format import save_corpus
+from dialogues.synthetic import SyntheticConfig, synthetic_corpus
 from experiments.config import compose
 from experiments.run import main
 from experiments.runner import corpus_from_config, run_experiment
 from models import load_checkpoint
+
+from .conftest import TINY
 
 TIMING_KEYS = {"latency", "train_seconds"}
 
@@ -213,3 +217,17 @@ def test_settings_the_libraries_would_refuse_with_a_traceback_are_one_line(
     err = capsys.readouterr().err
     assert err.startswith(f"run.py: error: {message}") and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_records_what_its_features_are(tmp_path):
+    corpus = synthetic_corpus(SyntheticConfig(num_train=6, num_dev=2, num_test=2,
+                                              min_length=2, max_length=5,
+                                              modalities={"text": 12}))
+    corpus.metadata.update(features={"text": "tuned encoder (12-d)"},
+                           finetune={"base": "fake/encoder", "seed": 3})
+    data = save_corpus(corpus, tmp_path / "tuned")
+    tiny_model = [a for a in TINY if not a.startswith("dataset.")]
+    assert main([f"dataset.path={data}", *tiny_model, f"out={tmp_path / 'run'}"]) == 0
+    recorded = json.loads((tmp_path / "run" / "metrics.json").read_text())["dataset"]
+    assert recorded["features"] == {"text": "tuned encoder (12-d)"}
+    assert recorded["finetune"] == {"base": "fake/encoder", "seed": 3}
