@@ -116,22 +116,22 @@ def read_sentiment_pickle(path: Path, data: dict, name: str,
         raise DataError(f"pool={pool!r}: choices: {', '.join(POOLS)}")
     reader = _SentimentReader(path, pool)
     layout = reader.layout(data)
-    splits: dict[str, dict] = {}
-    for split, arrays in data.items():
-        target = SPLIT_NAMES.get(str(split), str(split))
-        if target in splits:
-            raise DataError(f"{path}: splits {split!r} and {target!r} both present; "
-                            f"{split!r} is read as {target!r}")
-        splits[target] = arrays
-    first = next(iter(splits.values()))
-    available = [m for m, key in MODALITY_KEYS.items() if key in first]
+    for source, target in SPLIT_NAMES.items():
+        if source in data and target in data:
+            raise DataError(f"{path}: splits {source!r} and {target!r} both present; "
+                            f"{source!r} is read as {target!r}")
+    first = next(iter(data.values()))
+    available = [m for m, key in MODALITY_KEYS.items()
+                 if key in first or (m == "text" and "text_bert" in first)]
     chosen = choose_modalities(modalities, available, str(path))
     if "text" in chosen and "text" not in first and "text_bert" in first:
-        raise DataError(f"{path}: split {next(iter(splits))!r} has text_bert (BERT's token "
+        raise DataError(f"{path}: split {next(iter(data))!r} has text_bert (BERT's token "
                         "ids, mask and segment ids) but no text features; read the other "
                         "modalities (dataset.modalities=audio,visual) or add text features")
-    dialogues = {split: reader.split(split, arrays, layout, chosen)
-                 for split, arrays in splits.items()}
+    # Messages name the file's own split names.
+    dialogues = {SPLIT_NAMES.get(str(split), str(split)):
+                 reader.split(str(split), arrays, layout, chosen)
+                 for split, arrays in data.items()}
     metadata: dict[str, Any] = {"format": f"{layout}_pickle", "path": str(path),
                                 "pool": pool}
     if reader.empty:
