@@ -106,3 +106,20 @@ def test_a_sentiment_view_on_an_emotion_corpus_is_refused(tmp_path, capsys):
     assert main(["dataset.label_view=sentiment_7", *SMALL_MODEL, f"out={out}"]) == 2
     assert ("label view 'sentiment_7' labels each utterance from its sentiment score, but "
             "corpus 'synthetic' has no scores") in capsys.readouterr().err
+
+
+def test_a_sweep_over_heads_shows_score_columns_only_where_scored(mosei_like, tmp_path):
+    sweep = tmp_path / "sweep"
+    assert main(["-m", f"dataset.path={mosei_like}", "dataset.label_view=sentiment_2",
+                 "graph=causal", *SMALL_MODEL, "train.epochs=2",
+                 "model.head=classification,regression", f"out={sweep}"]) == 0
+    markdown = (sweep / "summary.md").read_text()
+    assert markdown.startswith("| configuration | runs | accuracy | weighted F1 | Δ wF1 vs "
+                               "baseline [95% CI] | macro F1 | MAE | Pearson r | ")
+    with (sweep / "summary.csv").open() as f:
+        rows = {r["configuration"].split("head=")[-1].rstrip(")"): r
+                for r in csv.DictReader(f)}
+    regression = json.loads(next(sweep.glob("*regression*/metrics.json")).read_text())
+    assert float(rows["regression"]["mae_mean"]) == pytest.approx(
+        regression["test"]["mae"], abs=1e-4)
+    assert rows["classification"]["mae_mean"] == "nan"
