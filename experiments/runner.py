@@ -15,7 +15,7 @@ import torch
 import registry as registries
 from dialogues import Corpus, DataError, SyntheticConfig, batches, collate, load_corpus
 from dialogues.folds import cross_validation_folds
-from graphs import GraphBuildError, GraphContractError, validate
+from graphs import DagEdges, GraphBuildError, GraphContractError, SpeakerEdges, validate
 from graphs.files import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
 
@@ -189,6 +189,20 @@ def check_graphs(model: CORECT, corpus: Corpus, graph_name: str) -> None:
                 raise GraphContractError(f"{error} (split {split!r})") from None
 
 
+def one_speaker_equivalent(builder) -> str | None:
+    """What a speaker-reading builder reduces to when every dialogue has one
+    speaker (a sentiment video's clips), or None for any other builder.
+    ``tests/graphs/test_monologues.py`` checks both equivalences."""
+    if isinstance(builder, SpeakerEdges):
+        return (f"window(past={builder.past}, future={builder.future}, "
+                f"self_loops={builder.self_loops}): every edge is a same-speaker edge "
+                "and the other-speaker relations stay empty")
+    if isinstance(builder, DagEdges):
+        return (f"causal(past={builder.speaker_turns}): the speaker's previous turn is "
+                "the previous turn")
+    return None
+
+
 def run_experiment(config: Mapping[str, Any], registry=None,
                    echo: TextIO | None | str = "auto") -> Path:
     """Train and evaluate one configuration; return its run directory.
@@ -307,6 +321,10 @@ def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
     graph_name, graph_params = graph_spec(config)
     log.line(f"graph {entry.label()} keeps its contract on every dialogue "
              f"({setup.check_seconds:.1f} s)")
+    equivalent = one_speaker_equivalent(setup.model.builder)
+    if equivalent is not None and corpus.max_speakers == 1:
+        log.line(f"every dialogue has one speaker: graph {graph_name!r} reduces to "
+                 f"{equivalent}")
     log.line(f"training on {device}, {torch.get_num_threads()} threads, "
              f"{sum(p.numel() for p in setup.model.parameters())} parameters"
              + ("" if cv is None else f", {len(setup.folds)} folds (cv={cv})"))

@@ -74,6 +74,19 @@ def test_a_regression_run_reports_mae_and_pearson_of_its_scores(mosei_like, tmp_
                                                                    "sentiment_2")
 
 
+@pytest.mark.parametrize("graph, equivalent", [
+    ("speaker_causal", "window(past=4, future=0, self_loops=False): every edge is a "
+                       "same-speaker edge and the other-speaker relations stay empty"),
+    ("dag", "causal(past=1): the speaker's previous turn is the previous turn"),
+])
+def test_a_speaker_graph_on_monologues_says_what_it_reduces_to(mosei_like, tmp_path, graph,
+                                                               equivalent):
+    out = tmp_path / "run"
+    assert run(mosei_like, out, f"graph={graph}", "train.epochs=1") == 0
+    assert (f"every dialogue has one speaker: graph {graph.split('_')[0]!r} reduces to "
+            f"{equivalent}") in (out / "train.log").read_text()
+
+
 def test_pool_reaches_the_loader_from_the_command_line(mosei_like, tmp_path):
     out = tmp_path / "run"
     assert run(mosei_like, out, "dataset.pool=max", "train.epochs=1") == 0
