@@ -6,6 +6,16 @@ prints seconds per epoch (wall clock, and the process's CPU time), seconds
 for a forward pass over the test split and the process's peak resident
 memory, as JSON.
 
+``--split mosei`` trains instead on a CMU-MOSEI-sized split: 16,326 clips
+over 2,250 one-speaker videos (MMSA's MOSEI training split), tested on
+4,659 clips (its test split) over as many videos as the training split's
+mean clips per video gives; video lengths are drawn once, seeded.
+``--dims`` also takes the feature shapes of the MOSEI pickles by name:
+``mosei_mmsa`` (MMSA's unaligned_50: text 768, audio 74, vision 35) and
+``mosei_mult`` (MulT's mosei_senti_data: text 300, audio 74, vision 35).
+``--head regression`` times the regression head on scores (2 classes
+derived, ``sentiment_2``).
+
 ``--model corect_paper`` sizes the backbone by a model config file
 (``experiments/configs/model/NAME.yaml``) instead of ``ModelConfig``'s
 defaults. ``--batches N`` times the first N training batches only and
@@ -27,26 +37,52 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import iemocap_split_structure  # noqa: E402
 
 from dialogues import Dialogue, batches  # noqa: E402
+from dialogues.views import SCORE_VIEWS  # noqa: E402
 from experiments.config import compose  # noqa: E402
 from models import CORECT, ModelConfig  # noqa: E402
 from registry import EdgeBuilderRegistry  # noqa: E402
 
 
-def fake_dialogues(structure, dims, seed):
+#: Feature shapes by name: IEMOCAP's CORECT features and the MOSEI pickles'.
+DIMS = {"iemocap": "audio=100,text=768,visual=512",
+        "mosei_mmsa": "audio=74,text=768,visual=35",
+        "mosei_mult": "audio=74,text=300,visual=35"}
+#: (clips, videos) of MMSA's CMU-MOSEI training split, and its test clips.
+MOSEI_TRAIN = (16_326, 2_250)
+MOSEI_TEST_CLIPS = 4_659
+
+
+def monologue_structure(clips: int, videos: int, seed: int) -> list[tuple[int, list[int]]]:
+    """(length, speakers) of :obj:`videos` one-speaker dialogues of
+    :obj:`clips` turns in all, every one at least 1 turn long, lengths
+    spread like a gamma draw (a few long videos, many short)."""
+    g = torch.Generator().manual_seed(seed)
+    weights = torch.distributions.Gamma(1.5, 1.0).sample((videos,))
+    extra = torch.multinomial(weights, clips - videos, replacement=True, generator=g)
+    lengths = (1 + torch.bincount(extra, minlength=videos)).tolist()
+    return [(n, [0] * n) for n in lengths]
+
+
+def fake_dialogues(structure, dims, seed, num_classes=6):
     g = torch.Generator().manual_seed(seed)
     out = []
     for i, (length, speakers) in enumerate(structure):
+        scores = (torch.rand(length, generator=g) * 6 - 3).double()
         out.append(Dialogue(
             id=f"d{i}", speakers=[f"s{s}" for s in speakers],
-            labels=torch.randint(0, 6, (length,), generator=g),
+            labels=torch.randint(0, num_classes, (length,), generator=g),
             features={m: torch.randn(length, d, generator=g) for m, d in dims.items()},
-            turns=list(range(length))))
+            turns=list(range(length)), scores=scores))
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--dims", default="audio=100,text=768,visual=512")
+    parser.add_argument("--dims", default="iemocap",
+                        help=f"name=dim,... or one of {', '.join(DIMS)}")
+    parser.add_argument("--split", choices=("iemocap", "mosei"), default="iemocap")
+    parser.add_argument("--head", choices=("classification", "regression"),
+                        default="classification")
     parser.add_argument("--graph", default="corect")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--model", default=None,
@@ -57,12 +93,27 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    dims = {k: int(v) for k, v in (p.split("=") for p in args.dims.split(","))}
+    dims = {k: int(v) for k, v in (p.split("=") for p in
+                                   DIMS.get(args.dims, args.dims).split(","))}
     torch.manual_seed(0)
-    train = fake_dialogues(iemocap_split_structure("train"), dims, 0)
-    test = fake_dialogues(iemocap_split_structure("test"), dims, 1)
+    if args.split == "mosei":
+        clips, videos = MOSEI_TRAIN
+        structure = monologue_structure(clips, videos, 0)
+        test_structure = monologue_structure(
+            MOSEI_TEST_CLIPS, round(MOSEI_TEST_CLIPS * videos / clips), 1)
+        num_classes = 2
+    else:
+        structure = iemocap_split_structure("train")
+        test_structure = iemocap_split_structure("test")
+        num_classes = 6
+    train = fake_dialogues(structure, dims, 0, num_classes)
+    test = fake_dialogues(test_structure, dims, 1, num_classes)
     options = compose([f"model={args.model}"])["model"] if args.model else {}
-    model = CORECT(ModelConfig(modalities=dims, num_classes=6, **options),
+    options["head"] = args.head
+    if args.head == "regression":
+        options["score_view"] = "sentiment_2"
+        num_classes = len(SCORE_VIEWS["sentiment_2"].labels)
+    model = CORECT(ModelConfig(modalities=dims, num_classes=num_classes, **options),
                    EdgeBuilderRegistry(entry_points=False).get(args.graph))
     optimiser = torch.optim.Adam(model.parameters(), 3e-4)
     model.train()
@@ -72,7 +123,8 @@ def main() -> None:
     for batch in itertools.islice(batches(train, list(dims), 10, shuffle=True,
                                           generator=torch.Generator().manual_seed(0)), timed):
         optimiser.zero_grad()
-        model.loss(model(batch.features, batch.structure), batch.labels).backward()
+        model.loss(model(batch.features, batch.structure), batch.labels,
+                   scores=batch.scores).backward()
         optimiser.step()
     epoch = (time.perf_counter() - start) * total_batches / timed
     # CPU time of this process: with one thread, the epoch's cost without
@@ -86,7 +138,9 @@ def main() -> None:
     forward = time.perf_counter() - start
     print(json.dumps({
         "dims": dims, "graph": args.graph, "model": args.model or "defaults",
+        "split": args.split, "head": args.head,
         "threads": torch.get_num_threads(), "dialogues": len(train),
+        "utterances": sum(len(d) for d in train),
         "batches": total_batches, "timed_batches": timed,
         "extrapolated": timed < total_batches,
         "params": sum(p.numel() for p in model.parameters()),

@@ -27,12 +27,16 @@ class Batch:
         labels (LongTensor): Label of every utterance, shape :obj:`[U]`,
             :obj:`-1` where unknown.
         dialogue_ids (list[str]): Id of every dialogue, length :obj:`B`.
+        scores (Tensor, optional): The score behind every label, float64 of
+            shape :obj:`[U]`, NaN where unknown; :obj:`None` when no
+            dialogue has scores (see :attr:`Dialogue.scores`).
     """
 
     structure: DialogueBatch
     features: dict[str, Tensor]
     labels: Tensor
     dialogue_ids: list[str]
+    scores: Tensor | None = None
 
     @property
     def num_utterances(self) -> int:
@@ -46,6 +50,7 @@ class Batch:
             features={m: x.to(device) for m, x in self.features.items()},
             labels=self.labels.to(device),
             dialogue_ids=list(self.dialogue_ids),
+            scores=None if self.scores is None else self.scores.to(device),
         )
 
 
@@ -100,7 +105,18 @@ def collate(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> Batch:
                   for m in modalities},
         labels=torch.cat([d.labels for d in dialogues]),
         dialogue_ids=[d.id for d in dialogues],
+        scores=_scores(dialogues),
     )
+
+
+def _scores(dialogues: Sequence[Dialogue]) -> Tensor | None:
+    """The dialogues' scores packed, NaN for a dialogue without; None when
+    none has any, so that class-only corpora batch as before."""
+    if all(d.scores is None for d in dialogues):
+        return None
+    return torch.cat([d.scores if d.scores is not None
+                      else torch.full((len(d),), float("nan"), dtype=torch.float64)
+                      for d in dialogues])
 
 
 def batches(dialogues: Sequence[Dialogue], modalities: Sequence[str],

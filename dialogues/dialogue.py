@@ -44,6 +44,11 @@ class Dialogue:
             name (``reply_to``, ``timestamp``...), float64 of shape
             :obj:`[T]`, NaN where missing. ``turn`` is reserved: batches
             always carry the turn numbers under that name.
+        scores (Tensor, optional): The continuous score every label is
+            derived from (a sentiment score in :math:`[-3, 3]`), float64 of
+            shape :obj:`[T]`, NaN where unknown; :obj:`None` for a corpus
+            labelled with classes only. Kept apart from :attr:`annotations`:
+            it is a target, and edge builders never see it.
 
     Attributes:
         speaker_ids (LongTensor): Local speaker id of every utterance, shape
@@ -59,6 +64,7 @@ class Dialogue:
     turns: list[int]
     texts: list[str] | None = None
     annotations: dict[str, Tensor] = field(default_factory=dict)
+    scores: Tensor | None = None
     speaker_ids: Tensor = field(init=False, repr=False)
     turn_numbers: Tensor = field(init=False, repr=False)
 
@@ -110,6 +116,11 @@ class Dialogue:
                                 f"{list(value.shape)}, expected [{length}]")
             annotations[name] = value
         self.annotations = annotations
+        if self.scores is not None:
+            self.scores = torch.as_tensor(self.scores, dtype=torch.float64)
+            if self.scores.dim() != 1 or self.scores.numel() != length:
+                raise DataError(f"{where}: scores have shape "
+                                f"{list(self.scores.shape)}, expected [{length}]")
         self.speaker_ids = torch.tensor(local_speaker_ids(self.speakers),
                                         dtype=torch.long)
         self.turn_numbers = torch.tensor(self.turns, dtype=torch.float64)
@@ -145,7 +156,7 @@ class Dialogue:
         if keep is None:
             return Dialogue(self.id, self.speakers, self.labels,
                             {m: self.features[m] for m in names},
-                            self.turns, self.texts, self.annotations)
+                            self.turns, self.texts, self.annotations, self.scores)
         keep = torch.as_tensor(keep, dtype=torch.bool)
         rows = keep.nonzero().flatten().tolist()
         return Dialogue(
@@ -156,4 +167,5 @@ class Dialogue:
             turns=[self.turns[i] for i in rows],
             texts=None if self.texts is None else [self.texts[i] for i in rows],
             annotations={name: value[keep] for name, value in self.annotations.items()},
+            scores=None if self.scores is None else self.scores[keep],
         )

@@ -12,7 +12,7 @@ from .errors import DataError
 from .open_format import DATASET, FEATURES, UTTERANCES, is_open_format, read_open_format
 from .pickles import pickle_name, read_pickle
 from .synthetic import SyntheticConfig, synthetic_corpus
-from .views import LabelView, apply_label_view
+from .views import LabelView, ScoreView, apply_label_view
 
 OPEN_FORMAT_FILES = (DATASET, UTTERANCES, FEATURES)
 
@@ -30,15 +30,18 @@ def _select(corpus: Corpus, modalities: Sequence[str] | None, where: str) -> Cor
 
 def load_corpus(path: str | os.PathLike | None = None, *, name: str | None = None,
                 modalities: Sequence[str] | None = None,
-                label_view: str | LabelView | None = None,
-                synthetic: SyntheticConfig | None = None) -> Corpus:
+                label_view: str | LabelView | ScoreView | None = None,
+                synthetic: SyntheticConfig | None = None,
+                pool: str | None = None) -> Corpus:
     r"""Load a corpus, detecting its format from :obj:`path`.
 
     * a folder with ``dataset.yaml``, ``utterances.csv`` and
       ``features.npz`` (or one of those files): ergraph's open format
       (:mod:`dialogues.open_format`);
-    * a file: a CORECT pickle or a DialogueRNN/COGMEN feature pickle
-      (:mod:`dialogues.pickles`), read without running pickled code;
+    * a file: a CORECT pickle, a DialogueRNN/COGMEN feature pickle
+      (:mod:`dialogues.pickles`) or an MMSA or MulT sentiment pickle
+      (:mod:`dialogues.sentiment_pickles`), read without running pickled
+      code;
     * :obj:`None`, or ``name="synthetic"``: the synthetic corpus
       (:mod:`dialogues.synthetic`).
 
@@ -49,10 +52,15 @@ def load_corpus(path: str | os.PathLike | None = None, *, name: str | None = Non
             corpus (``iemocap``, ``iemocap_4``, ``meld``).
         modalities (Sequence[str], optional): Keep only these modalities, in
             this order. (default: all, in the source's order)
-        label_view (str or LabelView, optional): Relabel through a view,
-            e.g. ``"iemocap_4"`` (see :mod:`dialogues.views`).
+        label_view (str, LabelView or ScoreView, optional): Relabel through
+            a view, e.g. ``"iemocap_4"`` or ``"sentiment_2"`` (see
+            :mod:`dialogues.views`).
         synthetic (SyntheticConfig, optional): Parameters of the synthetic
             corpus; only with no :obj:`path`.
+        pool (str, optional): How a sentiment pickle's per-clip sequences
+            become one vector: ``mean`` (the default there), ``last`` or
+            ``max``, over the valid rows only. Refused for sources that
+            store one vector per utterance.
 
     Raises:
         DataError: The source is missing, malformed or lacks what was asked.
@@ -63,6 +71,9 @@ def load_corpus(path: str | os.PathLike | None = None, *, name: str | None = Non
         if name not in (None, "synthetic"):
             raise DataError(f"no path given for corpus {name!r}; only the "
                             "synthetic corpus needs none")
+        if pool is not None:
+            raise DataError(f"pool={pool!r} applies to sentiment pickles' sequences; "
+                            "the synthetic corpus has one vector per utterance")
         corpus = _select(synthetic_corpus(synthetic), modalities, "synthetic corpus")
     else:
         if synthetic is not None:
@@ -72,13 +83,16 @@ def load_corpus(path: str | os.PathLike | None = None, *, name: str | None = Non
         if source.is_file() and source.name in OPEN_FORMAT_FILES:
             source = source.parent  # one of the open format's files: its folder
         if is_open_format(source):
+            if pool is not None:
+                raise DataError(f"pool={pool!r} applies to sentiment pickles' sequences; "
+                                f"{source} stores one vector per utterance")
             corpus = read_open_format(source, modalities)
         elif source.is_dir():
             raise DataError(f"{source}: missing file dataset.yaml; an "
                             "open-format corpus has dataset.yaml, "
                             "utterances.csv and features.npz")
         elif source.is_file():
-            corpus = read_pickle(source, name=name, modalities=modalities)
+            corpus = read_pickle(source, name=name, modalities=modalities, pool=pool)
         else:
             raise DataError(f"{source}: no such file or folder")
         if name is not None:

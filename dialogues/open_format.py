@@ -7,8 +7,9 @@
     ``encoder``...) is kept in :attr:`Corpus.metadata`.
 ``utterances.csv``
     UTF-8 CSV with a header and columns ``dialogue_id``, ``turn``,
-    ``speaker``, ``label``, ``split`` and optionally ``text``, one row per
-    utterance. A dialogue's rows are contiguous, its turns strictly
+    ``speaker``, ``label``, ``split`` and optionally ``text`` and
+    ``score`` (the continuous score behind the label, such as a sentiment
+    score; empty where unknown), one row per utterance. A dialogue's rows are contiguous, its turns strictly
     increase and its split is the same on every row; an empty label means
     unknown. Any other column whose cells are all numbers (or empty) is an
     annotation, a per-utterance value that edge builders may read
@@ -46,7 +47,7 @@ FEATURES = "features.npz"
 DATASET = "dataset.yaml"
 REQUIRED_COLUMNS = ("dialogue_id", "turn", "speaker", "label", "split")
 REQUIRED_KEYS = ("name", "labels", "modalities")
-OPTIONAL_COLUMNS = ("text",)
+OPTIONAL_COLUMNS = ("text", "score")
 
 
 def is_open_format(path: Path) -> bool:
@@ -158,7 +159,8 @@ def read_open_format(folder: str | os.PathLike,
     if absent:
         raise DataError(f"{csv_path}, line 1 (header): missing column(s) "
                         f"{', '.join(absent)}; required: "
-                        f"{', '.join(REQUIRED_COLUMNS)}, optional: text")
+                        f"{', '.join(REQUIRED_COLUMNS)}, optional: "
+                        f"{', '.join(OPTIONAL_COLUMNS)}")
     if not rows:
         raise DataError(f"{csv_path}: no utterances after the header")
     width = len(header)
@@ -229,6 +231,18 @@ def read_open_format(folder: str | os.PathLike,
         raise fail(i, f"label {columns['label'][i]!r} is not in {yaml_path} "
                       f"labels {list(label_names)}")
 
+    scores = None
+    if "score" in columns:
+        scores = np.empty(n, dtype=np.float64)
+        for i, cell in enumerate(columns["score"]):
+            cell = cell.strip()
+            try:
+                scores[i] = float(cell) if cell else np.nan
+            except ValueError:
+                raise fail(i, f"score {cell!r} is not a number") from None
+        if np.isinf(scores).any():
+            raise fail(_first(np.isinf(scores)), "score is infinite")
+        scores = torch.from_numpy(scores)
     features = _read_features(folder / FEATURES, selected, dims, n, csv_path,
                               line, ids, turns)
     annotations, non_numeric = _read_annotations(header, columns)
@@ -245,6 +259,7 @@ def read_open_format(folder: str | os.PathLike,
             turns=turn_list[s:e],
             texts=None if texts is None else list(texts[s:e]),
             annotations={name: values[s:e] for name, values in annotations.items()},
+            scores=None if scores is None else scores[s:e],
         ))
     metadata = {k: v for k, v in spec.items() if k not in REQUIRED_KEYS}
     if non_numeric:
@@ -344,6 +359,7 @@ def save_corpus(corpus: Corpus, folder: str | os.PathLike) -> Path:
 def _write(corpus: Corpus, folder: Path) -> None:
     dialogues = [(split, d) for split, ds in corpus.splits.items() for d in ds]
     has_text = any(d.texts is not None for _, d in dialogues)
+    has_scores = any(d.scores is not None for _, d in dialogues)
     annotation_names = sorted({name for _, d in dialogues for name in d.annotations})
     spec: dict[str, Any] = {"name": corpus.name, "labels": list(corpus.labels),
                             "modalities": dict(corpus.modalities)}
@@ -356,15 +372,18 @@ def _write(corpus: Corpus, folder: Path) -> None:
     with open(folder / UTTERANCES, "w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(REQUIRED_COLUMNS + (("text",) if has_text else ())
-                        + tuple(annotation_names))
+                        + (("score",) if has_scores else ()) + tuple(annotation_names))
         for split, d in dialogues:
             names = [corpus.labels[i] if i >= 0 else "" for i in d.labels.tolist()]
             texts = d.texts if d.texts is not None else [""] * len(d)
+            scores = ([_cell(v) for v in d.scores.tolist()] if d.scores is not None
+                      else [""] * len(d))
             extra = [[_cell(v) for v in d.annotations[a].tolist()] if a in d.annotations
                      else [""] * len(d) for a in annotation_names]
             for k in range(len(d)):
                 row = [d.id, d.turns[k], d.speakers[k], names[k], split]
                 writer.writerow(row + ([texts[k]] if has_text else [])
+                                + ([scores[k]] if has_scores else [])
                                 + [column[k] for column in extra])
     arrays = {m: (torch.cat([d.features[m] for _, d in dialogues]).numpy()
                   if dialogues else np.zeros((0, dim), np.float32))

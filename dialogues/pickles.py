@@ -1,4 +1,6 @@
-"""Pickled corpora from CORECT and from DialogueRNN/COGMEN.
+"""Pickled corpora from CORECT and from DialogueRNN/COGMEN, and the
+multimodal sentiment pickles of MMSA and MulT
+(:mod:`dialogues.sentiment_pickles`).
 
 Both are read with :func:`dialogues.safe_pickle.safe_load`, never plain
 :func:`pickle.load`.
@@ -45,6 +47,7 @@ from .dialogue import Dialogue
 from .errors import DataError
 from .label_sets import KNOWN_LABEL_SETS, guess_corpus_name
 from .safe_pickle import safe_load
+from .sentiment_pickles import is_sentiment_pickle, read_sentiment_pickle
 
 PICKLE_MODALITIES = ("text", "audio", "visual")
 CORECT_RECORD_KEYS = ("vid", "speakers", "labels", "sentence") + PICKLE_MODALITIES
@@ -56,9 +59,10 @@ CORECT_TEXT_ENCODER = "sentence-transformers/paraphrase-distilroberta-base-v1"
 
 
 def read_pickle(path: str | os.PathLike, name: str | None = None,
-                modalities: Sequence[str] | None = None) -> Corpus:
-    r"""Read a CORECT or DialogueRNN/COGMEN pickle, telling them apart by
-    their content.
+                modalities: Sequence[str] | None = None,
+                pool: str | None = None) -> Corpus:
+    r"""Read a CORECT, DialogueRNN/COGMEN, MMSA or MulT pickle, telling them
+    apart by their content.
 
     Args:
         path (str or PathLike): The pickle file.
@@ -66,9 +70,19 @@ def read_pickle(path: str | os.PathLike, name: str | None = None,
             corpus. Guessed from the file name when :obj:`None`.
         modalities (Sequence[str], optional): Modalities to keep, in this
             order; all that the pickle has when :obj:`None`.
+        pool (str, optional): How the sentiment pickles' per-clip sequences
+            become one vector (``mean``, ``last``, ``max``; default
+            ``mean``). The other layouts store one vector per utterance and
+            refuse it.
     """
     path = Path(path)
     data = safe_load(path)
+    if is_sentiment_pickle(data):
+        return read_sentiment_pickle(path, data, name or pickle_name(path), modalities,
+                                     pool)
+    if pool is not None:
+        raise DataError(f"pool={pool!r}: {path} stores one vector per utterance; "
+                        "pooling applies to the sentiment pickles' sequences only")
     reader = _Reader(path, modalities)
     if isinstance(data, dict):
         splits, fmt = reader.corect(data), "corect_pickle"

@@ -73,7 +73,12 @@ class DatasetOptions:
         path (Path, optional): The corpus: an open-format folder or a
             pickle; null for the synthetic corpus.
         modalities (list[str], optional): Keep only these modalities.
-        label_view (str, optional): Relabel through a view (``iemocap_4``).
+        label_view (str, optional): Relabel through a view (``iemocap_4``,
+            ``sentiment_2``, ``sentiment_2_nonzero``, ``sentiment_7``).
+        pool (str, optional): How a sentiment pickle's per-clip sequences
+            become one vector: ``mean``, ``last`` or ``max`` over the valid
+            rows; null is ``mean`` there, and the only value other sources
+            take.
         synthetic (SyntheticConfig, optional): The synthetic corpus's
             parameters; dropped when a path is given.
     """
@@ -82,6 +87,7 @@ class DatasetOptions:
     path: Path | None
     modalities: list[str] | None
     label_view: str | None
+    pool: Literal["mean", "last", "max"] | None
     synthetic: SyntheticConfig | None
 
 

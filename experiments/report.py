@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import statistics
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from .figures import dev_curves
 from .significance import RESAMPLES, Difference, dialogue_confusions, paired_bootstrap
 
 METRICS = ("accuracy", "weighted_f1", "macro_f1")
+#: What a regression head adds; tables show them only when a run has them.
+SCORE_METRICS = ("mae", "pearson")
 
 
 @dataclass
@@ -143,6 +146,9 @@ def summarize(records: list[RunRecord], baseline: str = DEFAULT_BASELINE) -> lis
         done = [r.metrics for r in records if r.label == label and r.metrics]
         for metric in METRICS:
             row.stats[metric] = _mean_std([m["test"][metric] for m in done])
+        for metric in SCORE_METRICS:
+            row.stats[metric] = _mean_std([m["test"][metric] for m in done
+                                           if metric in m["test"]])
         row.stats["dev_weighted_f1"] = _mean_std([m["dev"]["weighted_f1"] for m in done])
         row.stats["ms_per_utterance"] = _mean_std(
             [m["latency"]["ms_per_utterance"] for m in done])
@@ -233,17 +239,26 @@ def format_mean_std(mean_std: tuple[float, float], digits: int = 2) -> str:
     return "—" if mean != mean else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def _scored(rows: list[Row]) -> bool:
+    """Whether any row has a regression head's score metrics."""
+    return any(not math.isnan(r.stats.get("mae", (math.nan,))[0]) for r in rows)
+
+
 def summary_markdown(rows: list[Row]) -> str:
+    scored = _scored(rows)
     lines = ["| configuration | runs | accuracy | weighted F1 | Δ wF1 vs baseline [95% CI] "
-             "| macro F1 | ms/utterance | ms/push | edges/utterance | causal |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| macro F1 | " + ("MAE | Pearson r | " if scored else "")
+             + "ms/utterance | ms/push | edges/utterance | causal |",
+             "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if scored else "")]
     for r in rows:
         runs = f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else "")
         edges = "—" if r.edges_per_utterance is None else f"{r.edges_per_utterance:.1f}"
         causal = "—" if r.causal is None else ("yes" if r.causal else "no")
+        scores = (f"{format_mean_std(r.stats['mae'], 3)} | "
+                  f"{format_mean_std(r.stats['pearson'], 3)} | " if scored else "")
         lines.append(f"| {r.label} | {runs} | {format_mean_std(r.stats['accuracy'])} | "
                      f"{format_mean_std(r.stats['weighted_f1'])} | {format_difference(r)} | "
-                     f"{format_mean_std(r.stats['macro_f1'])} | "
+                     f"{format_mean_std(r.stats['macro_f1'])} | {scores}"
                      f"{format_mean_std(r.stats['ms_per_utterance'], 3)} | "
                      f"{format_mean_std(r.stats['stream_ms'], 2)} | {edges} | {causal} |")
     bases = sorted({r.baseline for r in rows if r.baseline})
@@ -264,7 +279,8 @@ def summary_markdown(rows: list[Row]) -> str:
 def summary_csv(rows: list[Row]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    columns = [*METRICS, "ms_per_utterance", "stream_ms"]
+    columns = [*METRICS, *(SCORE_METRICS if _scored(rows) else ()), "ms_per_utterance",
+               "stream_ms"]
     writer.writerow(["configuration", "runs", "failed",
                      *[f"{c}_{s}" for c in columns for s in ("mean", "std")],
                      "edges_per_utterance", "causal", "baseline", "wf1_delta", "wf1_delta_low",
@@ -328,6 +344,8 @@ def describe_run(run_dir: Path) -> str:
     return (f"run written to {run_dir}\n"
             f"test accuracy {t['accuracy']:.2f}  weighted F1 {t['weighted_f1']:.2f}  "
             f"macro F1 {t['macro_f1']:.2f}  (best dev epoch {metrics['best_epoch']})\n"
+            + (f"scores: MAE {t['mae']:.3f}  Pearson r {t['pearson']:.3f}\n"
+               if "mae" in t else "") +
             f"graph {g['name']}: causal={g['causal']}, {g['num_relations']} relations, "
             f"{g['edges_per_utterance']:.1f} edges/utterance\n"
             f"latency {lat['ms_per_utterance']:.3f} ms/utterance "

@@ -15,14 +15,14 @@ import torch
 import registry as registries
 from dialogues import Corpus, DataError, SyntheticConfig, batches, collate, load_corpus
 from dialogues.folds import cross_validation_folds
-from graphs import GraphBuildError, GraphContractError, validate
+from graphs import DagEdges, GraphBuildError, GraphContractError, SpeakerEdges, validate
 from graphs.files import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
 
 from .config import ConfigError, dump, graph_spec
 from .figures import confusion_figure, dev_curves, training_curves
 from .latency import measure_latency, streaming_latency
-from .metrics import classification_metrics
+from .metrics import classification_metrics, score_metrics
 from .run_log import RunLog, default_echo
 from .tensorboard_log import require_tensorboard
 from .training import TrainConfig, predict, train
@@ -71,7 +71,8 @@ def corpus_from_config(dataset: Mapping[str, Any],
         path,
         modalities=modalities or dataset.get("modalities"),
         label_view=dataset.get("label_view"),
-        synthetic=synthetic or None)
+        synthetic=synthetic or None,
+        pool=dataset.get("pool"))
 
 
 def check_trainable(corpus: Corpus) -> None:
@@ -95,11 +96,15 @@ def build_model(config: Mapping[str, Any], corpus: Corpus, registry=None) -> COR
     if registry is None:
         registry = registries.default_registry
     name, params = graph_spec(config)
+    # A regression head's classes come from the corpus's score view.
+    regression = config["model"].get("head") == "regression"
     try:
         model_config = ModelConfig(modalities=dict(corpus.modalities),
                                    num_classes=len(corpus.labels),
                                    max_speakers=max(corpus.max_speakers, 1),
-                                   **config["model"])
+                                   **config["model"],
+                                   **({"score_view": corpus.metadata.get("label_view")}
+                                      if regression else {}))
     except (TypeError, ValueError) as error:
         raise ConfigError(f"model: {error}") from None
     try:
@@ -118,22 +123,31 @@ def default_run_dir(config: Mapping[str, Any]) -> Path:
 
 
 def predictions_table(dialogues, labels: torch.Tensor, predictions: torch.Tensor,
-                      label_names: list[str], probabilities: torch.Tensor | None = None
-                      ) -> str:
+                      label_names: list[str], probabilities: torch.Tensor | None = None,
+                      predicted_scores: torch.Tensor | None = None) -> str:
     """CSV of dialogue_id, turn, speaker, label, prediction (and
-    probability), one row per utterance in corpus order."""
+    probability), one row per utterance in corpus order. A regression head
+    gives no probability; its rows add the true ``score`` (empty where
+    unknown) and the ``predicted_score``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["dialogue_id", "turn", "speaker", "label", "prediction"]
-                    + (["probability"] if probabilities is not None else []))
+                    + (["probability"] if probabilities is not None else [])
+                    + (["score", "predicted_score"] if predicted_scores is not None else []))
     row = 0
     for dialogue in dialogues:
-        for turn, speaker in zip(dialogue.turns, dialogue.speakers):
+        for turn_index, (turn, speaker) in enumerate(zip(dialogue.turns,
+                                                         dialogue.speakers)):
             label = int(labels[row])
             line = [dialogue.id, turn, speaker, label_names[label] if label >= 0 else "",
                     label_names[int(predictions[row])]]
             if probabilities is not None:
                 line.append(f"{float(probabilities[row]):.4f}")
+            if predicted_scores is not None:
+                score = (float(dialogue.scores[turn_index]) if dialogue.scores is not None
+                         else float("nan"))
+                line += ["" if score != score else f"{score:.4f}",
+                         f"{float(predicted_scores[row]):.4f}"]
             writer.writerow(line)
             row += 1
     return out.getvalue()
@@ -173,6 +187,20 @@ def check_graphs(model: CORECT, corpus: Corpus, graph_name: str) -> None:
                 validate(model.builder, structure, graph_name)
             except GraphContractError as error:
                 raise GraphContractError(f"{error} (split {split!r})") from None
+
+
+def one_speaker_equivalent(builder) -> str | None:
+    """What a speaker-reading builder reduces to when every dialogue has one
+    speaker (a sentiment video's clips), or None for any other builder.
+    ``tests/graphs/test_monologues.py`` checks both equivalences."""
+    if isinstance(builder, SpeakerEdges):
+        return (f"window(past={builder.past}, future={builder.future}, "
+                f"self_loops={builder.self_loops}): every edge is a same-speaker edge "
+                "and the other-speaker relations stay empty")
+    if isinstance(builder, DagEdges):
+        return (f"causal(past={builder.speaker_turns}): the speaker's previous turn is "
+                "the previous turn")
+    return None
 
 
 def run_experiment(config: Mapping[str, Any], registry=None,
@@ -245,6 +273,9 @@ def _prepare(config: Mapping[str, Any], registry) -> _Setup:
     for fold in folds:
         check_trainable(fold)
     model = build_model(config, corpus, registry)
+    if train_config.class_weights and model.score_view is not None:
+        raise ConfigError("train.class_weights weighs the classes of the cross-entropy; "
+                          "model.head=regression trains on scores, with no classes to weigh")
     entry = registry.entry(graph_spec(config)[0])
     started = time.perf_counter()
     check_graphs(model, corpus, entry.label())
@@ -290,6 +321,10 @@ def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
     graph_name, graph_params = graph_spec(config)
     log.line(f"graph {entry.label()} keeps its contract on every dialogue "
              f"({setup.check_seconds:.1f} s)")
+    equivalent = one_speaker_equivalent(setup.model.builder)
+    if equivalent is not None and corpus.max_speakers == 1:
+        log.line(f"every dialogue has one speaker: graph {graph_name!r} reduces to "
+                 f"{equivalent}")
     log.line(f"training on {device}, {torch.get_num_threads()} threads, "
              f"{sum(p.numel() for p in setup.model.parameters())} parameters"
              + ("" if cv is None else f", {len(setup.folds)} folds (cv={cv})"))
@@ -310,12 +345,22 @@ def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
     model, test_set = folds[-1].model, [d for f in folds for d in f.test_set]
     labels = torch.cat([f.labels for f in folds])
     logits = torch.cat([f.logits for f in folds])
-    probabilities, predictions = logits.softmax(-1).max(-1)
+    regression = model.score_view is not None
+    if regression:  # classes derived from the scores; no probabilities
+        probabilities, predicted_scores = None, logits[:, 0]
+        predictions = model.classes(logits)
+    else:
+        (probabilities, predictions), predicted_scores = logits.softmax(-1).max(-1), None
     (staging / "predictions.csv").write_text(
-        predictions_table(test_set, labels, predictions, label_names, probabilities))
+        predictions_table(test_set, labels, predictions, label_names, probabilities,
+                          predicted_scores))
     test_metrics = classification_metrics(labels, predictions, label_names)
+    if regression:
+        test_metrics.update(score_metrics(_scores_of(test_set), predicted_scores))
     log.line(f"test accuracy {test_metrics['accuracy']:.2f}, weighted F1 "
              f"{test_metrics['weighted_f1']:.2f}, macro F1 {test_metrics['macro_f1']:.2f}"
+             + (f", MAE {test_metrics['mae']:.3f}, Pearson {test_metrics['pearson']:.3f}"
+                if regression else "")
              + ("" if cv is None else f" over all {len(folds)} folds' test dialogues"))
     confusion_figure(test_metrics["confusion"], label_names, staging / "confusion.png",
                      title=f"{corpus.name} test, {graph_name}, seed {seed}"
@@ -373,12 +418,21 @@ def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
         metrics["cv"] = cv
         metrics["folds"] = [{
             "fold": k + 1, "test_dialogues": [d.id for d in f.test_set],
-            "test": classification_metrics(f.labels, f.logits.argmax(-1), label_names),
+            "test": {**classification_metrics(f.labels, f.model.classes(f.logits), label_names),
+                     **(score_metrics(_scores_of(f.test_set), f.logits[:, 0])
+                        if regression else {})},
             "dev": {"weighted_f1": f.result.dev_weighted_f1},
             "best_epoch": f.result.best_epoch, "epochs_run": len(f.result.history),
             "history": f.result.history, "train_seconds": f.result.train_seconds}
             for k, f in enumerate(folds)]
     return metrics
+
+
+def _scores_of(dialogues) -> torch.Tensor:
+    """The dialogues' true scores :obj:`[U]` in order, NaN where unknown."""
+    return torch.cat([d.scores if d.scores is not None
+                      else torch.full((len(d),), float("nan"), dtype=torch.float64)
+                      for d in dialogues])
 
 
 def _save(path: Path, model: CORECT, config: Mapping[str, Any], corpus: Corpus,

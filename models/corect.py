@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
+from dialogues.views import SCORE_VIEWS
 from graphs import DialogueBatch, DialogueGraph, EdgeBuilder, GraphBuildError
 
 from .config import ModelConfig
@@ -47,6 +48,10 @@ class CORECT(nn.Module):
     states after the unimodal encoders (detached; the topology follows the
     model, gradients do not flow through it). Edge weights reach RT-GCN.
 
+    **Heads.** The classifier ends in one logit per class, or, with
+    ``head="regression"``, in one output: the utterance's score, whose class
+    :meth:`classes` derives through the corpus's score view.
+
     Args:
         config (ModelConfig): Sizes and switches.
         builder (EdgeBuilder): The topology; its relations size ``RGCNConv``.
@@ -54,7 +59,8 @@ class CORECT(nn.Module):
     Shapes:
         - **input:** per-modality features :math:`(U, F_m)` packed dialogue
           by dialogue, and the batch's :class:`graphs.DialogueBatch`
-        - **output:** logits :math:`(U, C)`
+        - **output:** logits :math:`(U, C)`, or scores :math:`(U, 1)` with
+          the regression head
     """
 
     def __init__(self, config: ModelConfig, builder: EdgeBuilder) -> None:
@@ -98,7 +104,9 @@ class CORECT(nn.Module):
             self.crossmodal.out_dim if self.crossmodal is not None else 0)
         self.classifier = nn.Sequential(
             nn.Linear(in_dim, h), nn.ReLU(), nn.Dropout(config.dropout_at("classifier")),
-            nn.Linear(h, config.num_classes))
+            nn.Linear(h, config.outputs))
+        self.score_view = (SCORE_VIEWS[config.score_view]
+                           if config.head == "regression" else None)
         # On RT-GCN's input and on the classifier's, where dropout_sites say.
         self.dropout = nn.Dropout(config.dropout)
         self._drop_graph_input = "graph" in config.dropout_sites
@@ -230,7 +238,23 @@ class CORECT(nn.Module):
         return self.classifier(joined)
 
     def loss(self, logits: Tensor, labels: Tensor,
-             class_weights: Tensor | None = None) -> Tensor:
-        """Cross-entropy over labelled utterances (label -1 is ignored)."""
-        return F.cross_entropy(logits, labels.to(logits.device), weight=class_weights,
-                               ignore_index=-1)
+             class_weights: Tensor | None = None, scores: Tensor | None = None) -> Tensor:
+        """Cross-entropy over labelled utterances (label -1 is ignored); with
+        the regression head, the mean absolute error of the scores
+        :obj:`[U]` over the utterances whose score is known (not NaN)."""
+        if self.score_view is None:
+            return F.cross_entropy(logits, labels.to(logits.device), weight=class_weights,
+                                   ignore_index=-1)
+        if scores is None:
+            raise ValueError("the regression head trains on scores; the batch has none")
+        scores = scores.to(logits.device, logits.dtype)
+        known = ~scores.isnan()
+        return F.l1_loss(logits[:, 0][known], scores[known], reduction="sum") / max(
+            int(known.sum()), 1)
+
+    def classes(self, logits: Tensor) -> Tensor:
+        """The predicted class of every utterance :obj:`[U]`: the largest
+        logit, or the score view's class of the predicted score."""
+        if self.score_view is None:
+            return logits.argmax(-1)
+        return self.score_view.decide(logits[:, 0])

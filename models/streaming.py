@@ -36,9 +36,13 @@ class Prediction(NamedTuple):
         turn (int): Position of the utterance in the live dialogue, from 0.
         speaker (Hashable): The speaker as given to :meth:`push`.
         label (str): The predicted label.
-        probabilities (dict[str, float]): Softmax of the logits by label.
-        logits (Tensor): Shape :obj:`[C]`.
+        probabilities (dict[str, float]): Softmax of the logits by label;
+            empty for a regression head, which predicts a score instead.
+        logits (Tensor): Shape :obj:`[C]`, or :obj:`[1]` (the score) for a
+            regression head.
         latency_ms (float): Wall time of the push, validation included.
+        score (float, optional): A regression head's predicted score, from
+            which :attr:`label` is derived; :obj:`None` for a classifier.
     """
 
     turn: int
@@ -47,11 +51,12 @@ class Prediction(NamedTuple):
     probabilities: dict[str, float]
     logits: Tensor
     latency_ms: float
+    score: float | None = None
 
     @property
     def probability(self) -> float:
-        """Probability of the predicted label."""
-        return self.probabilities[self.label]
+        """Probability of the predicted label; NaN for a regression head."""
+        return self.probabilities.get(self.label, float("nan"))
 
 
 # -- the public predictor -------------------------------------------------
@@ -183,13 +188,16 @@ class StreamingPredictor:
         values = self._annotations(annotations)
         with torch.inference_mode():
             logits = self._backbone.step(inputs, speaker_id, values)
-            probabilities = logits.softmax(-1)
+            best = int(self.model.classes(logits.view(1, -1))[0])
+            regression = self.model.score_view is not None
+            probabilities = ({} if regression
+                             else dict(zip(self.labels, logits.softmax(-1).tolist())))
         self._speaker_ids.setdefault(speaker, speaker_id)
-        best = int(probabilities.argmax())
         return Prediction(
             turn=self._backbone.length - 1, speaker=speaker, label=self.labels[best],
-            probabilities=dict(zip(self.labels, probabilities.tolist())),
-            logits=logits, latency_ms=1e3 * (time.perf_counter() - started))
+            probabilities=probabilities, logits=logits,
+            latency_ms=1e3 * (time.perf_counter() - started),
+            score=float(logits[0]) if regression else None)
 
     # -- validation ---------------------------------------------------------
     def _annotations(self, annotations: Mapping[str, Any] | None) -> dict[str, float]:

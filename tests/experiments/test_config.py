@@ -145,7 +145,7 @@ def test_a_run_is_named_after_its_data(tmp_path):
     (folder / "dataset.yaml").write_text("name: dailydialog\nlabels: [a]\n")
     config = compose([f"dataset.path={folder}"])
     assert config["dataset"] == {"name": "dailydialog", "path": str(folder),
-                                 "modalities": None, "label_view": None}
+                                 "modalities": None, "label_view": None, "pool": None}
     assert "synthetic" not in dump(config)
 
     (tmp_path / "bare").mkdir()
