@@ -91,9 +91,18 @@ def _run_one(config: dict[str, Any], threads: int) -> str:
 NOT_TRAINING = (*SWEEP_KEYS, "log", "latency")
 
 
+#: Settings added after runs had been recorded without them, each with the
+#: value that does what those runs did: a run that lacks one ran with it.
+ADDED_SETTINGS = {"model.speaker_gru": False, "model.head": "classification",
+                  "dataset.pool": None}
+
+
 def _what_trains(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings that decide a run's results."""
-    return {k: v for k, v in config.items() if k not in NOT_TRAINING}
+    """The settings that decide a run's results, as dotted keys."""
+    settings = flatten({k: v for k, v in config.items() if k not in NOT_TRAINING})
+    for key, value in ADDED_SETTINGS.items():
+        settings.setdefault(key, value)
+    return settings
 
 
 def _key(config: dict[str, Any]) -> str:
@@ -106,7 +115,7 @@ def _differences(before: list[dict], now: list[dict]) -> str:
     def values(configs: list[dict]) -> dict[str, list[str]]:
         seen: dict[str, list[str]] = {}
         for config in configs:
-            for key, value in flatten(_what_trains(config)).items():
+            for key, value in _what_trains(config).items():
                 text = json.dumps(value, default=str)
                 if text not in seen.setdefault(key, []):
                     seen[key].append(text)

@@ -3,6 +3,7 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from experiments.compare import main as compare_main
 from experiments.report import configuration_labels, natural_order
@@ -241,3 +242,26 @@ def test_names_that_would_collide_get_a_hash(tiny):
     assert len(set(names)) == 4
     assert [n.endswith("seed=1") or n.endswith("seed=0") or "_" in n for n in names]
     assert not any("seed=-1" in n for n in names)
+
+
+def test_runs_recorded_before_a_setting_existed_ran_with_its_default(tiny, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    command = ["-m", *tiny, "graph=none", "seed=0", f"out={sweep}"]
+    assert run_main(command) == 0
+
+    def forget(config: dict) -> dict:
+        del config["model"]["head"], config["model"]["speaker_gru"], config["dataset"]["pool"]
+        return config
+
+    run_config, = sweep.glob("*/config.yaml")
+    run_config.write_text(yaml.safe_dump(forget(yaml.safe_load(run_config.read_text()))))
+    record = json.loads((sweep / "sweep.json").read_text())
+    record["configs"] = [forget(c) for c in record["configs"]]
+    (sweep / "sweep.json").write_text(json.dumps(record))
+    capsys.readouterr()
+
+    assert run_main(command) == 0
+    assert f"resuming {sweep}: 1 of 1 runs already complete, 0 to run" in capsys.readouterr().err
+    # A setting away from its default is not what the older run did.
+    assert run_main([*command, "model.speaker_gru=true"]) == 2
+    assert "model.speaker_gru: false before, true now" in capsys.readouterr().err
