@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import Arguments, Command, Option, main as run_command
+from experiments.cli import Arguments, Command, Option, Terminated, main as run_command
 from serving import Engine, ServeConfig
 
 INSTALL_HINT = "pip install 'ergraph[serve]'"
@@ -78,10 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(engine, config)
         print(f"serve.py: {args['checkpoint']} on http://{args['host']}:{args['port']} "
               "(API at /docs, a page to try it at /)", file=sys.stderr, flush=True)
-        uvicorn.run(app, host=args["host"], port=args["port"], log_level="warning",
-                    # Our own check answers a message over max_body with a
-                    # 413; far larger ones uvicorn drops with the socket.
-                    ws_max_size=4 * config.max_body)
+        try:
+            uvicorn.run(app, host=args["host"], port=args["port"], log_level="warning",
+                        # Our own check answers a message over max_body with a
+                        # 413; far larger ones uvicorn drops with the socket.
+                        ws_max_size=4 * config.max_body)
+        except (KeyboardInterrupt, Terminated):
+            # How a server is stopped; uvicorn has shut down gracefully and
+            # passes the signal on.
+            pass
         return 0
 
     return run_command(COMMAND, serve, argv, errors=(ServeError, ImportError, ValueError))
