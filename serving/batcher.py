@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -14,8 +13,11 @@ class Batcher(Generic[Item]):
     ran: no timer, so a lone push waits for nothing, and under load each
     call takes every push that arrived meanwhile (up to :obj:`max_batch`).
 
-    :obj:`step` runs on one worker thread, so the event loop keeps taking
-    requests while the model computes, and calls never overlap.
+    :obj:`step` runs in the event loop itself. A push's step is mostly
+    Python dispatching small ops, so a worker thread would not compute in
+    parallel but would contend for the GIL (each switch can cost Python's
+    5 ms switch interval); instead, requests that arrive during a step wait
+    in the socket buffers and make up the next batch.
 
     Args:
         step (Callable[[list], list]): Maps items to results, one each; a
@@ -34,7 +36,6 @@ class Batcher(Generic[Item]):
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="ergraph-model")
 
     async def submit(self, item: Item) -> Any:
         """Queue :obj:`item` for the next call of :obj:`step`; its result."""
@@ -49,7 +50,6 @@ class Batcher(Generic[Item]):
         return await future
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -57,8 +57,7 @@ class Batcher(Generic[Item]):
                 batch = [self._pending.popleft()
                          for _ in range(min(self.max_batch, len(self._pending)))]
                 try:
-                    results = await loop.run_in_executor(
-                        self._worker, self.step, [item for item, _ in batch])
+                    results = self.step([item for item, _ in batch])
                 except Exception as error:  # noqa: BLE001 - every submitter hears of it
                     results = [error] * len(batch)
                 self.calls += 1
@@ -70,9 +69,11 @@ class Batcher(Generic[Item]):
                         future.set_exception(result)
                     else:
                         future.set_result(result)
+                # Let the answered requests go out and new ones come in.
+                await asyncio.sleep(0)
 
     async def stop(self) -> None:
-        """Stop the loop (after the call in progress) and the worker."""
+        """Stop the loop (after the call in progress)."""
         if self._task is not None:
             self._task.cancel()
             try:
@@ -80,4 +81,3 @@ class Batcher(Generic[Item]):
             except asyncio.CancelledError:
                 pass
             self._task = None
-        self._worker.shutdown(wait=True)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -331,17 +332,19 @@ def vector(modality: str, value: Any, dim: int, what: str) -> Tensor:
         raise PushError(f"{modality!r} {what} are a {type(value).__name__}, not a "
                         "numeric vector")
     try:
-        x = torch.as_tensor(value, dtype=torch.float32)
-    except (TypeError, ValueError, RuntimeError) as error:
+        # numpy reads a list of floats several times faster than torch.
+        x = np.asarray(value.cpu() if isinstance(value, Tensor) else value,
+                       dtype=np.float32)
+    except (TypeError, ValueError) as error:
         raise PushError(f"{modality!r} {what} are not a numeric vector: {error}") from None
-    if x.dim() == 2 and x.size(0) == 1:
+    if x.ndim == 2 and x.shape[0] == 1:
         x = x[0]
-    if x.dim() != 1 or x.numel() != dim:
+    if x.ndim != 1 or x.size != dim:
         raise PushError(f"{modality!r} {what} have shape {list(x.shape)}; the model "
                         f"expects a vector of dimension {dim}")
-    finite = torch.isfinite(x)
-    if not bool(finite.all()):
-        i = int((~finite).nonzero()[0])
+    finite = np.isfinite(x)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
         raise PushError(f"{modality!r} {what} hold {float(x[i])} at index {i}; values "
                         "must be finite")
-    return x.view(1, dim)
+    return torch.from_numpy(x).view(1, dim)
