@@ -11,8 +11,8 @@ previous one's answer, as a live one would; its latency counts from when
 the utterance was due, so a server that falls behind is not flattered.
 
 Prints one JSON object: pushes sent and answered, errors, lost turns (a
-push without an answer, or a session whose kept turns differ from the
-answers), reordered turns (an answer whose turn is not the next one),
+push whose connection failed, or a session whose kept turns differ from
+its answers), pushes still unanswered when the bound came, reordered turns (an answer whose turn is not the next one),
 throughput, p50/p99 latency (client round trip from the due time, and the
 server's own ``latency_ms``), the mean number of pushes per model step,
 and the server's resident memory. The run is bounded: ``seconds`` of load
@@ -25,6 +25,7 @@ its tensor caches, and the growth of the process's resident memory.
 from __future__ import annotations
 
 import asyncio
+import csv
 import gc
 import json
 import os
@@ -44,7 +45,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dialogues.open_format import read_open_format  # noqa: E402
+from dialogues.open_format import UTTERANCES, read_open_format  # noqa: E402
 from experiments.cli import Arguments, Command, Option, main as run_command  # noqa: E402
 from models import load_checkpoint  # noqa: E402
 
@@ -64,6 +65,8 @@ COMMAND = Command(
         Option("drain", float, 30.0, "seconds at most to wait for the last answers"),
         Option("max_batch", int, 64, "the started server's max_batch (1: no batching)"),
         Option("url", str | None, None, "a running local server instead of starting one"),
+        Option("send", str, "features", "features (the corpus's rows), or text (its "
+                                        "text column, embedded by the server)"),
         Option("measure", str, "load", "load, or memory: bytes per session"),
         Option("turns", int, 100, "measure=memory: turns per session"),
     ),
@@ -78,9 +81,20 @@ def percentile(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
 
-def replay_bodies(corpus: Path, modalities: list[str]) -> list[list[bytes]]:
+def replay_bodies(corpus: Path, modalities: list[str], send: str) -> list[list[bytes]]:
     """Each corpus dialogue as the JSON bodies of its pushes, serialised
-    once so the client spends its time sending."""
+    once so the client spends its time sending: its feature rows, or the
+    texts of ``utterances.csv`` (``send=text``)."""
+    if send == "text":
+        with (corpus / UTTERANCES).open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        if not rows or "text" not in rows[0]:
+            raise LoadError(f"{corpus / UTTERANCES} has no text column")
+        grouped: dict[str, list[bytes]] = {}
+        for row in rows:
+            grouped.setdefault(row["dialogue_id"], []).append(json.dumps(
+                {"speaker": row["speaker"], "text": row["text"]}).encode())
+        return list(grouped.values())
     read = read_open_format(corpus, modalities)
     dialogues = [d for split in read.splits.values() for d in split]
     if not dialogues:
@@ -121,13 +135,20 @@ class Connection:
     client several times the server's CPU per request, and the client shares
     the machine with the server."""
 
+    #: Reconnect after this long unused: uvicorn closes a keep-alive
+    #: connection after 5 s, and a push sent as it does so would be lost.
+    IDLE_SECONDS = 3.0
+
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.used = 0.0
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
         """Status and JSON body (None when empty)."""
+        if self.writer is not None and time.monotonic() - self.used > self.IDLE_SECONDS:
+            await self.close()
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = (f"{method} {path} HTTP/1.1\r\nhost: {self.host}\r\n"
@@ -145,18 +166,21 @@ class Connection:
             if name.strip().lower() == "content-length":
                 length = int(value)
         payload = await self.reader.readexactly(length) if length else b""
+        self.used = time.monotonic()
         return status, json.loads(payload) if payload else None
 
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
             await self.writer.wait_closed()
+            self.reader = self.writer = None
 
 
 async def drive(url: str, bodies: list[list[bytes]], dialogues: int, rate: float,
                 seconds: float, drain: float) -> dict[str, Any]:
     stats: dict[str, Any] = {"sent": 0, "answered": 0, "errors": 0, "lost": 0,
                              "reordered": 0, "late_sends": 0, "sessions": 0,
+                             "unanswered_at_end": 0,
                              "error_examples": []}
     latencies: list[float] = []
     server_ms: list[float] = []
@@ -223,10 +247,10 @@ async def drive(url: str, bodies: list[list[bytes]], dialogues: int, rate: float
 
     tasks = [asyncio.create_task(live(i)) for i in range(dialogues)]
     _, unfinished = await asyncio.wait(tasks, timeout=1.0 + seconds + drain)
-    for task in unfinished:  # the bound on the run: still waiting, so lost
+    for task in unfinished:  # the run's bound
         task.cancel()
     await asyncio.gather(*unfinished, return_exceptions=True)
-    stats["lost"] += stats["sent"] - stats["answered"] - stats["errors"]
+    stats["unanswered_at_end"] = stats["sent"] - stats["answered"] - stats["errors"]
     stats["unfinished_dialogues"] = len(unfinished)
     elapsed = min(time.perf_counter(), stop + drain) - start
     for connection in connections:
@@ -282,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
                                             args["dialogues"], args["turns"])))
             return 0
         modalities = list(load_checkpoint(args["checkpoint"]).model.modalities)
-        bodies = replay_bodies(args["corpus"], modalities)
+        if args["send"] not in ("features", "text"):
+            raise LoadError(f"send={args['send']!r}: expected features or text")
+        bodies = replay_bodies(Path(args["corpus"]), modalities, args["send"])
         server = None
         url = args["url"]
         if url is not None:
@@ -312,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.send_signal(signal.SIGTERM)
                 server.wait(timeout=30)
         print(json.dumps({"dialogues": args["dialogues"], "rate": args["rate"],
+                          "send": args["send"],
                           "max_batch": None if args["url"] else args["max_batch"],
                           "cpus": os.cpu_count(),
                           "load_average": [round(x, 2) for x in os.getloadavg()],
