@@ -316,3 +316,36 @@ def test_the_page_fetches_nothing_from_elsewhere(client):
     assert "http://" not in page.text and "https://" not in page.text
     for path in ("/sessions", "/model", "/utterances"):
         assert path in page.text
+
+
+def test_a_session_is_restored_on_another_server_by_replay(tiny_run):
+    _, corpus, _ = tiny_run
+    dialogue = max(corpus.split("test"), key=len)
+    modalities = list(Engine.from_checkpoint(tiny_run[0]).modalities)
+    pushes = [{"speaker": dialogue.speakers[k],
+               "features": features_of(dialogue, k, modalities)}
+              for k in range(len(dialogue))]
+    died_after = len(pushes) // 2
+
+    def server():
+        return TestClient(create_app(Engine.from_checkpoint(tiny_run[0])))
+
+    with server() as first:
+        session = first.post("/sessions").json()["id"]
+        before = [first.post(f"/sessions/{session}/utterances", json=p).json()
+                  for p in pushes[:died_after]]
+    # The first server is gone; its client replays the turns it sent.
+    with server() as second:
+        session = second.post("/sessions").json()["id"]
+        replayed = [second.post(f"/sessions/{session}/utterances", json=p).json()
+                    for p in pushes]
+    with server() as reference:
+        session = reference.post("/sessions").json()["id"]
+        expected = [reference.post(f"/sessions/{session}/utterances", json=p).json()
+                    for p in pushes]
+
+    def strip(answers):
+        return [{k: v for k, v in a.items() if k != "latency_ms"} for a in answers]
+
+    assert strip(replayed[:died_after]) == strip(before)
+    assert strip(replayed) == strip(expected)
