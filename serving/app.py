@@ -18,7 +18,8 @@ of different sessions are stepped together (:class:`~serving.batcher.Batcher`).
 """
 from __future__ import annotations
 
-import time
+import asyncio
+import math
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
@@ -138,9 +139,17 @@ def create_app(engine: Engine, config: ServeConfig = ServeConfig(), *,
         store = SessionStore(engine, config.max_sessions, config.idle_seconds)
     batcher: Batcher = Batcher(engine.step, config.max_batch)
 
+    async def sweep() -> None:
+        # Lookups expire sessions too; this frees them when no request comes.
+        while True:
+            await asyncio.sleep(min(store.idle_seconds, 60.0) / 2)
+            store.expire()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        sweeper = asyncio.create_task(sweep())
         yield
+        sweeper.cancel()
         await batcher.stop()
 
     app = FastAPI(title="ergraph live emotion recognition", version=API_VERSION,
@@ -166,6 +175,8 @@ def create_app(engine: Engine, config: ServeConfig = ServeConfig(), *,
         session.in_flight += 1
         try:
             async with session.lock:
+                if session.closed:  # while this push waited for the one before
+                    raise HTTPException(404, str(UnknownSession(session.id)))
                 try:
                     checked = engine.prepare(session, utterance.speaker, utterance.features,
                                              utterance.text, utterance.annotations)
@@ -186,7 +197,7 @@ def create_app(engine: Engine, config: ServeConfig = ServeConfig(), *,
             return {"id": store.open().id}
         except TooManySessions as error:
             raise HTTPException(503, str(error),
-                                headers={"Retry-After": f"{store.idle_seconds:g}"}) from None
+                                headers={"Retry-After": str(math.ceil(store.idle_seconds))}) from None
 
     @app.post("/sessions/{session_id}/utterances", response_model=PredictionOut,
               responses={404: {"description": "no such live session"},

@@ -69,6 +69,7 @@ class Session:
             store's clock.
         in_flight (int): Pushes waiting or running; while there are any,
             the session does not expire.
+        closed (bool): Closed or expired; pushes still waiting are refused.
         lock (asyncio.Lock): Held by the push in progress, so that the
             session's pushes run one at a time, in arrival order.
     """
@@ -79,6 +80,7 @@ class Session:
     predictions: list[dict[str, Any]] = field(default_factory=list)
     last_used: float = 0.0
     in_flight: int = 0
+    closed: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @property

@@ -94,6 +94,7 @@ class SessionStore:
         session = self._sessions.pop(session_id, None)
         if session is None:
             raise UnknownSession(session_id)
+        session.closed = True
         return session
 
     def expire(self) -> list[str]:
@@ -103,5 +104,5 @@ class SessionStore:
         idle = [s.id for s in self._sessions.values()
                 if s.last_used <= cutoff and not s.in_flight]
         for session_id in idle:
-            del self._sessions[session_id]
+            self._sessions.pop(session_id).closed = True
         return idle

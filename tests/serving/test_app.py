@@ -349,3 +349,19 @@ def test_a_session_is_restored_on_another_server_by_replay(tiny_run):
 
     assert strip(replayed[:died_after]) == strip(before)
     assert strip(replayed) == strip(expected)
+
+
+def test_a_push_waiting_on_a_closed_session_is_refused(engine):
+    app = create_app(engine)
+
+    async def close_while_waiting(client):
+        session = (await client.post("/sessions")).json()["id"]
+        url = f"/sessions/{session}/utterances"
+        # The second push waits for the first; the session closes meanwhile.
+        return await asyncio.gather(client.post(url, json=first_push(engine)),
+                                    client.post(url, json=first_push(engine)),
+                                    client.delete(f"/sessions/{session}"))
+
+    first, waiting, closed = run_async(app, close_while_waiting)
+    assert (first.status_code, closed.status_code) == (200, 204)
+    assert waiting.status_code == 404, waiting.text
