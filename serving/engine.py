@@ -23,6 +23,7 @@ from torch import Tensor
 
 from dialogues.text_encoder import TextEncoder, sentence_encoder
 from models import CORECT, load_checkpoint
+from models.batched_streaming import step_dialogues
 from models.history import History
 from models.incremental import IncrementalCORECT, not_causal_message
 
@@ -287,15 +288,26 @@ class Engine:
             ready.append((i, inputs))
         logits, stepped = [], []
         with torch.inference_mode():
-            for i, inputs in ready:
-                session, utterance = pushes[i]
+            if len(ready) > 1:
                 try:
-                    logits.append(session.backbone.step(inputs, utterance.speaker_id,
-                                                        utterance.annotations))
-                except Exception as error:  # noqa: BLE001 - one bad push, not the batch
-                    results[i] = error
-                    continue
-                stepped.append(i)
+                    logits = list(step_dialogues(
+                        [pushes[i][0].backbone for i, _ in ready],
+                        [inputs for _, inputs in ready],
+                        [pushes[i][1].speaker_id for i, _ in ready],
+                        [pushes[i][1].annotations for i, _ in ready]))
+                    stepped = [i for i, _ in ready]
+                except Exception:  # noqa: BLE001 - found below, push by push
+                    logits = []
+            if not stepped:
+                for i, inputs in ready:
+                    session, utterance = pushes[i]
+                    try:
+                        logits.append(session.backbone.step(inputs, utterance.speaker_id,
+                                                            utterance.annotations))
+                    except Exception as error:  # noqa: BLE001 - one bad push, not all
+                        results[i] = error
+                        continue
+                    stepped.append(i)
             probabilities = torch.stack(logits).softmax(-1).tolist() if logits else []
         done = time.perf_counter()
         for i, row in zip(stepped, probabilities):
