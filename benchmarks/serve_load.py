@@ -21,6 +21,9 @@ plus at most ``drain`` seconds for the last answers.
 ``measure=memory`` instead opens ``dialogues`` sessions in this process,
 pushes ``turns`` utterances into each and prints the bytes per session:
 its tensor caches, and the growth of the process's resident memory.
+``measure=steps`` times the engine alone in this process: ``dialogues``
+sessions at turn ``turns``, each round's pushes stepped ``max_batch`` at a
+time and one at a time, alternately, and prints pushes per second of both.
 """
 from __future__ import annotations
 
@@ -67,7 +70,8 @@ COMMAND = Command(
         Option("url", str | None, None, "a running local server instead of starting one"),
         Option("send", str, "features", "features (the corpus's rows), or text (its "
                                         "text column, embedded by the server)"),
-        Option("measure", str, "load", "load, or memory: bytes per session"),
+        Option("measure", str, "load", "load; memory: bytes per session; steps: the "
+                                       "engine's pushes/s batched and one by one"),
         Option("turns", int, 100, "measure=memory: turns per session"),
     ),
     details=__doc__.split("\n\n", 1)[1])
@@ -293,17 +297,57 @@ def measure_memory(checkpoint: Path, corpus: Path, sessions: int, turns: int) ->
             "rss_bytes_per_session": grown // sessions}
 
 
+def measure_steps(checkpoint: Path, corpus: Path, sessions: int, turns: int,
+                  max_batch: int, rounds: int = 20) -> dict:
+    """The engine's pushes per second at turn :obj:`turns`, batched by
+    :obj:`max_batch` and one by one, timed alternately in one process."""
+    from serving import Engine
+    engine = Engine.from_checkpoint(checkpoint, max_turns=turns + 2 * rounds)
+    modalities = list(engine.modalities)
+    read = read_open_format(corpus, modalities)
+    rows = [d for split in read.splits.values() for d in split][0]
+
+    def push(session, k):
+        return (session, engine.prepare(session, rows.speakers[k % len(rows)],
+                                        {m: rows.features[m][k % len(rows)]
+                                         for m in modalities}))
+
+    groups = {"batched": [engine.open(f"b{i}") for i in range(sessions)],
+              "one_by_one": [engine.open(f"o{i}") for i in range(sessions)]}
+    for live in groups.values():
+        for k in range(turns):
+            engine.step([push(s, k) for s in live])
+    spent = dict.fromkeys(groups, 0.0)
+    for r in range(rounds):
+        for name, live in groups.items():
+            size = max_batch if name == "batched" else 1
+            pushes = [push(s, turns + r) for s in live]
+            began = time.perf_counter()
+            for i in range(0, len(pushes), size):
+                engine.step(pushes[i:i + size])
+            spent[name] += time.perf_counter() - began
+    rates = {name: round(sessions * rounds / seconds, 1) for name, seconds in spent.items()}
+    return {"sessions": sessions, "turn": turns, "max_batch": max_batch,
+            "pushes_per_s": rates,
+            "speedup": round(rates["batched"] / rates["one_by_one"], 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     def run(arguments: Arguments) -> int:
         args = arguments.options
         if args["dialogues"] < 1 or not args["rate"] > 0 or not args["seconds"] > 0:
             raise LoadError("dialogues, rate and seconds must be positive")
-        if args["measure"] not in ("load", "memory"):
-            raise LoadError(f"measure={args['measure']!r}: expected load or memory")
+        if args["measure"] not in ("load", "memory", "steps"):
+            raise LoadError(f"measure={args['measure']!r}: expected load, memory or steps")
         torch.set_num_threads(1)
         if args["measure"] == "memory":
             print(json.dumps(measure_memory(args["checkpoint"], args["corpus"],
                                             args["dialogues"], args["turns"])))
+            return 0
+        if args["measure"] == "steps":
+            print(json.dumps(measure_steps(args["checkpoint"], args["corpus"],
+                                           args["dialogues"], args["turns"],
+                                           args["max_batch"])))
             return 0
         modalities = list(load_checkpoint(args["checkpoint"]).model.modalities)
         if args["send"] not in ("features", "text"):

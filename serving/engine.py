@@ -4,8 +4,9 @@ The model and its stacked attention weights are loaded once; each live
 dialogue (a :class:`Session`) holds only its own caches. Pushes are checked
 against the model before they reach it (:meth:`Engine.prepare`), so a
 refused push leaves its session as it was; the checked pushes of several
-sessions are then stepped together (:meth:`Engine.step`), their texts
-embedded in one call of the sentence encoder.
+sessions are then stepped together (:meth:`Engine.step`): their texts
+embedded in one call of the sentence encoder, their dialogues advanced in
+one model step (:func:`~models.batched_streaming.step_dialogues`).
 """
 from __future__ import annotations
 
@@ -254,8 +255,11 @@ class Engine:
     # -- stepping -------------------------------------------------------------
     def step(self, pushes: list[tuple[Session, Utterance]]) -> list[dict | Exception]:
         r"""Step each session by its push: texts embedded in one encoder
-        call, every model step under one inference mode, probabilities in
-        one softmax. Each session takes at most one push per call.
+        call, the dialogues advanced in one model step
+        (:func:`~models.batched_streaming.step_dialogues`), probabilities
+        in one softmax. Should that step fail, each push is stepped alone,
+        so that only a faulty one is refused. Each session takes at most
+        one push per call.
 
         Returns:
             list: Per push its prediction record (``turn``, ``speaker``,
