@@ -1,0 +1,96 @@
+"""Serve a causal checkpoint to many live dialogues over HTTP and WebSocket:
+``python experiments/serve.py checkpoint=RUN/checkpoint.pt port=8000``
+
+Needs ``pip install 'ergraph[serve]'`` (FastAPI and uvicorn). The API is
+described in ``docs/serving.md``, and served as an OpenAPI schema at
+``/openapi.json`` (browsable at ``/docs``); ``/`` is a page to try it.
+Non-causal checkpoints are refused. Pushes of different sessions that
+arrive together are stepped as one batch (``max_batch=1``: one by one).
+``threads=N`` sets torch's intra-op threads (default 1, as stream.py). Text
+pushes are embedded with the sentence encoder the checkpoint names
+(``pip install 'ergraph[text]'``). The server listens on ``host`` (default
+127.0.0.1, this machine only) until Ctrl-C or SIGTERM; exit code 0 then, 2
+on bad arguments.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+from experiments.cli import Arguments, Command, Option, Terminated, main as run_command
+from serving import Engine, ServeConfig
+
+INSTALL_HINT = "pip install 'ergraph[serve]'"
+
+COMMAND = Command(
+    prog="serve.py",
+    summary="Serve a causal checkpoint to live dialogues over HTTP and WebSocket.",
+    options=(
+        Option("checkpoint", Path, help="a causal run's checkpoint.pt", required=True),
+        Option("host", str, "127.0.0.1", "the address to listen on"),
+        Option("port", int, 8000, "the port to listen on"),
+        Option("idle_seconds", float, ServeConfig.idle_seconds,
+               "close a session idle this long"),
+        Option("max_sessions", int, ServeConfig.max_sessions, "live sessions at most"),
+        Option("max_turns", int, 1000, "turns per session at most"),
+        Option("max_batch", int, ServeConfig.max_batch,
+               "pushes of different sessions stepped together at most"),
+        Option("max_body", int, ServeConfig.max_body,
+               "bytes of a request body or WebSocket message at most"),
+        Option("threads", int, 1, "torch intra-op threads"),
+    ),
+    details=__doc__.split("\n\n", 1)[1])
+
+
+class ServeError(ValueError):
+    """Arguments the server cannot start with."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server; see the module docstring."""
+    def serve(arguments: Arguments) -> int:
+        args = arguments.options
+        if args["threads"] < 1:
+            raise ServeError(f"threads={args['threads']}: expected a positive integer")
+        if not 0 <= args["port"] < 65536:
+            raise ServeError(f"port={args['port']}: expected 0..65535")
+        try:  # an optional extra: only the server needs it
+            import uvicorn
+            from serving.app import create_app
+        except ImportError as error:
+            raise ImportError(f"serving needs FastAPI and uvicorn ({error}): "
+                              f"{INSTALL_HINT}") from None
+        config = ServeConfig(max_sessions=args["max_sessions"],
+                             idle_seconds=args["idle_seconds"],
+                             max_batch=args["max_batch"], max_body=args["max_body"])
+        # A push is a chain of small ops: one thread gives the steadiest
+        # latency (see stream.py).
+        torch.set_num_threads(args["threads"])
+        engine = Engine.from_checkpoint(args["checkpoint"], max_turns=args["max_turns"])
+        if "text" in engine.modalities and engine.encoder_name:
+            try:  # load it now, not on the first text push
+                engine.text_encoder
+            except ImportError as error:
+                print(f"serve.py: warning: text pushes will be refused: {error}",
+                      file=sys.stderr)
+        app = create_app(engine, config)
+        print(f"serve.py: {args['checkpoint']} on http://{args['host']}:{args['port']} "
+              "(API at /docs, a page to try it at /)", file=sys.stderr, flush=True)
+        try:
+            uvicorn.run(app, host=args["host"], port=args["port"], log_level="warning",
+                        # Our own check answers a message over max_body with a
+                        # 413; far larger ones uvicorn drops with the socket.
+                        ws_max_size=4 * config.max_body)
+        except (KeyboardInterrupt, Terminated):
+            # How a server is stopped; uvicorn has shut down gracefully and
+            # passes the signal on.
+            pass
+        return 0
+
+    return run_command(COMMAND, serve, argv, errors=(ServeError, ImportError, ValueError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

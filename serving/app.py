@@ -1,0 +1,273 @@
+"""The HTTP and WebSocket API of a live server (``pip install 'ergraph[serve]'``).
+
+====================================  ==========================================
+``POST /sessions``                    open a live dialogue; its id
+``POST /sessions/{id}/utterances``    push ``{"speaker", "text" | "features"}``;
+                                      the turn's prediction
+``GET /sessions/{id}``                the predictions so far
+``DELETE /sessions/{id}``             close it
+``WS /sessions/{id}/stream``          pushes and predictions over one socket
+``GET /health``, ``GET /model``       liveness; the checkpoint's graph, labels,
+                                      modalities and version
+``GET /``                             a page to try it
+====================================  ==========================================
+
+Every refused request gets a 4xx whose ``detail`` says why, and leaves its
+session as it was. A session's pushes run in the order they arrive; pushes
+of different sessions are stepped together (:class:`~serving.batcher.Batcher`).
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .batcher import Batcher
+from .config import ServeConfig
+from .engine import Engine, PushError, Session
+from .store import SessionStore, TooManySessions, UnknownSession
+
+API_VERSION = "1"
+
+
+class UtteranceIn(BaseModel):
+    """One utterance of a live dialogue: its speaker, and its text or its
+    feature vector per modality (or both, text standing for ``features.text``)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    speaker: str = Field(min_length=1, max_length=200)
+    text: str | None = None
+    features: dict[str, list[float]] | None = None
+    annotations: dict[str, float] | None = Field(
+        None, description="values the graph's builder reads, e.g. reply_to")
+
+
+class PredictionOut(BaseModel):
+    turn: int = Field(description="position in the dialogue, from 0")
+    speaker: str
+    label: str
+    probability: float = Field(description="probability of the label")
+    probabilities: dict[str, float]
+    latency_ms: float = Field(description="server-side time from arrival to answer")
+
+
+class SessionOut(BaseModel):
+    id: str
+    turns: int
+    speakers: list[str]
+    predictions: list[PredictionOut]
+
+
+class OpenedOut(BaseModel):
+    id: str
+
+
+def _session_out(session: Session) -> dict[str, Any]:
+    return {"id": session.id, "turns": session.turns, "speakers": list(session.speakers),
+            "predictions": session.predictions}
+
+
+def _errors(errors) -> list[dict[str, Any]]:
+    """Pydantic's validation errors: where, what, and the rule broken."""
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+
+
+class BodyLimit:
+    """ASGI middleware: a 413 for an HTTP body over :obj:`max_body` bytes,
+    read up to the limit and no further."""
+
+    def __init__(self, app, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            return await self._refuse(scope, receive, send, int(declared))
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return await self._refuse(scope, receive, send, size, "over ")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope, receive, send, size: int, over: str = "") -> None:
+        response = JSONResponse(
+            {"detail": f"request body of {over}{size} bytes; this server takes at most "
+                       f"max_body={self.max_body} bytes"}, status_code=413)
+        await response(scope, receive, send)
+
+
+def create_app(engine: Engine, config: ServeConfig = ServeConfig(), *,
+               store: SessionStore | None = None) -> FastAPI:
+    r"""The API of a server on :obj:`engine`.
+
+    Args:
+        engine (Engine): The model.
+        config (ServeConfig): Limits.
+        store (SessionStore, optional): The live sessions; by default one
+            with :obj:`config`'s limits and the monotonic clock.
+    """
+    if store is None:
+        store = SessionStore(engine, config.max_sessions, config.idle_seconds)
+    batcher: Batcher = Batcher(engine.step, config.max_batch)
+
+    async def sweep() -> None:
+        # Lookups expire sessions too; this frees them when no request comes.
+        while True:
+            await asyncio.sleep(min(store.idle_seconds, 60.0) / 2)
+            store.expire()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        sweeper = asyncio.create_task(sweep())
+        yield
+        sweeper.cancel()
+        await batcher.stop()
+
+    app = FastAPI(title="ergraph live emotion recognition", version=API_VERSION,
+                  summary="Emotion predictions for live dialogues, one utterance at a "
+                          "time, from a causal ergraph checkpoint.",
+                  lifespan=lifespan)
+    app.state.engine, app.state.store, app.state.batcher = engine, store, batcher
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, error: RequestValidationError) -> JSONResponse:
+        # Without the offending input, which may be a NaN that JSON cannot
+        # carry back, or megabytes.
+        return JSONResponse({"detail": _errors(error.errors())}, status_code=422)
+
+    def lookup(session_id: str) -> Session:
+        try:
+            return store.get(session_id)
+        except UnknownSession as error:
+            raise HTTPException(404, str(error)) from None
+
+    async def push(session: Session, utterance: UtteranceIn) -> dict[str, Any]:
+        """Check and step one push; the session's pushes in arrival order."""
+        session.in_flight += 1
+        try:
+            async with session.lock:
+                if session.closed:  # while this push waited for the one before
+                    raise HTTPException(404, str(UnknownSession(session.id)))
+                try:
+                    checked = engine.prepare(session, utterance.speaker, utterance.features,
+                                             utterance.text, utterance.annotations)
+                    return await batcher.submit((session, checked))
+                except PushError as error:
+                    raise HTTPException(422, str(error)) from None
+                except ImportError as error:
+                    raise HTTPException(501, str(error)) from None
+        finally:
+            session.in_flight -= 1
+            session.last_used = store.clock()
+
+    @app.post("/sessions", status_code=201, response_model=OpenedOut,
+              responses={503: {"description": "max_sessions are live"}})
+    async def open_session() -> dict[str, str]:
+        """Open a live dialogue."""
+        try:
+            return {"id": store.open().id}
+        except TooManySessions as error:
+            raise HTTPException(503, str(error),
+                                headers={"Retry-After": str(math.ceil(store.idle_seconds))}) from None
+
+    @app.post("/sessions/{session_id}/utterances", response_model=PredictionOut,
+              responses={404: {"description": "no such live session"},
+                         413: {"description": "body over max_body"},
+                         422: {"description": "a push the model cannot take"}})
+    async def push_utterance(session_id: str, utterance: UtteranceIn) -> dict[str, Any]:
+        """Add the next utterance; its predicted emotion."""
+        return await push(lookup(session_id), utterance)
+
+    @app.get("/sessions/{session_id}", response_model=SessionOut)
+    async def read_session(session_id: str) -> dict[str, Any]:
+        """The session's predictions so far."""
+        return _session_out(lookup(session_id))
+
+    @app.delete("/sessions/{session_id}", status_code=204)
+    async def close_session(session_id: str) -> None:
+        """Close the session and free its state."""
+        try:
+            store.close(session_id)
+        except UnknownSession as error:
+            raise HTTPException(404, str(error)) from None
+
+    @app.websocket("/sessions/{session_id}/stream")
+    async def stream(socket: WebSocket, session_id: str) -> None:
+        """Each text message is a push (the body of ``POST .../utterances``);
+        each reply its prediction, or ``{"status": 4xx, "detail": ...}``."""
+        await socket.accept()
+        try:
+            lookup(session_id)
+        except HTTPException as error:
+            await socket.send_json({"status": error.status_code, "detail": error.detail})
+            await socket.close(code=4404)
+            return
+        try:
+            while True:
+                message = await socket.receive_text()
+                await socket.send_json(await _socket_push(session_id, message))
+        except WebSocketDisconnect:
+            pass
+
+    async def _socket_push(session_id: str, message: str) -> dict[str, Any]:
+        if len(message.encode()) > config.max_body:
+            return {"status": 413, "detail": f"message of {len(message.encode())} bytes; "
+                    f"this server takes at most max_body={config.max_body} bytes"}
+        try:
+            utterance = UtteranceIn.model_validate_json(message)
+        except ValidationError as error:
+            return {"status": 422, "detail": _errors(error.errors())}
+        try:
+            return await push(lookup(session_id), utterance)
+        except HTTPException as error:
+            return {"status": error.status_code, "detail": error.detail}
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Liveness, live sessions, and how pushes were batched."""
+        store.expire()
+        return {"status": "ok", "sessions": len(store), "max_sessions": store.max_sessions,
+                "pushes": batcher.items, "model_steps": batcher.calls}
+
+    @app.get("/model")
+    async def model() -> dict[str, Any]:
+        """The checkpoint's graph, labels, modalities and version."""
+        return engine.info
+
+    page = files("serving").joinpath("page.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> str:
+        return page
+
+    app.add_middleware(BodyLimit, max_body=config.max_body)
+    return app

@@ -1,0 +1,75 @@
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from experiments.run import main as run_main
+from experiments.serve import main
+
+from ..experiments.conftest import TINY
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "missing checkpoint="),
+    (["checkpoint=x.pt", "speed=2"], "unknown key 'speed'"),
+    (["checkpoint=x.pt", "threads=0"], "threads=0: expected a positive integer"),
+    (["checkpoint=x.pt", "port=70000"], "port=70000: expected 0..65535"),
+])
+def test_bad_arguments_exit_2_with_a_message(capsys, args, message):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_non_causal_checkpoint_is_refused(tmp_path, capsys):
+    pytest.importorskip("fastapi")
+    run = tmp_path / "run"
+    assert run_main([*TINY, "graph=window", f"out={run}"]) == 0
+    capsys.readouterr()
+    assert main([f"checkpoint={run / 'checkpoint.pt'}"]) == 2
+    err = capsys.readouterr().err
+    assert "graph 'window'" in err and "turns that have not happened yet" in err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_script_serves_until_sigterm(tiny_run):
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "experiments" / "serve.py"), f"checkpoint={tiny_run[0]}",
+         f"port={port}"], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"{url}/health")
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "the server did not start in 60 s"
+                time.sleep(0.2)
+        assert health.json()["status"] == "ok"
+        session = httpx.post(f"{url}/sessions").json()["id"]
+        answer = httpx.post(f"{url}/sessions/{session}/utterances",
+                            json={"speaker": "ann", "features": {"text": [0.1] * 12,
+                                                                 "audio": [0.2] * 6}})
+        assert answer.status_code == 200 and answer.json()["turn"] == 0
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    assert f"on http://127.0.0.1:{port}" in server.stderr.read()
