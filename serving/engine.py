@@ -124,6 +124,12 @@ class Engine:
                              f"{model.config.num_classes} classes")
         if max_turns < 1:
             raise ValueError(f"max_turns={max_turns}: expected a positive integer")
+        if model.score_view is not None:
+            # Its one output is a score, which a softmax would turn into a
+            # certain first class.
+            raise ValueError("this checkpoint's head predicts a score (model.head="
+                             "regression); the server answers with class probabilities "
+                             "and serves classification heads only")
         self.model = model.eval()
         # Refuses a model that is not causal; every session copies it.
         self._template = IncrementalCORECT(self.model)

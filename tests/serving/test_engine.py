@@ -228,3 +228,12 @@ def test_when_the_batched_step_fails_each_push_is_stepped_alone():
     assert str(answers[1]) == "a fault inside the model" and broken.turns == 0
     expected = engine.step([(reference, engine.prepare(reference, "ann", push))])[0]
     assert answers[0]["probabilities"] == expected["probabilities"]
+
+
+def test_a_regression_head_is_refused_with_the_reason():
+    model = CORECT(ModelConfig(modalities={"text": 12}, num_classes=2, hidden=8, gnn_heads=2,
+                               sequence_heads=2, self_attention_layers=1, crossmodal_layers=1,
+                               head="regression", score_view="sentiment_2"),
+                   REGISTRY.get("causal"))
+    with pytest.raises(ValueError, match=r"predicts a score \(model.head=regression\)"):
+        Engine(model, ["negative", "non-negative"])
