@@ -34,8 +34,10 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
     """Write the predictions table for one split of a corpus; return it."""
     checkpoint = load_checkpoint(checkpoint_path)
     model = checkpoint.build()
+    # Features pooled as the model was trained on them (sentiment pickles).
+    pool = (checkpoint.metadata.get("dataset") or {}).get("pool")
     corpus = load_corpus(dataset_path or None, modalities=model.modalities,
-                         label_view=label_view)
+                         label_view=label_view, pool=pool)
     if list(corpus.labels) != list(checkpoint.labels):
         raise DataError(f"{dataset_path}: labels {list(corpus.labels)} differ from the "
                         f"checkpoint's {list(checkpoint.labels)}")

@@ -7,6 +7,7 @@ import pytest
 import torch
 import yaml
 
+from experiments.predict import predict_file
 from experiments.run import main
 from models import load_checkpoint
 
@@ -92,6 +93,12 @@ def test_pool_reaches_the_loader_from_the_command_line(mosei_like, tmp_path):
     assert run(mosei_like, out, "dataset.pool=max", "train.epochs=1") == 0
     assert yaml.safe_load((out / "config.yaml").read_text())["dataset"]["pool"] == "max"
     assert load_checkpoint(out / "checkpoint.pt").metadata["dataset"]["pool"] == "max"
+    # predict.py pools as the checkpoint was trained.
+    table = predict_file(str(out / "checkpoint.pt"), str(mosei_like), "test",
+                         str(tmp_path / "predictions.csv"), label_view="sentiment_2")
+    with table.open() as f:
+        predicted = [(r["dialogue_id"], r["turn"], r["prediction"]) for r in csv.DictReader(f)]
+    assert predicted == [(r["dialogue_id"], r["turn"], r["prediction"]) for r in read(out)[1]]
 
 
 @pytest.mark.parametrize("args, message", [
