@@ -13,7 +13,8 @@
   session with a text checkpoint; a blank line or end of input ends it.
 
 One tab-separated line per utterance: dialogue, turn, speaker, predicted
-label, its probability and the push's latency. The predictor is reset
+label, its probability (a regression head's predicted score) and the push's
+latency. The predictor is reset
 between dialogues. ``threads=N`` sets torch's intra-op threads (default 1:
 the steadiest latency for a push's small ops). Exit code 0 at the end
 of input or on Ctrl-C, 2 on bad arguments or input.
@@ -56,10 +57,17 @@ class StreamError(ValueError):
     """Input that cannot be streamed; the message says where and why."""
 
 
+#: A regression head's line gives its predicted score where a classifier's
+#: gives the label's probability.
+SCORE_HEADER = tuple("score" if column == "probability" else column for column in HEADER)
+
+
 def format_line(dialogue: str, turn: int | str, prediction: Prediction) -> str:
-    """One output line, tab-separated in :data:`HEADER` order."""
+    """One output line, tab-separated in :data:`HEADER` (or, for a
+    regression head, :data:`SCORE_HEADER`) order."""
+    value = prediction.probability if prediction.score is None else prediction.score
     return "\t".join([str(dialogue), str(turn), str(prediction.speaker), prediction.label,
-                      f"{prediction.probability:.4f}", f"{prediction.latency_ms:.2f}"])
+                      f"{value:.4f}", f"{prediction.latency_ms:.2f}"])
 
 
 def open_format_utterances(folder: Path, dims: Mapping[str, int],
@@ -144,7 +152,8 @@ def stream(predictor: StreamingPredictor, utterances: Iterable[Utterance],
         int: Utterances streamed.
     """
     current, count = None, 0
-    print("\t".join(HEADER), file=out, flush=True)
+    regression = predictor.model.score_view is not None
+    print("\t".join(SCORE_HEADER if regression else HEADER), file=out, flush=True)
     for dialogue, turn, speaker, features, text, annotations in utterances:
         if dialogue != current:
             predictor.reset()

@@ -7,8 +7,11 @@ import pytest
 import torch
 import yaml
 
+from dialogues import load_corpus
+from dialogues.open_format import save_corpus
 from experiments.predict import predict_file
 from experiments.run import main
+from experiments.stream import main as stream_main
 from models import load_checkpoint
 
 from ..dialogues import sentiment_files as files
@@ -51,7 +54,8 @@ def test_a_classification_run_beats_chance_and_reports_no_mae(mosei_like, tmp_pa
     assert metrics["graph"]["causal"] and "stream_ms" in metrics["latency"]
 
 
-def test_a_regression_run_reports_mae_and_pearson_of_its_scores(mosei_like, tmp_path):
+def test_a_regression_run_reports_mae_and_pearson_of_its_scores(mosei_like, tmp_path,
+                                                                   capsys):
     out = tmp_path / "run"
     assert run(mosei_like, out, "model.head=regression", "train.epochs=12",
                "train.lr=3e-3") == 0
@@ -73,6 +77,20 @@ def test_a_regression_run_reports_mae_and_pearson_of_its_scores(mosei_like, tmp_
     checkpoint = load_checkpoint(out / "checkpoint.pt")
     assert (checkpoint.model.head, checkpoint.model.score_view) == ("regression",
                                                                    "sentiment_2")
+
+    # Streamed live, each line gives the predicted score, as offline.
+    corpus = load_corpus(mosei_like, label_view="sentiment_2")
+    video = rows[0]["dialogue_id"]
+    folder = save_corpus(corpus, tmp_path / "open")
+    capsys.readouterr()
+    assert stream_main([f"checkpoint={out / 'checkpoint.pt'}", f"input={folder}",
+                        f"dialogue={video}"]) == 0
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert lines[0] == ["dialogue_id", "turn", "speaker", "prediction", "score", "latency_ms"]
+    offline = [r for r in rows if r["dialogue_id"] == video]
+    assert [line[3] for line in lines[1:]] == [r["prediction"] for r in offline]
+    assert [float(line[4]) for line in lines[1:]] == pytest.approx(
+        [float(r["predicted_score"]) for r in offline], abs=2e-4)
 
 
 @pytest.mark.parametrize("graph, equivalent", [
