@@ -268,7 +268,10 @@ class SentenceTransformerSplit:
                              f"{len(layers)} layers")
         self.cut = len(layers) - trainable_layers
         self.normalize = modules[2:] == ["Normalize"]
-        self.dim = int(model.get_sentence_embedding_dimension())
+        # Renamed in sentence-transformers 6; the old name still works before it.
+        dimension = (getattr(model, "get_embedding_dimension", None)
+                     or model.get_sentence_embedding_dimension)
+        self.dim = int(dimension())
 
     def _tokenize(self, texts: Sequence[str]) -> dict[str, Tensor]:
         tokenize = getattr(self.model, "preprocess", None) or self.model.tokenize
