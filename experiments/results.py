@@ -220,9 +220,9 @@ def live_push(row: Row) -> str:
 
 def lead_table(sweeps: list[Sweep], titles: dict[str, str]) -> list[str]:
     """Per sweep, dev's choice, and dev's causal choice where it differs."""
-    lines = ["| section | topology chosen on dev | causal | test wF1 | "
+    lines = ["| section | topology chosen on dev | causal | seeds | test wF1 | "
              "Δ wF1 vs none [95% CI] | live push at turn 50 |",
-             "|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|"]
     for sweep in sweeps:
         chosen = dev_choice(sweep.rows)
         causal = dev_choice(sweep.rows, causal_only=True)
@@ -231,7 +231,7 @@ def lead_table(sweeps: list[Sweep], titles: dict[str, str]) -> list[str]:
                 continue
             lines.append(
                 f"| {sweep.title(titles, extras=False)} | `{topology(row)}` | "
-                f"{'yes' if row.causal else 'no'} | "
+                f"{'yes' if row.causal else 'no'} | {row.runs} | "
                 f"{format_mean_std(row.stats['weighted_f1'], 1)} | "
                 f"{format_difference(row)} | {live_push(row)} |")
     return lines
@@ -330,7 +330,7 @@ def write_results(paths: dict[str, Path], out: Path, data: str, study: StudyText
     first = sweeps[0]
     if (first.path / "tradeoff.png").exists():
         shutil.copyfile(first.path / "tradeoff.png", out.parent / "tradeoff.png")
-        plot = (f"## Accuracy against latency ({first.title(study.titles)})\n\n"
+        plot = (f"## Accuracy against latency ({first.title(study.titles, extras=False)})\n\n"
                 "![weighted F1 against latency](tradeoff.png)")
     config = first.config or {}
     targets = target_lines(sweeps, study)

@@ -9,9 +9,9 @@
 # same digits need the same threads per run.
 set -uo pipefail
 DATA=${ERGRAPH_DATA:-../shared/data}
-# About 80 minutes of this 2-core machine with nothing else running: one seed
-# for cross-validation (five trainings a run) and three for IEMOCAP-4, which no
-# target asks for. Positional wirings first, then MMGCN's similarity-weighted graph and its
+# On this 2-core machine, while other work shared the cores, the features took
+# 32 minutes and the sweeps 110. One seed for cross-validation (five trainings
+# a run) and three for IEMOCAP-4, which no target asks for. Positional wirings first, then MMGCN's similarity-weighted graph and its
 # past-only form: the content builders that the frozen-feature study ranked first.
 GRAPHS=none,causal,corect,dag,mmgcn,mmgcn_causal
 SEEDS=0,1,2,3,4

@@ -115,9 +115,9 @@ ROWS = [row("none", 59.0, 63.9, True, 0.5),
 def test_the_lead_table_gives_devs_choice_and_its_causal_choice():
     # window's higher test mean is not a choice dev would make.
     assert lead_table([sweep_of(ROWS)], {"iemocap": "IEMOCAP-6"})[2:] == [
-        "| IEMOCAP-6, test split | `corect(past=4,future=11)` | no | 64.1 ± 1.0 | "
+        "| IEMOCAP-6, test split | `corect(past=4,future=11)` | no | 5 | 64.1 ± 1.0 | "
         "+0.20 [-1.00, +1.40] | offline only |",
-        "| IEMOCAP-6, test split | `speaker(future=0)` | yes | 62.5 ± 1.0 | "
+        "| IEMOCAP-6, test split | `speaker(future=0)` | yes | 5 | 62.5 ± 1.0 | "
         "-1.40 [-3.00, +0.20] | 1.50 ms |"]
     # A causal choice is one row.
     assert len(lead_table([sweep_of(ROWS[:3])], {})) == 3
@@ -182,3 +182,14 @@ def test_a_target_met_by_no_graph_says_so():
         "mean test weighted F1 over 1 seed, **met**; it is `none` itself. Differences "
         "from `none` that exclude 0 in this section: `causal(past=4)` "
         "(-3.70 [-5.00, -2.50])."]
+
+
+def test_the_readme_quotes_the_results_page_rows_as_written():
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    page = (root / "docs" / "results.md").read_text().splitlines()
+    section = readme.split("\n## Results\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith(("| section", "|---"))]
+    assert rows, "the README's Results section quotes no row of the page"
+    assert [row for row in rows if row not in page] == []
