@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from dialogues.open_format import UTTERANCES, read_open_format  # noqa: E402
 from experiments.cli import Arguments, Command, Option, main as run_command  # noqa: E402
 from models import load_checkpoint  # noqa: E402
+from serving import Engine  # noqa: E402
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -275,7 +276,6 @@ async def drive(url: str, bodies: list[list[bytes]], dialogues: int, rate: float
 
 def measure_memory(checkpoint: Path, corpus: Path, sessions: int, turns: int) -> dict:
     """Bytes per live session after :obj:`turns` pushes, in this process."""
-    from serving import Engine
     engine = Engine.from_checkpoint(checkpoint, max_turns=turns)
     modalities = list(engine.modalities)
     read = read_open_format(corpus, modalities)
@@ -301,7 +301,6 @@ def measure_steps(checkpoint: Path, corpus: Path, sessions: int, turns: int,
                   max_batch: int, rounds: int = 20) -> dict:
     """The engine's pushes per second at turn :obj:`turns`, batched by
     :obj:`max_batch` and one by one, timed alternately in one process."""
-    from serving import Engine
     engine = Engine.from_checkpoint(checkpoint, max_turns=turns + 2 * rounds)
     modalities = list(engine.modalities)
     read = read_open_format(corpus, modalities)

@@ -1,11 +1,13 @@
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import pytest
 
-from experiments.config import ConfigError, compose, dump, graph_spec
+from dialogues import SyntheticConfig
+from experiments.config import (CHECKOUT, CONFIG_DIR, ConfigError, compose, dump, graph_spec,
+                                groups, option_type)
 from graphs import NoEdges
-from registry import EdgeBuilderRegistry
+from registry import EdgeBuilderRegistry, default_registry
 
 
 def test_defaults_compose_every_group():
@@ -62,9 +64,6 @@ def test_plugin_only_graph_needs_no_yaml():
 
 
 def test_synthetic_yaml_matches_the_generator_defaults_but_for_its_size():
-    from dataclasses import asdict
-
-    from dialogues import SyntheticConfig
     counts = ("num_train", "num_dev", "num_test")
     configured = compose([])["dataset"]["synthetic"]
     defaults = asdict(SyntheticConfig())
@@ -105,8 +104,6 @@ def test_typed_options_refuse_other_values(args, message):
 
 
 def test_every_key_of_every_config_file_has_a_declared_type():
-    from experiments.config import CONFIG_DIR, groups, option_type
-    from registry import default_registry
 
     def keys(node, prefix=""):
         for key, value in node.items():
@@ -126,7 +123,6 @@ def test_every_key_of_every_config_file_has_a_declared_type():
 
 def test_dataset_files_find_their_data_from_the_checkout_not_the_working_directory(
         tmp_path, monkeypatch):
-    from experiments.config import CHECKOUT
     monkeypatch.delenv("ERGRAPH_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
     assert compose(["dataset=meld"])["dataset"]["path"] == str(

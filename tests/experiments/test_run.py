@@ -1,6 +1,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -96,7 +97,6 @@ def test_a_real_dataset_without_a_path_is_refused(tmp_path, capsys):
 
 def corpus_folder(tmp_path, splits_and_labels):
     """An open-format corpus with one four-turn dialogue per (split, label)."""
-    import numpy as np
     folder = tmp_path / "corpus"
     folder.mkdir()
     rows = ["dialogue_id,turn,speaker,label,split"]

@@ -1,5 +1,7 @@
 import csv
 import json
+import multiprocessing
+import os
 import shutil
 
 import pytest
@@ -8,6 +10,8 @@ import yaml
 from experiments.compare import main as compare_main
 from experiments.report import configuration_labels, natural_order
 from experiments.run import main as run_main
+from experiments.sweep import _receive, expand
+from graphs.files import claim
 
 
 def test_two_by_two_sweep_ends_in_a_summary(tiny, tmp_path, capsys):
@@ -192,10 +196,6 @@ def test_cross_validated_runs_are_compared_over_every_dialogue(tiny, tmp_path):
 
 
 def test_a_run_whose_process_dies_is_recorded_as_failed():
-    import multiprocessing
-    import os
-    from experiments.sweep import _receive
-
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=os._exit, args=(3,))
@@ -215,7 +215,6 @@ def test_compare_takes_a_sweeps_own_run_folders(tiny, tmp_path, capsys):
 
 
 def test_a_sweep_folder_in_use_by_another_sweep_is_refused(tiny, tmp_path, capsys):
-    from graphs.files import claim
     sweep = tmp_path / "sweep"
     with claim(sweep):  # as a running sweep holds it
         assert run_main(["-m", *tiny, "graph=none", f"out={sweep}"]) == 2
@@ -236,7 +235,6 @@ def test_settings_of_the_whole_sweep_are_checked_once_before_it(tiny, tmp_path, 
 
 
 def test_names_that_would_collide_get_a_hash(tiny):
-    from experiments.sweep import expand
     _, names, _ = expand(["dataset.synthetic.modalities={text: 12},{text: 12 }",
                           "seed=0, 1"])
     assert len(set(names)) == 4

@@ -4,6 +4,10 @@ import threading
 import time
 
 import pytest
+import torch
+
+from models import CORECT, ModelConfig
+from registry import EdgeBuilderRegistry
 
 pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
@@ -17,10 +21,6 @@ from .test_serve import free_port  # noqa: E402
 
 
 def text_only_engine():
-    import torch
-
-    from models import CORECT, ModelConfig
-    from registry import EdgeBuilderRegistry
     torch.manual_seed(0)
     model = CORECT(ModelConfig(modalities={"text": 12}, num_classes=3, hidden=8,
                                gnn_heads=2, sequence_heads=2),
