@@ -342,9 +342,11 @@ def write_results(paths: dict[str, Path], out: Path, data: str, study: StudyText
                               "chooses in each section it applies to; test was not "
                               "looked at to choose.", "", *targets]) if targets else "",
         "features": features_sentence(sweeps),
-        "machine": (f"{platform.machine()} {platform.processor() or ''}, "
-                    f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, "
-                    f"torch {torch.__version__}."),
+        "machine": ", ".join([" ".join(filter(None, (platform.machine(),
+                                                      platform.processor()))),
+                              f"{os.cpu_count()} CPU cores",
+                              f"Python {platform.python_version()}",
+                              f"torch {torch.__version__}."]),
         "threads": threads,
         "resamples": str(RESAMPLES),
         "settings": yaml.safe_dump({k: config[k] for k in ("model", "train") if k in config},
