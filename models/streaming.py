@@ -12,11 +12,11 @@ the whole dialogue run offline.
 """
 from __future__ import annotations
 
-import math
 import os
 import time
 from typing import Any, Hashable, Mapping, NamedTuple, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -27,6 +27,88 @@ from .corect import CORECT
 from .incremental import IncrementalCORECT, not_causal_message
 
 TEXT = "text"
+
+
+def new_speaker_id(speakers: Mapping[Hashable, int], speaker: Hashable,
+                   max_speakers: int) -> int:
+    """The local id :obj:`speaker` gets, refusing one speaker too many."""
+    speaker_id = len(speakers)
+    if speaker_id >= max_speakers:
+        raise ValueError(
+            f"speaker {speaker!r} would be speaker {speaker_id + 1} of this "
+            f"dialogue, but the model was sized for max_speakers={max_speakers} "
+            f"(speakers so far: {list(speakers)})")
+    return speaker_id
+
+
+def check_modalities(dims: Mapping[str, int], features: Mapping[str, Any],
+                     text: str | None) -> None:
+    """Refuse a push whose features (and text) are not exactly the model's
+    modalities."""
+    if text is not None:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if TEXT not in dims:
+            raise ValueError(f"text needs a model with a {TEXT!r} modality; this one "
+                             f"has {list(dims)}")
+        if TEXT in features:
+            raise ValueError(f"give the {TEXT!r} modality as features or as text, "
+                             "not both")
+    supplied = set(features) | ({TEXT} if text is not None else set())
+    if supplied != set(dims):
+        missing = [m for m in dims if m not in supplied]
+        extra = sorted(map(str, set(features) - set(dims)))
+        raise ValueError(
+            f"a push needs exactly the model's modalities {list(dims)}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; unexpected {extra}" if extra else ""))
+
+
+def push_vector(modality: str, value: Any, dim: int, what: str) -> Tensor:
+    """:obj:`value` as a finite float32 row :obj:`[1, dim]`.
+
+    Raises:
+        ValueError: It is not numeric, has another shape, or holds a NaN or
+            an infinity.
+    """
+    if isinstance(value, (str, bytes, Mapping)):
+        raise ValueError(f"{modality!r} {what} are a {type(value).__name__}, not a "
+                         "numeric vector")
+    try:
+        # numpy reads a list of floats several times faster than torch.
+        x = np.asarray(value.detach().cpu() if isinstance(value, Tensor) else value,
+                       dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{modality!r} {what} are not a numeric vector: {error}") from None
+    if x.ndim == 2 and x.shape[0] == 1:
+        x = x[0]
+    if x.ndim != 1 or x.size != dim:
+        raise ValueError(f"{modality!r} {what} have shape {list(x.shape)}; the model "
+                         f"expects a vector of dimension {dim}")
+    finite = np.isfinite(x)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise ValueError(f"{modality!r} {what} hold {float(x[i])} at index {i}; values "
+                         "must be finite")
+    return torch.from_numpy(x).view(1, dim)
+
+
+def push_annotations(needed: Sequence[str], annotations: Mapping[str, Any] | None
+                     ) -> dict[str, float]:
+    """The annotations a push gives, as floats; refuses a missing one (but
+    ``turn``, which defaults to the push's position) and one that is not a
+    number. NaN is a number here: the loaders read an empty cell as NaN."""
+    given = dict(annotations or {})
+    missing = [name for name in needed if name != "turn" and name not in given]
+    if missing:
+        raise ValueError(f"the graph's builder reads annotations {missing}; pass them "
+                         "with the push")
+    values = {}
+    for name, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"annotation {name!r} is {value!r}, not a number")
+        values[str(name)] = float(value)
+    return values
 
 
 class Prediction(NamedTuple):
@@ -177,15 +259,10 @@ class StreamingPredictor:
         except TypeError:
             raise TypeError(f"speaker {speaker!r} is not hashable") from None
         if speaker_id is None:
-            speaker_id = len(self._speaker_ids)
-            limit = self.model.config.max_speakers
-            if speaker_id >= limit:
-                raise ValueError(
-                    f"speaker {speaker!r} would be speaker {speaker_id + 1} of this "
-                    f"dialogue, but the model was sized for max_speakers={limit} "
-                    f"(speakers so far: {list(self._speaker_ids)})")
+            speaker_id = new_speaker_id(self._speaker_ids, speaker,
+                                        self.model.config.max_speakers)
         inputs = self._inputs(features, text)
-        values = self._annotations(annotations)
+        values = push_annotations(self.model.reads.annotations, annotations)
         with torch.inference_mode():
             logits = self._backbone.step(inputs, speaker_id, values)
             best = int(self.model.classes(logits.view(1, -1))[0])
@@ -200,21 +277,6 @@ class StreamingPredictor:
             score=float(logits[0]) if regression else None)
 
     # -- validation ---------------------------------------------------------
-    def _annotations(self, annotations: Mapping[str, Any] | None) -> dict[str, float]:
-        needed = [name for name in self.model.reads.annotations if name != "turn"]
-        given = dict(annotations or {})
-        missing = [name for name in needed if name not in given]
-        if missing:
-            raise ValueError(f"the graph's builder reads annotations {missing}; pass them "
-                             "as push(..., annotations={...})")
-        values = {}
-        for name, value in given.items():
-            try:
-                values[str(name)] = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"annotation {name!r} is {value!r}, not a number") from None
-        return values
-
     def _inputs(self, features: Mapping[str, Any] | None, text: str | None
                 ) -> dict[str, Tensor]:
         dims = self.model.config.modalities
@@ -222,50 +284,13 @@ class StreamingPredictor:
             raise TypeError(f"features must map modality names to vectors, got "
                             f"{type(features).__name__}")
         given = dict(features or {})
-        if text is not None:
-            if not isinstance(text, str):
-                raise TypeError(f"text must be a str, got {type(text).__name__}")
-            if TEXT not in dims:
-                raise ValueError(f"text= needs a model with a {TEXT!r} modality; this "
-                                 f"one has {list(dims)}")
-            if TEXT in given:
-                raise ValueError(f"give the {TEXT!r} modality as features or as text=, "
-                                 "not both")
-        supplied = set(given) | ({TEXT} if text is not None else set())
-        if supplied != set(dims):
-            missing = [m for m in dims if m not in supplied]
-            extra = sorted(map(str, set(given) - set(dims)))
-            raise ValueError(
-                f"push needs exactly the model's modalities {list(dims)}"
-                + (f"; missing {missing}" if missing else "")
-                + (f"; unexpected {extra}" if extra else ""))
-        inputs = {m: self._vector(m, value, dims[m], "features")
+        check_modalities(dims, given, text)
+        inputs = {m: push_vector(m, value, dims[m], "features")
                   for m, value in given.items()}
         if text is not None:
-            inputs[TEXT] = self._vector(TEXT, self._embed(text), dims[TEXT],
-                                        "the text encoder's embedding")
+            inputs[TEXT] = push_vector(TEXT, self._embed(text), dims[TEXT],
+                                       "the text encoder's embedding")
         return inputs
-
-    def _vector(self, modality: str, value: Any, dim: int, what: str) -> Tensor:
-        try:
-            x = torch.as_tensor(value, dtype=torch.float32)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise ValueError(f"{modality!r} {what} are not a numeric vector: "
-                             f"{error}") from None
-        if x.dim() == 2 and x.size(0) == 1:
-            x = x[0]
-        if x.dim() != 1 or x.numel() != dim:
-            raise ValueError(f"{modality!r} {what} have shape {list(x.shape)}; the "
-                             f"model expects a vector of dimension {dim}")
-        # One reduction on the common path; a non-finite sum (a NaN or inf,
-        # or an overflow) gets the elementwise check.
-        if not math.isfinite(x.sum().item()):
-            finite = torch.isfinite(x)
-            if not bool(finite.all()):
-                i = int((~finite).nonzero()[0])
-                raise ValueError(f"{modality!r} {what} hold {float(x[i])} at index {i}; "
-                                 "values must be finite")
-        return x.view(1, dim)
 
     @property
     def text_encoder(self) -> TextEncoder:

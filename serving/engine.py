@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import math
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, NamedTuple
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -27,6 +25,8 @@ from models import CORECT, load_checkpoint
 from models.batched_streaming import step_dialogues
 from models.history import History
 from models.incremental import IncrementalCORECT, not_causal_message
+from models.streaming import (check_modalities, new_speaker_id, push_annotations,
+                              push_vector)
 
 TEXT = "text"
 
@@ -212,53 +212,20 @@ class Engine:
                             "turns; open a new session")
         if not isinstance(speaker, str) or not speaker:
             raise PushError(f"speaker must be a non-empty string, got {speaker!r}")
-        speaker_id = session.speakers.get(speaker)
-        if speaker_id is None:
-            speaker_id = len(session.speakers)
-            limit = self.model.config.max_speakers
-            if speaker_id >= limit:
-                raise PushError(
-                    f"speaker {speaker!r} would be speaker {speaker_id + 1} of this "
-                    f"dialogue, but the model was sized for max_speakers={limit} "
-                    f"(speakers so far: {list(session.speakers)})")
-        dims = self.modalities
-        given = dict(features or {})
-        if text is not None:
-            if TEXT not in dims:
-                raise PushError(f"text needs a model with a {TEXT!r} modality; this one "
-                                f"has {list(dims)}")
-            if TEXT in given:
-                raise PushError(f"give the {TEXT!r} modality as features or as text, "
-                                "not both")
-        supplied = set(given) | ({TEXT} if text is not None else set())
-        if supplied != set(dims):
-            missing = [m for m in dims if m not in supplied]
-            extra = sorted(set(given) - set(dims))
-            raise PushError(
-                f"a push needs exactly the model's modalities {list(dims)}"
-                + (f"; missing {missing}" if missing else "")
-                + (f"; unexpected {extra}" if extra else ""))
-        return Utterance(
-            speaker, speaker_id,
-            {m: vector(m, value, dims[m], "features") for m, value in given.items()},
-            text, self._annotations(annotations), received)
+        try:
+            speaker_id = session.speakers.get(speaker)
+            if speaker_id is None:
+                speaker_id = new_speaker_id(session.speakers, speaker,
+                                            self.model.config.max_speakers)
+            given = dict(features or {})
+            check_modalities(self.modalities, given, text)
+            vectors = {m: push_vector(m, value, self.modalities[m], "features")
+                       for m, value in given.items()}
+            values = push_annotations(self.model.reads.annotations, annotations)
+        except (TypeError, ValueError) as error:
+            raise PushError(str(error)) from None
+        return Utterance(speaker, speaker_id, vectors, text, values, received)
 
-    def _annotations(self, annotations: Mapping[str, Any] | None) -> dict[str, float]:
-        needed = [name for name in self.model.reads.annotations if name != "turn"]
-        given = dict(annotations or {})
-        missing = [name for name in needed if name not in given]
-        if missing:
-            raise PushError(f"the graph's builder reads annotations {missing}; send them "
-                            "as \"annotations\": {...}")
-        values = {}
-        for name, value in given.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value):
-                raise PushError(f"annotation {name!r} is {value!r}, not a finite number")
-            values[name] = float(value)
-        return values
-
-    # -- stepping -------------------------------------------------------------
     def step(self, pushes: list[tuple[Session, Utterance]]) -> list[dict | Exception]:
         r"""Step each session by its push: texts embedded in one encoder
         call, the dialogues advanced in one model step
@@ -290,10 +257,10 @@ class Engine:
                 if i not in embedded:
                     continue
                 try:
-                    inputs[TEXT] = vector(TEXT, embedded[i], self.modalities[TEXT],
-                                          "the text encoder's embedding")
-                except PushError as error:
-                    results[i] = error
+                    inputs[TEXT] = push_vector(TEXT, embedded[i], self.modalities[TEXT],
+                                               "the text encoder's embedding")
+                except ValueError as error:
+                    results[i] = PushError(str(error))
                     continue
             ready.append((i, inputs))
         logits, stepped = [], []
@@ -343,32 +310,3 @@ def live_backbone(template: IncrementalCORECT) -> IncrementalCORECT:
     backbone.speakers = []
     backbone._last_turn = {}
     return backbone
-
-
-def vector(modality: str, value: Any, dim: int, what: str) -> Tensor:
-    """:obj:`value` as a finite float32 row :obj:`[1, dim]`.
-
-    Raises:
-        PushError: It is not numeric, has another shape, or holds a NaN or
-            an infinity.
-    """
-    if isinstance(value, (str, bytes, Mapping)):
-        raise PushError(f"{modality!r} {what} are a {type(value).__name__}, not a "
-                        "numeric vector")
-    try:
-        # numpy reads a list of floats several times faster than torch.
-        x = np.asarray(value.cpu() if isinstance(value, Tensor) else value,
-                       dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise PushError(f"{modality!r} {what} are not a numeric vector: {error}") from None
-    if x.ndim == 2 and x.shape[0] == 1:
-        x = x[0]
-    if x.ndim != 1 or x.size != dim:
-        raise PushError(f"{modality!r} {what} have shape {list(x.shape)}; the model "
-                        f"expects a vector of dimension {dim}")
-    finite = np.isfinite(x)
-    if not finite.all():
-        i = int(np.flatnonzero(~finite)[0])
-        raise PushError(f"{modality!r} {what} hold {float(x[i])} at index {i}; values "
-                        "must be finite")
-    return torch.from_numpy(x).view(1, dim)

@@ -228,7 +228,7 @@ def test_an_annotation_reading_builder_streams_exactly():
                                        annotations={"reply_to": float(reply_to[row])}).logits)
             row += 1
     torch.testing.assert_close(torch.stack(live), offline, atol=1e-5, rtol=1e-5)
-    with pytest.raises(ValueError, match=r"reads annotations \['reply_to'\]; pass them"):
+    with pytest.raises(ValueError, match=r"reads annotations \['reply_to'\]; pass them with the push"):
         predictor.push(0, {m: torch.zeros(d) for m, d in model.config.modalities.items()})
     with pytest.raises(ValueError, match="annotation 'reply_to' is 'x', not a number"):
         predictor.push(0, {m: torch.zeros(d) for m, d in model.config.modalities.items()},
@@ -378,7 +378,7 @@ def test_refused_pushes_leave_the_state_unchanged():
             for speaker, row, message in bad_pushes():
                 before = (predictor.turn, predictor.speakers)
                 if message is None:
-                    with pytest.raises(ValueError, match="as features or as text=, not"):
+                    with pytest.raises(ValueError, match="as features or as text, not"):
                         predictor.push(speaker, row, text="hello")
                 else:
                     with pytest.raises((ValueError, TypeError), match=message):
@@ -478,7 +478,7 @@ def test_text_errors_say_what_to_do():
     with pytest.raises(ValueError, match="names no sentence encoder.*text_encoder="):
         unnamed.push("ann", text="hi")
     audio = trained(small_config({"audio": 5}), "causal", {})
-    with pytest.raises(ValueError, match="text= needs a model with a 'text' modality"):
+    with pytest.raises(ValueError, match="text needs a model with a 'text' modality"):
         StreamingPredictor(audio, LABELS, text_encoder=fake_encoder(12)).push("a", text="x")
 
 
