@@ -15,24 +15,24 @@
 Every refused request gets a 4xx whose ``detail`` says why, and leaves its
 session as it was. A session's pushes run in the order they arrive; pushes
 of different sessions are stepped together (:class:`~serving.batcher.Batcher`).
+The routes call the verbs of :class:`Sessions`: in this process
+(:func:`create_app`) or on Ray Serve replicas (:mod:`serving.ray_app`).
 """
 from __future__ import annotations
 
-import asyncio
-import math
 from contextlib import asynccontextmanager
 from importlib.resources import files
-from typing import Any
+from typing import Any, Mapping, Protocol
 
-from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .batcher import Batcher
 from .config import ServeConfig
-from .engine import Engine, PushError, Session
-from .store import SessionStore, TooManySessions, UnknownSession
+from .engine import Engine
+from .sessions import ApiError, LocalSessions
+from .store import SessionStore
 
 API_VERSION = "1"
 
@@ -68,11 +68,6 @@ class SessionOut(BaseModel):
 
 class OpenedOut(BaseModel):
     id: str
-
-
-def _session_out(session: Session) -> dict[str, Any]:
-    return {"id": session.id, "turns": session.turns, "speakers": list(session.speakers),
-            "predictions": session.predictions}
 
 
 def _errors(errors) -> list[dict[str, Any]]:
@@ -125,9 +120,36 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+class Sessions(Protocol):
+    """The verbs the routes call; :class:`~serving.sessions.LocalSessions`
+    in this process, :class:`~serving.ray_app.ReplicaSessions` over Ray Serve
+    replicas. Each answers with plain data or raises
+    :class:`~serving.sessions.ApiError`."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def open(self) -> str: ...
+
+    async def push(self, session_id: str, speaker: str,
+                   features: Mapping[str, Any] | None = None, text: str | None = None,
+                   annotations: Mapping[str, Any] | None = None) -> dict[str, Any]: ...
+
+    async def touch(self, session_id: str) -> None: ...
+
+    async def read(self, session_id: str) -> dict[str, Any]: ...
+
+    async def close(self, session_id: str) -> None: ...
+
+    async def health(self) -> dict[str, Any]: ...
+
+    async def describe(self) -> dict[str, Any]: ...
+
+
 def create_app(engine: Engine, config: ServeConfig = ServeConfig(), *,
                store: SessionStore | None = None) -> FastAPI:
-    r"""The API of a server on :obj:`engine`.
+    r"""The API of a server on :obj:`engine`, its sessions in this process.
 
     Args:
         engine (Engine): The model.
@@ -135,28 +157,27 @@ def create_app(engine: Engine, config: ServeConfig = ServeConfig(), *,
         store (SessionStore, optional): The live sessions; by default one
             with :obj:`config`'s limits and the monotonic clock.
     """
-    if store is None:
-        store = SessionStore(engine, config.max_sessions, config.idle_seconds)
-    batcher: Batcher = Batcher(engine.step, config.max_batch)
+    return create_api(LocalSessions(engine, config, store), config)
 
-    async def sweep() -> None:
-        # Lookups expire sessions too; this frees them when no request comes.
-        while True:
-            await asyncio.sleep(min(store.idle_seconds, 60.0) / 2)
-            store.expire()
 
+def create_api(sessions: Sessions, config: ServeConfig = ServeConfig()) -> FastAPI:
+    r"""The API's routes on :obj:`sessions`.
+
+    Args:
+        sessions (Sessions): Where the sessions live.
+        config (ServeConfig): Limits; the routes enforce :obj:`max_body`.
+    """
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        sweeper = asyncio.create_task(sweep())
+        await sessions.start()
         yield
-        sweeper.cancel()
-        await batcher.stop()
+        await sessions.stop()
 
     app = FastAPI(title="ergraph live emotion recognition", version=API_VERSION,
                   summary="Emotion predictions for live dialogues, one utterance at a "
                           "time, from a causal ergraph checkpoint.",
                   lifespan=lifespan)
-    app.state.engine, app.state.store, app.state.batcher = engine, store, batcher
+    app.state.sessions = sessions
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, error: RequestValidationError) -> JSONResponse:
@@ -164,40 +185,20 @@ def create_app(engine: Engine, config: ServeConfig = ServeConfig(), *,
         # carry back, or megabytes.
         return JSONResponse({"detail": _errors(error.errors())}, status_code=422)
 
-    def lookup(session_id: str) -> Session:
-        try:
-            return store.get(session_id)
-        except UnknownSession as error:
-            raise HTTPException(404, str(error)) from None
+    @app.exception_handler(ApiError)
+    async def refused(request, error: ApiError) -> JSONResponse:
+        return JSONResponse({"detail": error.detail}, status_code=error.status,
+                            headers=error.headers)
 
-    async def push(session: Session, utterance: UtteranceIn) -> dict[str, Any]:
-        """Check and step one push; the session's pushes in arrival order."""
-        session.in_flight += 1
-        try:
-            async with session.lock:
-                if session.closed:  # while this push waited for the one before
-                    raise HTTPException(404, str(UnknownSession(session.id)))
-                try:
-                    checked = engine.prepare(session, utterance.speaker, utterance.features,
-                                             utterance.text, utterance.annotations)
-                    return await batcher.submit((session, checked))
-                except PushError as error:
-                    raise HTTPException(422, str(error)) from None
-                except ImportError as error:
-                    raise HTTPException(501, str(error)) from None
-        finally:
-            session.in_flight -= 1
-            session.last_used = store.clock()
+    async def push(session_id: str, utterance: UtteranceIn) -> dict[str, Any]:
+        return await sessions.push(session_id, utterance.speaker, utterance.features,
+                                   utterance.text, utterance.annotations)
 
     @app.post("/sessions", status_code=201, response_model=OpenedOut,
               responses={503: {"description": "max_sessions are live"}})
     async def open_session() -> dict[str, str]:
         """Open a live dialogue."""
-        try:
-            return {"id": store.open().id}
-        except TooManySessions as error:
-            raise HTTPException(503, str(error),
-                                headers={"Retry-After": str(math.ceil(store.idle_seconds))}) from None
+        return {"id": await sessions.open()}
 
     @app.post("/sessions/{session_id}/utterances", response_model=PredictionOut,
               responses={404: {"description": "no such live session"},
@@ -205,20 +206,17 @@ def create_app(engine: Engine, config: ServeConfig = ServeConfig(), *,
                          422: {"description": "a push the model cannot take"}})
     async def push_utterance(session_id: str, utterance: UtteranceIn) -> dict[str, Any]:
         """Add the next utterance; its predicted emotion."""
-        return await push(lookup(session_id), utterance)
+        return await push(session_id, utterance)
 
     @app.get("/sessions/{session_id}", response_model=SessionOut)
     async def read_session(session_id: str) -> dict[str, Any]:
         """The session's predictions so far."""
-        return _session_out(lookup(session_id))
+        return await sessions.read(session_id)
 
     @app.delete("/sessions/{session_id}", status_code=204)
     async def close_session(session_id: str) -> None:
         """Close the session and free its state."""
-        try:
-            store.close(session_id)
-        except UnknownSession as error:
-            raise HTTPException(404, str(error)) from None
+        await sessions.close(session_id)
 
     @app.websocket("/sessions/{session_id}/stream")
     async def stream(socket: WebSocket, session_id: str) -> None:
@@ -226,9 +224,9 @@ def create_app(engine: Engine, config: ServeConfig = ServeConfig(), *,
         each reply its prediction, or ``{"status": 4xx, "detail": ...}``."""
         await socket.accept()
         try:
-            lookup(session_id)
-        except HTTPException as error:
-            await socket.send_json({"status": error.status_code, "detail": error.detail})
+            await sessions.touch(session_id)
+        except ApiError as error:
+            await socket.send_json({"status": error.status, "detail": error.detail})
             await socket.close(code=4404)
             return
         try:
@@ -247,21 +245,19 @@ def create_app(engine: Engine, config: ServeConfig = ServeConfig(), *,
         except ValidationError as error:
             return {"status": 422, "detail": _errors(error.errors())}
         try:
-            return await push(lookup(session_id), utterance)
-        except HTTPException as error:
-            return {"status": error.status_code, "detail": error.detail}
+            return await push(session_id, utterance)
+        except ApiError as error:
+            return {"status": error.status, "detail": error.detail}
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
         """Liveness, live sessions, and how pushes were batched."""
-        store.expire()
-        return {"status": "ok", "sessions": len(store), "max_sessions": store.max_sessions,
-                "pushes": batcher.items, "model_steps": batcher.calls}
+        return await sessions.health()
 
     @app.get("/model")
     async def model() -> dict[str, Any]:
         """The checkpoint's graph, labels, modalities and version."""
-        return engine.info
+        return await sessions.describe()
 
     page = files("serving").joinpath("page.html").read_text(encoding="utf-8")
 

@@ -1,6 +1,7 @@
 import asyncio
 import json
 import math
+import os
 
 import pytest
 
@@ -87,7 +88,7 @@ def test_interleaved_sessions_predict_what_predict_py_predicts(tiny_run, engine,
             assert answer["latency_ms"] > 0
         assert kept[d.id]["turns"] == len(d)
         assert kept[d.id]["predictions"] == live
-    batcher = app.state.batcher
+    batcher = app.state.sessions.batcher
     assert batcher.items == sum(len(d) for d in dialogues)
     if max_batch == 1:
         assert batcher.calls == batcher.items
@@ -266,9 +267,9 @@ def test_model_health_and_schema(engine, client):
                                                 "params": {"past": 4,
                                                            "self_loops": True}},
                      "version": engine.info["version"], "checkpoint": "checkpoint.pt"}
-    assert client.get("/health").json() == {"status": "ok", "sessions": 0,
-                                            "max_sessions": 1000, "pushes": 0,
-                                            "model_steps": 0}
+    assert client.get("/health").json() == {"status": "ok", "pid": os.getpid(),
+                                            "sessions": 0, "max_sessions": 1000,
+                                            "pushes": 0, "model_steps": 0}
     schema = client.get("/openapi.json").json()
     assert set(schema["paths"]) == {"/sessions", "/sessions/{session_id}",
                                     "/sessions/{session_id}/utterances", "/health", "/model"}
