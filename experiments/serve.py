@@ -11,18 +11,32 @@ pushes are embedded with the sentence encoder the checkpoint names
 (``pip install 'ergraph[text]'``). The server listens on ``host`` (default
 127.0.0.1, this machine only) until Ctrl-C or SIGTERM; exit code 0 then, 2
 on bad arguments.
+
+``backend=ray`` serves the same API from a Ray Serve application
+(``pip install 'ergraph[serve,ray-serve]'``): an ingress and
+``replicas`` session replicas, each with its own copy of the model and
+``threads`` CPUs, a session's pushes always reaching the replica that holds
+it; ``max_sessions`` is per replica. It starts a local Ray instance, or
+joins the cluster at ``ray_address``; see ``docs/serving.md``.
 """
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import torch
 
-from experiments.cli import Arguments, Command, Option, Terminated, main as run_command
+from experiments.cli import (Arguments, Command, Option, Terminated, main as run_command,
+                             raise_terminated)
 from serving import Engine, ServeConfig
 
 INSTALL_HINT = "pip install 'ergraph[serve]'"
+RAY_INSTALL_HINT = "pip install 'ergraph[serve,ray-serve]'"
+BACKENDS = ("local", "ray")
 
 COMMAND = Command(
     prog="serve.py",
@@ -39,7 +53,11 @@ COMMAND = Command(
                "pushes of different sessions stepped together at most"),
         Option("max_body", int, ServeConfig.max_body,
                "bytes of a request body or WebSocket message at most"),
-        Option("threads", int, 1, "torch intra-op threads"),
+        Option("threads", int, 1, "torch intra-op threads (per replica with backend=ray)"),
+        Option("backend", str, "local", "local: this process; ray: Ray Serve replicas"),
+        Option("replicas", int, 2, "backend=ray: session replicas"),
+        Option("ray_address", str | None, None,
+               "backend=ray: a running Ray cluster to join (default: start a local one)"),
     ),
     details=__doc__.split("\n\n", 1)[1])
 
@@ -56,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ServeError(f"threads={args['threads']}: expected a positive integer")
         if not 0 <= args["port"] < 65536:
             raise ServeError(f"port={args['port']}: expected 0..65535")
+        if args["backend"] not in BACKENDS:
+            raise ServeError(f"backend={args['backend']!r}: expected one of "
+                             f"{', '.join(BACKENDS)}")
         try:  # an optional extra: only the server needs it
             import uvicorn
             from serving.app import create_app
@@ -65,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         config = ServeConfig(max_sessions=args["max_sessions"],
                              idle_seconds=args["idle_seconds"],
                              max_batch=args["max_batch"], max_body=args["max_body"])
+        if args["backend"] == "ray":
+            return serve_on_ray(args, config)
         # A push is a chain of small ops: one thread gives the steadiest
         # latency (see stream.py).
         torch.set_num_threads(args["threads"])
@@ -90,6 +113,48 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     return run_command(COMMAND, serve, argv, errors=(ServeError, ImportError, ValueError))
+
+
+def serve_on_ray(args: dict, config: ServeConfig) -> int:
+    """Run the API as a Ray Serve application until Ctrl-C or SIGTERM."""
+    try:
+        import ray
+        from ray import serve
+        from serving.ray_app import APP_NAME, application
+    except ImportError as error:
+        raise ImportError(f"backend=ray needs Ray Serve ({error}): {RAY_INSTALL_HINT}") from None
+    replicas, threads = args["replicas"], args["threads"]
+    if replicas < 1:
+        raise ServeError(f"replicas={replicas}: expected a positive integer")
+    checkpoint = str(Path(args["checkpoint"]).resolve())
+    app = application(checkpoint, config, replicas=replicas, max_turns=args["max_turns"],
+                      threads=threads)
+    cpus = os.cpu_count() or 1
+    if args["ray_address"] is None and replicas * threads > cpus:
+        # Ray would wait for CPUs that never come.
+        raise ServeError(f"replicas={replicas} with threads={threads} reserve "
+                         f"{replicas * threads} CPUs; this machine has {cpus}")
+    cluster = ray.init(address=args["ray_address"], include_dashboard=False)
+    if threading.current_thread() is threading.main_thread():
+        # Ray's driver takes SIGTERM for a crash report and aborts; a
+        # server stops on it.
+        signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        serve.start(http_options={"host": args["host"], "port": args["port"]})
+        serve.run(app, name=APP_NAME, route_prefix="/")
+        print(f"serve.py: {args['checkpoint']} on http://{args['host']}:{args['port']}, "
+              f"{replicas} Ray Serve session replicas (API at /docs, a page to try it "
+              f"at /; Ray at {cluster.address_info['address']})", file=sys.stderr,
+              flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except (KeyboardInterrupt, Terminated):
+            pass
+        serve.shutdown()
+    finally:
+        ray.shutdown()
+    return 0
 
 
 if __name__ == "__main__":

@@ -32,10 +32,12 @@ class SessionStore:
             looking up run).
         clock (Callable[[], float]): Seconds, monotonic.
             (default: :func:`time.monotonic`)
+        id_prefix (str): Starts every session id; names the replica that
+            holds a session when several do. (default: :obj:`""`)
     """
 
     def __init__(self, engine: Engine, max_sessions: int, idle_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, id_prefix: str = "") -> None:
         if max_sessions < 1:
             raise ValueError(f"max_sessions={max_sessions}: expected a positive integer")
         if not idle_seconds > 0:
@@ -44,6 +46,7 @@ class SessionStore:
         self.max_sessions = max_sessions
         self.idle_seconds = idle_seconds
         self.clock = clock
+        self.id_prefix = id_prefix
         self._sessions: dict[str, Session] = {}
 
     def __len__(self) -> int:
@@ -64,9 +67,9 @@ class SessionStore:
                 f"the server holds {len(self._sessions)} live sessions, its "
                 f"max_sessions; close one (DELETE /sessions/ID) or retry once idle "
                 f"ones expire (idle_seconds={self.idle_seconds:g})")
-        session_id = secrets.token_hex(8)
+        session_id = self.id_prefix + secrets.token_hex(8)
         while session_id in self._sessions:
-            session_id = secrets.token_hex(8)
+            session_id = self.id_prefix + secrets.token_hex(8)
         session = self.engine.open(session_id)
         session.last_used = self.clock()
         self._sessions[session_id] = session

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
     (["checkpoint=x.pt", "speed=2"], "unknown key 'speed'"),
     (["checkpoint=x.pt", "threads=0"], "threads=0: expected a positive integer"),
     (["checkpoint=x.pt", "port=70000"], "port=70000: expected 0..65535"),
+    (["checkpoint=x.pt", "backend=gpu"], "backend='gpu': expected one of local, ray"),
 ])
 def test_bad_arguments_exit_2_with_a_message(capsys, args, message):
     assert main(args) == 2
