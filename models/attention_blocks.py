@@ -435,9 +435,13 @@ class StackedBlocks:
         # Dialogue-major batch [K * G, heads, T, head_dim]: keys and values
         # padded to the longest cache; a key padding mask keeps each query
         # to its own dialogue's turns.
-        padded = kv.new_zeros(2, count, groups, heads, longest, head_dim)
+        padded = kv.new_empty(2, count, groups, heads, longest, head_dim)
         for k, cache in enumerate(caches):
             padded[:, k, :, :, :lengths[k]] = cache.transpose(0, 1)
+            if lengths[k] < longest:
+                # Masked out, but a weight of zero times garbage (NaN, inf)
+                # would still reach the output: zero the padding only.
+                padded[:, k, :, :, lengths[k]:] = 0
         mask = None
         if min(lengths) < longest:
             allowed = (torch.arange(longest, device=x.device)
