@@ -32,7 +32,9 @@ def step_dialogues(backbones: Sequence[IncrementalCORECT],
 
     Args:
         backbones (Sequence[IncrementalCORECT]): :obj:`K` distinct live
-            dialogues of one model.
+            dialogues of one model; the first's stacked attention weights
+            serve them all (backbones built from one model's current
+            weights hold the same).
         features (Sequence[Mapping[str, Tensor]]): Per dialogue,
             :obj:`[1, F_m]` per modality.
         speakers (Sequence[int]): Per dialogue, the local speaker id.
