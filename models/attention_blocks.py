@@ -8,7 +8,8 @@ cost more in dispatch than in arithmetic, so :func:`grouped_blocks` runs the
 :obj:`G` blocks of one depth as a single batched computation, with the
 blocks' own parameters stacked on the fly (gradients flow back to each).
 :class:`StackedBlocks` is its incremental form for live inference: the
-newest turn's rows only, with a key/value cache of the earlier ones.
+newest turn's rows only, with a key/value cache of the earlier ones, for
+one live dialogue or for many at once.
 """
 from __future__ import annotations
 
@@ -279,7 +280,8 @@ class StackedBlocks:
     and its cache holds the keys and values of its un-normalised inputs.
     The groups' weights are stacked once, here, so that one batched op
     serves every group: the blocks are a snapshot of the layers' weights
-    when built.
+    when built. :meth:`step_many` steps :obj:`K` dialogues at once, each
+    with its own cache.
 
     Args:
         layers (Sequence[nn.Module]): One layer per group, all of one class
@@ -287,9 +289,10 @@ class StackedBlocks:
         where (str): The layers' name, for messages.
 
     Shapes:
-        - **input:** new rows :math:`(G, 1, D)` and, for cross-attention,
-          the sources' new rows :math:`(G, 1, D)`
-        - **output:** :math:`(G, 1, D)`
+        - **input:** new rows :math:`(G, K, D)` and, for cross-attention,
+          the sources' new rows :math:`(G, K, D)`, one column per dialogue
+          (:math:`K = 1` for :meth:`step`)
+        - **output:** :math:`(G, K, D)`
     """
 
     def __init__(self, layers: Sequence[nn.Module], where: str) -> None:
@@ -372,10 +375,42 @@ class StackedBlocks:
 
     def step(self, x: Tensor, history: History, key: str,
              memory: Tensor | None = None) -> Tensor:
-        """The blocks for the newest row of each group, with the key/value
-        rows of earlier turns read from (and this turn's written to)
-        :obj:`history` under :obj:`key`."""
-        groups, _, dim = x.shape
+        """The blocks for the newest row of each group of one dialogue:
+        :meth:`step_many` of that one dialogue.
+
+        Args:
+            x (Tensor): New rows :math:`(G, 1, D)`.
+            history (History): The dialogue's caches.
+            key (str): The cache's name.
+            memory (Tensor, optional): The sources' new rows :math:`(G, 1, D)`
+                for cross-attention; None for self-attention.
+        """
+        return self.step_many(x, [history], key, memory)
+
+    def step_many(self, x: Tensor, histories: Sequence[History], key: str,
+                  memory: Tensor | None = None) -> Tensor:
+        r"""The blocks for the newest row of each group of :obj:`K`
+        dialogues at once, each reading the key/value rows of its own
+        earlier turns from (and writing this turn's to) its
+        :class:`~models.history.History` under :obj:`key`. The dialogues'
+        caches, of different lengths, are padded to the longest and the
+        padding masked out of the attention, so each row equals what
+        :meth:`step` gives for its dialogue alone (to float32 rounding).
+
+        Args:
+            x (Tensor): New rows :math:`(G, K, D)`, dialogue :obj:`k` in
+                column :obj:`k`.
+            histories (Sequence[History]): The :obj:`K` dialogues' caches.
+            key (str): The cache's name.
+            memory (Tensor, optional): The sources' new rows :math:`(G, K, D)`
+                for cross-attention; None for self-attention.
+
+        Shapes:
+            - **output:** :math:`(G, K, D)`
+        """
+        groups, count, dim = x.shape
+        if count != len(histories):
+            raise ValueError(f"{count} rows per group for {len(histories)} dialogues")
         heads = self.heads
         head_dim = dim // heads
         query = self._normalise(x) if self.norm_first else x
@@ -385,12 +420,43 @@ class StackedBlocks:
         else:
             qkv = self._apply(query, self.qkv)
             q, kv = qkv[..., :dim], qkv[..., dim:]
-        # Turns on the second-last axis, [G, 2, heads, T, head_dim], the
-        # layout attention reads without a copy.
-        cache = history.put(key, kv.reshape(groups, 2, heads, head_dim), dim=3)
+        kv = kv.view(groups, count, 2, heads, head_dim)
+        # Each dialogue's cache keeps turns on the second-last axis,
+        # [G, 2, heads, T, head_dim], the layout attention reads without a
+        # copy.
+        caches = [history.put(key, kv[:, k], dim=3) for k, history in enumerate(histories)]
+        q = q.view(groups, count, heads, head_dim)
+        if count == 1:
+            attended = F.scaled_dot_product_attention(
+                q.reshape(groups, heads, 1, head_dim), caches[0][:, 0], caches[0][:, 1])
+            return self._finish(x, attended.view(groups, 1, dim))
+        lengths = [cache.size(3) for cache in caches]
+        longest = max(lengths)
+        # Dialogue-major batch [K * G, heads, T, head_dim]: keys and values
+        # padded to the longest cache; a key padding mask keeps each query
+        # to its own dialogue's turns.
+        padded = kv.new_empty(2, count, groups, heads, longest, head_dim)
+        for k, cache in enumerate(caches):
+            padded[:, k, :, :, :lengths[k]] = cache.transpose(0, 1)
+            if lengths[k] < longest:
+                # Masked out, but a weight of zero times garbage (NaN, inf)
+                # would still reach the output: zero the padding only.
+                padded[:, k, :, :, lengths[k]:] = 0
+        mask = None
+        if min(lengths) < longest:
+            allowed = (torch.arange(longest, device=x.device)
+                       < torch.tensor(lengths, device=x.device).unsqueeze(1))  # [K, T]
+            mask = allowed.repeat_interleave(groups, 0).view(count * groups, 1, 1, longest)
         attended = F.scaled_dot_product_attention(
-            q.reshape(groups, heads, 1, head_dim), cache[:, 0], cache[:, 1])
-        x = x + self._apply(attended.view(groups, 1, dim), self.out)
+            q.transpose(0, 1).reshape(count * groups, heads, 1, head_dim),
+            padded[0].view(count * groups, heads, longest, head_dim),
+            padded[1].view(count * groups, heads, longest, head_dim), attn_mask=mask)
+        return self._finish(x, attended.view(count, groups, dim).transpose(0, 1))
+
+    def _finish(self, x: Tensor, attended: Tensor) -> Tensor:
+        """The rest of the blocks after attention: the output projection,
+        the residual sums and the feed-forward layer, on :math:`(G, K, D)`."""
+        x = x + self._apply(attended, self.out)
         if not self.norm_first:
             x = self._normalise(x, self.norm_attended)
             h = self.activation(self._apply(x, self.ff_in))

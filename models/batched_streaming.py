@@ -1,13 +1,15 @@
 """One step of many live dialogues at once.
 
 :func:`step_dialogues` advances several :class:`~models.incremental.IncrementalCORECT`
-backbones of one model by one utterance each. What only looks at a
-dialogue's own past (the sequence encoders and GRUs with their caches, the
-graph's edges, P-CM) runs per dialogue as
-:meth:`IncrementalCORECT.step` runs it; the two RT-GCN layers, where a
-push spends most of its time, and the classifier run once for all the
-dialogues: their new nodes are the targets, each dialogue's cached tail
-the sources, the edges renumbered into one graph of disjoint parts.
+backbones of one model by one utterance each, every layer once for all of
+them. The encoders and P-CM take the new rows stacked, each dialogue's
+key/value cache padded to the longest and masked, GRU states stacked
+(:func:`~models.incremental.encode_next`,
+:meth:`~models.crossmodal.IncrementalCrossModal.step_many`); the two
+RT-GCN layers take the new nodes as targets and each dialogue's cached
+tail as sources, the edges renumbered into one graph of disjoint parts.
+Only the graph's edges, which depend on each dialogue's own speakers and
+content, are built dialogue by dialogue.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from .incremental import IncrementalCORECT
+from .incremental import IncrementalCORECT, encode_next
 from .rtgcn import attention_rows, relational_rows
 
 
@@ -30,7 +32,9 @@ def step_dialogues(backbones: Sequence[IncrementalCORECT],
 
     Args:
         backbones (Sequence[IncrementalCORECT]): :obj:`K` distinct live
-            dialogues of one model.
+            dialogues of one model; the first's stacked attention weights
+            serve them all (backbones built from one model's current
+            weights hold the same).
         features (Sequence[Mapping[str, Tensor]]): Per dialogue,
             :obj:`[1, F_m]` per modality.
         speakers (Sequence[int]): Per dialogue, the local speaker id.
@@ -48,29 +52,26 @@ def step_dialogues(backbones: Sequence[IncrementalCORECT],
     if len({id(b.history) for b in backbones}) != len(backbones):
         raise ValueError("step_dialogues steps each dialogue once")
     weight = model.speaker_embedding.weight
-    states, graphs, parts = [], [], []
-    for backbone, x, speaker, values in zip(backbones, features, speakers, annotations):
-        x = {m: v if v.device == weight.device else v.to(weight.device)
-             for m, v in x.items()}
-        spoken = weight[speaker:speaker + 1]
-        state = {m: backbone._encode(m, x[m], speaker) + spoken for m in model.modalities}
-        states.append(state)
-        if model.rtgcn is not None:
+    features = [{m: v if v.device == weight.device else v.to(weight.device)
+                 for m, v in x.items()} for x in features]
+    states = encode_next(backbones, features, speakers)  # per modality [K, H]
+    if model.rtgcn is not None:
+        graphs = []
+        for k, (backbone, x, speaker, values) in enumerate(
+                zip(backbones, features, speakers, annotations)):
             t = backbone.history.length
             start = 0 if backbone.horizon is None else max(0, t - backbone.horizon)
-            content = backbone._content(start, x, state, values or {})
-            edges = backbone._local_edges(start, speaker, weight.device, content)
-            graphs.append((start, edges))
-    if model.rtgcn is not None:
-        graph = _rtgcn_rows(backbones, states, graphs)  # [K, M * heads * H]
-    rows = []
-    for k, (backbone, state) in enumerate(zip(backbones, states)):
-        parts = [graph[k:k + 1] if model.rtgcn is not None
-                 else torch.cat([state[m] for m in model.modalities], -1)]
-        if backbone._crossmodal is not None:
-            parts.append(backbone._crossmodal.step(state, backbone.history))
-        rows.append(torch.cat(parts, -1))
-    logits = model.classifier(torch.cat(rows))
+            own = {m: state[k:k + 1] for m, state in states.items()}
+            content = backbone._content(start, x, own, values or {})
+            graphs.append((start, backbone._local_edges(start, speaker, weight.device,
+                                                        content)))
+        parts = [_rtgcn_rows(backbones, states, graphs)]  # [K, M * heads * H]
+    else:
+        parts = [torch.cat([states[m] for m in model.modalities], -1)]
+    crossmodal = backbones[0]._crossmodal
+    if crossmodal is not None:
+        parts.append(crossmodal.step_many(states, [b.history for b in backbones]))
+    logits = model.classifier(torch.cat(parts, -1))
     for backbone, speaker in zip(backbones, speakers):
         backbone.history.commit()
         backbone._last_turn[speaker] = len(backbone.speakers)
@@ -78,14 +79,15 @@ def step_dialogues(backbones: Sequence[IncrementalCORECT],
     return logits
 
 
-def _rtgcn_rows(backbones: Sequence[IncrementalCORECT], states: list[dict[str, Tensor]],
+def _rtgcn_rows(backbones: Sequence[IncrementalCORECT], states: dict[str, Tensor],
                 graphs: list[tuple[int, tuple[Tensor, ...]]]) -> Tensor:
     """:meth:`~models.rtgcn.RTGCN.step` for every dialogue's new nodes at
     once: each dialogue's sources shifted past the earlier dialogues'."""
     model = backbones[0].model
     rtgcn, modalities = model.rtgcn, model.modalities
     count = len(modalities)
-    new = [torch.cat([state[m] for m in modalities]) for state in states]  # [M, H] each
+    # Each dialogue's new nodes [M, H], modality-major like the graph.
+    new = list(torch.stack([states[m] for m in modalities], 1).unbind(0))
 
     def tails(key: str, rows: list[Tensor]) -> list[Tensor]:
         # Turns start..now of every modality, modality-major like the graph.

@@ -3,6 +3,7 @@ turn at a time."""
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -130,7 +131,8 @@ class IncrementalCrossModal:
     evaluation: each depth's blocks of every pair (then of every target)
     run side by side on the newest turn's rows, with key/value caches of
     the earlier turns, as :meth:`PairwiseCrossModal.forward` runs them as
-    one batched computation.
+    one batched computation; :meth:`step_many` steps many live dialogues
+    so at once.
 
     The weights are stacked once, when built (see
     :class:`~models.attention_blocks.StackedBlocks`): build a new one after
@@ -140,8 +142,9 @@ class IncrementalCrossModal:
         crossmodal (PairwiseCrossModal): The module, in eval mode.
 
     Shapes:
-        - **input:** per modality the new turn's states :math:`(1, H)`
-        - **output:** :math:`(1, M (M - 1) H)`
+        - **input:** per modality the new turns' states :math:`(K, H)`, one
+          row per dialogue (:math:`K = 1` for :meth:`step`)
+        - **output:** :math:`(K, M (M - 1) H)`
     """
 
     def __init__(self, crossmodal: PairwiseCrossModal) -> None:
@@ -162,16 +165,39 @@ class IncrementalCrossModal:
                                for i in range(crossmodal.self_layers)]
 
     def step(self, states: dict[str, Tensor], history: History) -> Tensor:
-        """The new turn's P-CM output; turn :obj:`history.length` is the new one."""
+        """The new turn's P-CM output for one dialogue (:meth:`step_many`
+        of that one); turn :obj:`history.length` is the new one.
+
+        Args:
+            states (dict[str, Tensor]): Per modality the new turn's states
+                :math:`(1, H)`.
+            history (History): The dialogue's caches.
+        """
+        return self.step_many(states, [history])
+
+    def step_many(self, states: dict[str, Tensor], histories: Sequence[History]) -> Tensor:
+        """The new turn's P-CM output of :obj:`K` dialogues at once, each
+        attending over its own cached turns (see
+        :meth:`~models.attention_blocks.StackedBlocks.step_many`).
+
+        Args:
+            states (dict[str, Tensor]): Per modality the new turns' states
+                :math:`(K, H)`, one row per dialogue.
+            histories (Sequence[History]): The :obj:`K` dialogues' caches.
+
+        Shapes:
+            - **output:** :math:`(K, M (M - 1) H)`
+        """
         crossmodal = self.crossmodal
         pairs = crossmodal.pairs
-        h = torch.stack([states[dst] for _, dst in pairs])  # [P, 1, H]
+        h = torch.stack([states[dst] for _, dst in pairs])  # [P, K, H]
         memory = torch.stack([states[src] for src, _ in pairs])
         if crossmodal.cross_scale != 1.0:
             h, memory = h * crossmodal.cross_scale, memory * crossmodal.cross_scale
         for i, blocks in enumerate(self.cross):
-            h = blocks.step(h, history, f"cross/{i}", memory)
+            h = blocks.step_many(h, histories, f"cross/{i}", memory)
         h = crossmodal.end_cross(h)
         for i, blocks in enumerate(self.self_attention):
-            h = blocks.step(h, history, f"self/{i}")
-        return crossmodal.end_self(h).reshape(1, -1)
+            h = blocks.step_many(h, histories, f"self/{i}")
+        # [M, K, (M-1) H] -> per dialogue its targets side by side, as forward.
+        return crossmodal.end_self(h).transpose(0, 1).reshape(len(histories), -1)

@@ -3,6 +3,7 @@ with the sequence encoders' incremental forms for live inference."""
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -106,7 +107,8 @@ class IncrementalSequenceEncoder:
     r"""A :class:`SequenceEncoder` under a causal mask, stepped one turn at
     a time at evaluation: the newest turn's row only, each transformer
     layer (pre- or post-norm) reading a key/value cache of the earlier
-    turns.
+    turns; for one live dialogue (:meth:`step`) or for many at once
+    (:meth:`step_many`).
 
     The layers' weights are stacked once, when built (see
     :class:`~models.attention_blocks.StackedBlocks`): build a new one after
@@ -117,8 +119,9 @@ class IncrementalSequenceEncoder:
         where (str): Its name, for messages.
 
     Shapes:
-        - **input:** the new turn's features :math:`(1, F)`
-        - **output:** :math:`(1, H)`
+        - **input:** the new turns' features :math:`(K, F)`, one row per
+          dialogue (:math:`K = 1` for :meth:`step`)
+        - **output:** :math:`(K, H)`
     """
 
     def __init__(self, encoder: SequenceEncoder, where: str) -> None:
@@ -132,25 +135,52 @@ class IncrementalSequenceEncoder:
         self._positions: Tensor | None = None
 
     def step(self, x: Tensor, history: History, key: str) -> Tensor:
-        """The new turn's output; turn :obj:`history.length` is the new one."""
+        """The new turn's output for one dialogue (:meth:`step_many` of
+        that one); turn :obj:`history.length` is the new one.
+
+        Args:
+            x (Tensor): The new turn's features :math:`(1, F)`.
+            history (History): The dialogue's caches.
+            key (str): The caches' name prefix.
+        """
+        return self.step_many(x, [history], key)
+
+    def step_many(self, x: Tensor, histories: Sequence[History], key: str) -> Tensor:
+        """The new turn's output of :obj:`K` dialogues at once, each at its
+        own turn (:obj:`history.length`) and reading its own caches (see
+        :meth:`~models.attention_blocks.StackedBlocks.step_many`).
+
+        Args:
+            x (Tensor): The new turns' features :math:`(K, F)`, one row per
+                dialogue.
+            histories (Sequence[History]): The :obj:`K` dialogues' caches.
+            key (str): The caches' name prefix.
+
+        Shapes:
+            - **output:** :math:`(K, H)`
+        """
         encoder = self.encoder
         h = encoder.project(x)
         if encoder.positions:
-            h = h + self._position(history.length, h.size(-1), h.device)
-        h = h.unsqueeze(0)
+            h = h + self._positions_at([history.length for history in histories],
+                                       h.size(-1), h.device)
+        h = h.unsqueeze(0)  # one group, the dialogues side by side: [1, K, D]
         for i, blocks in enumerate(self.blocks):
-            h = blocks.step(h, history, f"{key}/{i}")
+            h = blocks.step_many(h, histories, f"{key}/{i}")
         return encoder.norm(encoder.output(h[0]))
 
-    def _position(self, turn: int, dim: int, device: torch.device) -> Tensor:
-        """Sinusoidal encoding :obj:`[1, dim]` of :obj:`turn`, from a table
-        that doubles when outgrown (the same values as computing each row
-        on its own: the encoding is elementwise)."""
+    def _positions_at(self, turns: list[int], dim: int, device: torch.device) -> Tensor:
+        """Sinusoidal encodings :obj:`[len(turns), dim]` of :obj:`turns`, from
+        a table that doubles when outgrown (the same values as computing
+        each row on its own: the encoding is elementwise)."""
         table = self._positions
-        if table is None or table.size(0) <= turn or table.size(1) != dim:
-            table = sinusoidal_positions(torch.arange(max(64, 2 * turn), device=device), dim)
+        last = max(turns)
+        if table is None or table.size(0) <= last or table.size(1) != dim:
+            table = sinusoidal_positions(torch.arange(max(64, 2 * last), device=device), dim)
             self._positions = table
-        return table[turn:turn + 1]
+        if len(turns) == 1:
+            return table[turns[0]:turns[0] + 1]
+        return table[torch.tensor(turns, device=table.device)]
 
 
 class GRUEncoder(nn.Module):
@@ -212,15 +242,25 @@ class GRUEncoder(nn.Module):
         return out
 
     def step(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:
-        r"""One forward step at evaluation: the output for the features
-        :obj:`x` :math:`(1, F)` after the hidden :obj:`state`
-        :math:`(L, H)` (:obj:`None` starts afresh), and the new state.
-        Running it turn by turn equals :meth:`forward` of a forward-only
-        GRU."""
+        r"""One forward step at evaluation of :obj:`K` independent sequences
+        (dialogues, or speakers' turns), one new row each: the outputs for
+        the features :obj:`x` after the hidden :obj:`state`, and the new
+        state. Running it turn by turn equals :meth:`forward` of a
+        forward-only GRU.
+
+        Args:
+            x (Tensor): The new rows' features :math:`(K, F)`.
+            state (Tensor, optional): The hidden states they follow,
+                :math:`(L, K, H)`; :obj:`None` starts every sequence afresh
+                (a zero state, as ``nn.GRU``'s default).
+
+        Returns:
+            The outputs :math:`(K, H)` and the new state :math:`(L, K, H)`.
+        """
         if self.bidirectional:
             raise ValueError("a bidirectional GRU reads later turns and cannot step")
-        out, state = self.gru(self.norm(x).unsqueeze(0), state)
-        return out[0], state
+        out, state = self.gru(self.norm(x).unsqueeze(1), state)
+        return out[:, 0], state
 
 
 class MLPEncoder(nn.Module):

@@ -10,10 +10,15 @@ the state of its speaker's last turn), P-CM steps every pair side by side
 its two layers for the new utterance's nodes only
 (:meth:`~models.rtgcn.RTGCN.step`). On a causal graph no earlier output can
 change, so the logits equal those of the whole dialogue run offline.
+
+The encoders and P-CM step one dialogue as the case :math:`K = 1` of
+stepping :obj:`K` at once (:func:`encode_next`,
+:meth:`~models.crossmodal.IncrementalCrossModal.step_many`), which
+:func:`~models.batched_streaming.step_dialogues` runs for many.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -125,11 +130,9 @@ class IncrementalCORECT:
         # model's dropout calls are skipped.
         model = self.model
         weight = model.speaker_embedding.weight
-        spoken = weight[speaker:speaker + 1]
         features = {m: x if x.device == weight.device else x.to(weight.device)
                     for m, x in features.items()}
-        states = {m: self._encode(m, features[m], speaker) + spoken
-                  for m in model.modalities}
+        states = encode_next([self], [features], [speaker])
         parts = [self._graph(features, states, speaker, annotations or {})
                  if model.rtgcn is not None
                  else torch.cat([states[m] for m in model.modalities], -1)]
@@ -141,30 +144,29 @@ class IncrementalCORECT:
         self.speakers.append(speaker)
         return logits
 
-    def _encode(self, modality: str, x: Tensor, speaker: int) -> Tensor:
-        encoder = self.model.encoders[modality]
-        if isinstance(encoder, GRUEncoder):
-            t = self.history.length
-            h = self._recur(f"gru/{modality}", encoder, x, t - 1 if t else None)
-        elif modality in self._sequence:
-            h = self._sequence[modality].step(x, self.history, f"sequence/{modality}")
-        else:
-            return encoder(x)
-        speaker_encoders = self.model.speaker_encoders
-        if speaker_encoders is not None:
-            h = h + self._recur(f"speaker_gru/{modality}", speaker_encoders[modality], x,
-                                self._last_turn.get(speaker))
-        return h
+    def _encode(self, speaker: int) -> dict[str, Tensor | None]:
+        """This dialogue's part in encoding its next utterance
+        (:func:`encode_next`): the hidden state :obj:`[L, 1, H]` each of
+        its GRUs resumes from, by cache key. A dialogue GRU resumes from
+        the previous turn's state, a speaker GRU from the state of the
+        speaker's previous turn; :obj:`None` starts afresh. States are
+        kept per turn so that a failed step does not advance them.
 
-    def _recur(self, key: str, encoder: GRUEncoder, x: Tensor, after: int | None) -> Tensor:
-        """One GRU step from the state turn :obj:`after` left under
-        :obj:`key` (the previous turn for a dialogue GRU, the speaker's
-        previous turn for a speaker GRU; :obj:`None` starts afresh). States
-        are kept per turn so that a failed step does not advance them."""
-        previous = None if after is None else self.history.rows[key][after]
-        out, state = encoder.step(x, previous)
-        self.history.put(key, state)
-        return out
+        Args:
+            speaker (int): The next utterance's local speaker id.
+        """
+        model, rows = self.model, self.history.rows
+        t = self.history.length
+        resume: dict[str, Tensor | None] = {}
+        for m, encoder in model.encoders.items():
+            recurrent = isinstance(encoder, GRUEncoder)
+            if recurrent:
+                resume[f"gru/{m}"] = rows[f"gru/{m}"][t - 1] if t else None
+            if model.speaker_encoders is not None and (recurrent or m in self._sequence):
+                after = self._last_turn.get(speaker)
+                resume[f"speaker_gru/{m}"] = (None if after is None
+                                              else rows[f"speaker_gru/{m}"][after])
+        return resume
 
     def _content(self, start: int, features: dict[str, Tensor], states: dict[str, Tensor],
                  annotations: Mapping[str, float]) -> dict[str, dict[str, Tensor]]:
@@ -223,3 +225,65 @@ class IncrementalCORECT:
                                   content)
         new = torch.cat([states[m] for m in model.modalities])  # [M, H]
         return model.rtgcn.step(new, self.history, start, *edges)
+
+
+def encode_next(backbones: Sequence[IncrementalCORECT], features: Sequence[Mapping[str, Tensor]],
+                speakers: Sequence[int]) -> dict[str, Tensor]:
+    r"""Each dialogue's next utterance through the model's encoders, plus
+    its speaker's embedding, for :obj:`K` live dialogues of one model at
+    once: a GRU steps all the dialogues' states stacked, a sequence
+    encoder attends over each dialogue's own cached turns
+    (:meth:`~models.encoders.IncrementalSequenceEncoder.step_many`), an MLP
+    encodes the rows together. Each row equals what the dialogue's
+    backbone gives alone (to float32 rounding); the new turn's rows are
+    written to every dialogue's :class:`~models.history.History`,
+    uncommitted.
+
+    Args:
+        backbones (Sequence[IncrementalCORECT]): :obj:`K` distinct live
+            dialogues of one model.
+        features (Sequence[Mapping[str, Tensor]]): Per dialogue,
+            :obj:`[1, F_m]` per modality, on the model's device.
+        speakers (Sequence[int]): Per dialogue, the local speaker id.
+
+    Shapes:
+        - **output:** per modality :math:`(K, H)`
+    """
+    first = backbones[0]
+    model = first.model
+    weight = model.speaker_embedding.weight
+    resume = [b._encode(speaker) for b, speaker in zip(backbones, speakers)]
+    histories = [b.history for b in backbones]
+    spoken = weight[torch.tensor(list(speakers), device=weight.device)]
+    states = {}
+    for m in model.modalities:
+        x = torch.cat([row[m] for row in features])
+        encoder = model.encoders[m]
+        if isinstance(encoder, GRUEncoder):
+            h = _recur(f"gru/{m}", encoder, x, resume, histories)
+        elif m in first._sequence:
+            h = first._sequence[m].step_many(x, histories, f"sequence/{m}")
+        else:
+            states[m] = encoder(x) + spoken
+            continue
+        if model.speaker_encoders is not None:
+            h = h + _recur(f"speaker_gru/{m}", model.speaker_encoders[m], x, resume, histories)
+        states[m] = h + spoken
+    return states
+
+
+def _recur(key: str, encoder: GRUEncoder, x: Tensor, resume: list[dict[str, Tensor | None]],
+           histories: list[History]) -> Tensor:
+    """One GRU step of every dialogue from the state it resumes from under
+    :obj:`key` (a dialogue starting afresh from zeros, ``nn.GRU``'s own
+    start), the new states written to each dialogue's history."""
+    previous = [r[key] for r in resume]
+    state = None
+    started = [p for p in previous if p is not None]
+    if started:
+        zero = started[0].new_zeros(started[0].shape)
+        state = torch.cat([zero if p is None else p for p in previous], 1)  # [L, K, H]
+    out, state = encoder.step(x, state)
+    for k, history in enumerate(histories):
+        history.put(key, state[:, k:k + 1])
+    return out

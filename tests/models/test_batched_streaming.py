@@ -9,6 +9,24 @@ from .test_corect import DIMS, small_config
 from .test_streaming import CAUSAL, CONTENT, one_thread, random_dialogues, trained  # noqa: F401
 
 GRAPHS = CAUSAL[:5] + CONTENT
+# Encoders with per-dialogue state, all with P-CM over three modalities:
+# transformers (pre-norm with positions, and CORECT's post-norm ones in the
+# feature width), GRUs, and speaker GRUs beside either.
+ENCODERS = {
+    "transformer": dict(sequence_modalities=("text", "audio")),
+    "corect_paper": dict(sequence_width="input", sequence_layers=2, sequence_norm_first=False,
+                         sequence_positions=False, sequence_output_norm=False,
+                         input_norm=False, mlp_output_relu=True, crossmodal_ff=4,
+                         crossmodal_shared_norm=True, crossmodal_final_norm=True,
+                         crossmodal_scale=True),
+    "gru": dict(sequence_encoder="gru", sequence_layers=2,
+                sequence_modalities=("text", "audio")),
+    "speaker_gru": dict(speaker_gru=True),
+    "gru+speaker_gru": dict(sequence_encoder="gru", speaker_gru=True),
+}
+# Turns already seen by each dialogue of one batched step: a fresh one
+# beside one 40 turns in, two of one length, and lengths in between.
+PREFIXES = [0, 40, 7, 40, 1]
 
 
 def lockstep(model, lengths, seed=0):
@@ -85,3 +103,129 @@ def test_one_model_and_distinct_dialogues_only():
         step_dialogues([one, IncrementalCORECT(other)], [x, x], [0, 0], [{}, {}])
     with pytest.raises(ValueError, match="at least one dialogue"):
         step_dialogues([], [], [], [])
+
+
+def committed(backbone):
+    """A dialogue's state: its committed cache rows (a copy; none before its
+    first turn, whatever buffers a failed call left) and turns."""
+    t = backbone.length
+
+    def turns(key, buffer):
+        # The turn axis of each cache: attention keys/values keep it
+        # second-last, RT-GCN's nodes on axis 1, the rest first.
+        axis = (buffer.dim() - 2 if key.startswith(("sequence/", "cross/", "self/"))
+                else 1 if key.startswith("graph/") else 0)
+        return buffer.narrow(axis, 0, t).clone()
+
+    rows = {key: turns(key, buffer) for key, buffer in backbone.history.rows.items() if t}
+    return rows, t, list(backbone.speakers), dict(backbone._last_turn)
+
+
+def assert_same_state(mine, theirs, exact=False):
+    (rows, *turns), (their_rows, *their_turns) = committed(mine), committed(theirs)
+    assert turns == their_turns
+    assert sorted(rows) == sorted(their_rows)
+    for key, value in rows.items():
+        if exact:
+            assert torch.equal(value, their_rows[key]), key
+        else:
+            torch.testing.assert_close(value, their_rows[key], atol=1e-5, rtol=1e-5,
+                                       msg=lambda m, key=key: f"{key}: {m}")
+
+
+def at_prefixes(model, prefixes, seed=0):
+    """Per dialogue its rows, and two backbones stepped alone through its
+    first :obj:`prefixes[k]` turns: the one to step together, the other alone."""
+    dialogues, _, _ = random_dialogues([n + 2 for n in prefixes], model.config.modalities,
+                                       seed, speakers=model.config.max_speakers)
+    pairs = []
+    with torch.no_grad():
+        for (features, speakers), n in zip(dialogues, prefixes):
+            pair = (IncrementalCORECT(model), IncrementalCORECT(model))
+            for backbone in pair:
+                for t in range(n):
+                    backbone.step({m: x[t:t + 1] for m, x in features.items()}, speakers[t])
+            pairs.append(pair)
+    return dialogues, pairs
+
+
+def row(dialogue, t):
+    features, speakers = dialogue
+    return {m: x[t:t + 1] for m, x in features.items()}, speakers[t]
+
+
+@pytest.mark.parametrize("config", ENCODERS.values(), ids=ENCODERS.keys())
+def test_encoders_and_crossmodal_step_together_at_different_lengths(config):
+    # Seed 1: at seed 0 the GRU model's ReLUs die and every logit is one row.
+    model = trained(small_config(DIMS, **config), "causal", {}, seed=1)
+    assert model.crossmodal is not None
+    dialogues, pairs = at_prefixes(model, PREFIXES)
+    assert [together.length for together, _ in pairs] == PREFIXES
+    with torch.no_grad():
+        pushes = [row(d, n) for d, n in zip(dialogues, PREFIXES)]
+        logits = step_dialogues([together for together, _ in pairs], [x for x, _ in pushes],
+                                [s for _, s in pushes], [{} for _ in pairs])
+        alone = torch.stack([mine.step(x, s) for (_, mine), (x, s) in zip(pairs, pushes)])
+        torch.testing.assert_close(logits, alone, atol=1e-5, rtol=1e-5)
+        assert alone.std(0).min() > 1e-4  # a collapsed model would match anything
+        # Every dialogue's caches are as its solo step left them.
+        assert [together.length for together, _ in pairs] == [n + 1 for n in PREFIXES]
+        for together, mine in pairs:
+            assert_same_state(together, mine)
+        # And each steps on alone from there as the one that stepped alone.
+        for (together, mine), d, n in zip(pairs, dialogues, PREFIXES):
+            x, s = row(d, n + 1)
+            torch.testing.assert_close(together.step(x, s), mine.step(x, s),
+                                       atol=1e-5, rtol=1e-5)
+            assert_same_state(together, mine)
+
+
+@pytest.mark.parametrize("config", [ENCODERS["transformer"], ENCODERS["gru+speaker_gru"]],
+                         ids=["transformer", "gru+speaker_gru"])
+def test_staggered_dialogues_with_stateful_encoders_step_together_as_alone(config):
+    model = trained(small_config(DIMS, **config), "causal", {"past": None})
+    together, alone = lockstep(model, [3, 41, 1, 20], seed=2)
+    for mine, theirs in zip(together, alone):
+        torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=1e-5)
+
+
+def test_one_dialogue_steps_as_its_backbone_does():
+    model = trained(small_config(DIMS, **ENCODERS["speaker_gru"]), "causal", {})
+    dialogues, pairs = at_prefixes(model, [5])
+    (together, mine), = pairs
+    x, s = row(dialogues[0], 5)
+    with torch.no_grad():
+        torch.testing.assert_close(step_dialogues([together], [x], [s], [{}])[0],
+                                   mine.step(x, s), atol=0, rtol=0)
+    assert_same_state(together, mine, exact=True)
+
+
+@pytest.mark.parametrize("fault", ["visual shape", "classifier"])
+def test_a_failed_call_leaves_every_cache_as_it_was(fault, monkeypatch):
+    model = trained(small_config(DIMS, **ENCODERS["speaker_gru"]), "causal", {})
+    dialogues, pairs = at_prefixes(model, [0, 12, 3])
+    before = [committed(together) for together, _ in pairs]
+    pushes = [row(d, n) for d, n in zip(dialogues, [0, 12, 3])]
+    features = [x for x, _ in pushes]
+    if fault == "visual shape":
+        # The last modality, so that the text encoder has written its rows.
+        features[1] = {**features[1], "visual": torch.randn(1, DIMS["visual"] + 1)}
+    with torch.no_grad(), monkeypatch.context() as patch:
+        if fault == "classifier":  # after every cache has its new rows
+            def fail(*args):
+                raise RuntimeError("a fault in the classifier")
+            patch.setattr(model.classifier, "forward", fail)
+        with pytest.raises(RuntimeError):
+            step_dialogues([together for together, _ in pairs], features,
+                           [s for _, s in pushes], [{} for _ in pairs])
+    for (together, mine), (rows, *turns) in zip(pairs, before):
+        after_rows, *after_turns = committed(together)
+        assert after_turns == turns
+        assert sorted(after_rows) == sorted(rows)
+        assert all(torch.equal(after_rows[key], rows[key]) for key in rows)
+        assert_same_state(together, mine, exact=True)
+    with torch.no_grad():
+        logits = step_dialogues([together for together, _ in pairs], [x for x, _ in pushes],
+                                [s for _, s in pushes], [{} for _ in pairs])
+        alone = torch.stack([mine.step(x, s) for (_, mine), (x, s) in zip(pairs, pushes)])
+    torch.testing.assert_close(logits, alone, atol=1e-5, rtol=1e-5)
