@@ -120,7 +120,8 @@ class LocalSessions:
         Raises:
             ApiError: 404 for no such session, 422 for a push the model
                 cannot take (the session unchanged), 501 for text without
-                ``ergraph[text]``.
+                ``ergraph[text]``, 500 when the encoder or the model fails
+                (the session unchanged too).
         """
         session = self._lookup(session_id)
         session.in_flight += 1
@@ -136,6 +137,12 @@ class LocalSessions:
                     raise ApiError(422, str(error)) from None
                 except ImportError as error:
                     raise ApiError(501, str(error)) from None
+                except Exception as error:  # noqa: BLE001 - the server's failure, said
+                    # The text encoder or the model failed on a push that
+                    # passed every check; the step committed nothing.
+                    raise ApiError(500, f"the server could not step this push "
+                                        f"({type(error).__name__}: {error}); the session "
+                                        "is as it was") from error
         finally:
             session.in_flight -= 1
             session.last_used = self.store.clock()

@@ -4,6 +4,10 @@ import math
 import os
 
 import pytest
+import torch
+
+from models import CORECT, ModelConfig
+from registry import EdgeBuilderRegistry
 
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
@@ -14,6 +18,7 @@ from serving import Engine, ServeConfig, SessionStore  # noqa: E402
 from serving.app import create_app  # noqa: E402
 
 from .conftest import SPLITS  # noqa: E402
+from .test_engine import CountingEncoder  # noqa: E402
 
 
 class Clock:
@@ -366,3 +371,32 @@ def test_a_push_waiting_on_a_closed_session_is_refused(engine):
     first, waiting, closed = run_async(app, close_while_waiting)
     assert (first.status_code, closed.status_code) == (200, 204)
     assert waiting.status_code == 404, waiting.text
+
+
+class FailingEncoder(CountingEncoder):
+    """Fails on one text, as an encoder out of memory would."""
+
+    def __call__(self, texts):
+        if "boom" in texts:
+            raise RuntimeError("the encoder ran out of memory")
+        return super().__call__(texts)
+
+
+def test_a_failing_encoder_is_a_500_that_says_why_and_changes_nothing():
+    torch.manual_seed(0)
+    model = CORECT(ModelConfig(modalities={"text": 12}, num_classes=3, hidden=8,
+                               gnn_heads=2, sequence_heads=2),
+                   EdgeBuilderRegistry(entry_points=False).get("causal", past=2))
+    engine = Engine(model, ["neg", "neu", "pos"], text_encoder=FailingEncoder(12))
+    with TestClient(create_app(engine)) as client:
+        session = client.post("/sessions").json()["id"]
+        url = f"/sessions/{session}/utterances"
+        assert client.post(url, json={"speaker": "a", "text": "hello"}).status_code == 200
+        failed = client.post(url, json={"speaker": "b", "text": "boom"})
+        assert failed.status_code == 500
+        assert failed.json()["detail"] == (
+            "the server could not step this push (RuntimeError: the encoder ran out of "
+            "memory); the session is as it was")
+        kept = client.get(f"/sessions/{session}").json()
+        assert (kept["turns"], kept["speakers"]) == (1, ["a"])
+        assert client.post(url, json={"speaker": "b", "text": "fine"}).json()["turn"] == 1

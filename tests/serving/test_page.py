@@ -152,7 +152,8 @@ def test_a_refused_push_says_why_and_gives_the_words_back(browser):
         say(page, "B", "boom")
         page.wait_for_function("document.getElementById('error').textContent !== ''")
         assert page.locator("#error").text_content() == (
-            "B: \u201cboom\u201d was refused: 500: Internal Server Error")
+            "B: \u201cboom\u201d was refused: 500: the server could not step this push "
+            "(RuntimeError: the encoder ran out of memory); the session is as it was")
         assert page.locator("form.speaker").nth(1).locator(
             "input[name=text]").input_value() == "boom"
         assert page.locator("li.turn").count() == 1
