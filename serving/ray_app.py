@@ -35,6 +35,10 @@ APP_NAME = "ergraph"
 # so the replica must let them in (Ray Serve's default is 5).
 MAX_ONGOING_REQUESTS = 1024
 REPLICA_ID = re.compile(r"r(\d+)-")
+# No log line per request (one in the ingress, one in a replica): at
+# hundreds of pushes a second they would bury the lifecycle messages and
+# errors, which remain.
+QUIET = {"enable_access_log": False}
 
 
 def replica_name(index: int) -> str:
@@ -42,7 +46,7 @@ def replica_name(index: int) -> str:
     return f"sessions_{index}"
 
 
-@serve.deployment(max_ongoing_requests=MAX_ONGOING_REQUESTS)
+@serve.deployment(max_ongoing_requests=MAX_ONGOING_REQUESTS, logging_config=QUIET)
 class SessionReplica:
     r"""The sessions of one replica: a model and its live dialogues.
 
@@ -169,7 +173,7 @@ class ReplicaSessions:
         raise ApiError(503, "no session replica is available")
 
 
-@serve.deployment(max_ongoing_requests=MAX_ONGOING_REQUESTS,
+@serve.deployment(max_ongoing_requests=MAX_ONGOING_REQUESTS, logging_config=QUIET,
                   # Parsing and forwarding; the replicas do the work.
                   ray_actor_options={"num_cpus": 0})
 @serve.ingress()
