@@ -124,9 +124,8 @@ def serve_on_ray(args: dict, config: ServeConfig) -> int:
     except ImportError as error:
         raise ImportError(f"backend=ray needs Ray Serve ({error}): {RAY_INSTALL_HINT}") from None
     replicas, threads = args["replicas"], args["threads"]
-    if replicas < 1:
-        raise ServeError(f"replicas={replicas}: expected a positive integer")
     checkpoint = str(Path(args["checkpoint"]).resolve())
+    # Refuses replicas < 1 and a non-causal checkpoint before Ray starts.
     app = application(checkpoint, config, replicas=replicas, max_turns=args["max_turns"],
                       threads=threads)
     cpus = os.cpu_count() or 1

@@ -16,6 +16,7 @@ When a replica dies Ray Serve starts it again, empty: its sessions answer
 """
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any, Mapping, Sequence
 
@@ -151,13 +152,15 @@ class ReplicaSessions:
 
     async def health(self) -> dict[str, Any]:
         """The replicas' health added up, and each one's."""
-        replicas = []
-        for index in range(len(self.replicas)):
+        async def one(index: int) -> dict[str, Any]:
             try:
-                replicas.append({"replica": f"r{index}", **await self._call(index, "health")})
+                return {"replica": f"r{index}", **await self._call(index, "health")}
             except ApiError as error:
-                replicas.append({"replica": f"r{index}", "status": "unavailable",
-                                 "detail": error.detail})
+                return {"replica": f"r{index}", "status": "unavailable",
+                        "detail": error.detail}
+
+        # Asked together: a replica that is slow to answer holds up only itself.
+        replicas = await asyncio.gather(*(one(k) for k in range(len(self.replicas))))
         up = [r for r in replicas if r["status"] == "ok"]
         return {"status": "ok" if len(up) == len(replicas) else "degraded",
                 **{key: sum(r[key] for r in up)
