@@ -38,7 +38,7 @@ from conftest import iemocap_split_structure  # noqa: E402
 
 from dialogues import Dialogue, batches  # noqa: E402
 from dialogues.views import SCORE_VIEWS  # noqa: E402
-from experiments.config import compose  # noqa: E402
+from runner.config import compose  # noqa: E402
 from models import CORECT, ModelConfig  # noqa: E402
 from registry import EdgeBuilderRegistry  # noqa: E402
 

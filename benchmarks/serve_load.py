@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dialogues.open_format import UTTERANCES, read_open_format  # noqa: E402
-from experiments.cli import Arguments, Command, Option, main as run_command  # noqa: E402
+from runner.cli import Arguments, Command, Option, main as run_command  # noqa: E402
 from models import load_checkpoint  # noqa: E402
 from serving import Engine  # noqa: E402
 

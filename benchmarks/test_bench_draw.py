@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from graphs import DialogueBatch
-from graphs.draw import dialogue_figure, save_figure
-from graphs.networkx import to_networkx
+from viewing.draw import dialogue_figure, save_figure
+from viewing.networkx import to_networkx
 from registry import EdgeBuilderRegistry
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)

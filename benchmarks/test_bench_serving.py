@@ -16,7 +16,7 @@ import time
 import pytest
 import torch
 
-from experiments.config import compose
+from runner.config import compose
 from models import CORECT, ModelConfig
 from registry import EdgeBuilderRegistry
 from serving import Engine

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import yaml
 
-from graphs.files import staged_folder
+from storage.atomic import staged_folder
 
 from .corpus import Corpus, choose_modalities
 from .dialogue import Dialogue

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from experiments.cli import Arguments, Command, ConfigError, Option, main as run_command
-from experiments.report import DEFAULT_BASELINE, find_runs, summarize, summary_markdown, write_report
+from runner.cli import Arguments, Command, ConfigError, Option, main as run_command
+from runner.report import DEFAULT_BASELINE, find_runs, summarize, summary_markdown, write_report
 
 COMMAND = Command(
     prog="compare.py",

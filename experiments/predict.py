@@ -13,10 +13,10 @@ from typing import Any, Mapping
 import torch
 
 from dialogues import Corpus, DataError, load_corpus
-from experiments.cli import Arguments, Command, Option, main as run_command
-from experiments.runner import predictions_table
-from experiments.training import predict
-from graphs.files import write_text_atomic
+from runner.cli import Arguments, Command, Option, main as run_command
+from runner.experiment import predictions_table
+from runner.training import predict
+from storage.atomic import write_text_atomic
 from models import load_checkpoint
 
 

@@ -44,8 +44,8 @@ from dialogues.finetune import FeatureMaker, FinetuneConfig, finetuned_features,
 from dialogues.text_encoder import DEFAULT_MODEL, TextEncoder, encoder_name
 from dialogues.text_encoder import sentence_encoder as load_sentence_encoder
 from dialogues.text_encoder import sentence_transformer
-from experiments.cli import Arguments, Command, Option, main as run_command
-from experiments.config import ConfigError
+from runner.cli import Arguments, Command, Option, main as run_command
+from runner.config import ConfigError
 
 Encoder = TextEncoder
 TRANSCRIPT_COLUMNS = ("dialogue_id", "turn", "speaker", "text")

@@ -30,13 +30,13 @@ from typing import Literal
 import torch
 import yaml
 
-from experiments.cli import Arguments, Command, Option, main as run_command
-from experiments.config import ConfigError
-from experiments.report import (LAUNCH_KEYS, Row, RunRecord, find_runs, format_difference,
+from runner.cli import Arguments, Command, Option, main as run_command
+from runner.config import ConfigError
+from runner.report import (LAUNCH_KEYS, Row, RunRecord, find_runs, format_difference,
                                 format_mean_std, summarize)
-from experiments.significance import RESAMPLES
-from experiments.sweep import threads_per_run
-from graphs.files import write_text_atomic
+from runner.significance import RESAMPLES
+from runner.sweep import threads_per_run
+from storage.atomic import write_text_atomic
 
 #: The study's words, beside this script.
 STUDY_FOLDER = Path(__file__).resolve().parent / "study"

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import sys
 
-from experiments.cli import Arguments, Command, main as run_command
-from experiments.config import compose, dump
-from experiments.report import describe_run
-from experiments.runner import run_experiment
-from experiments.sweep import run_sweep
+from runner.cli import Arguments, Command, main as run_command
+from runner.config import compose, dump
+from runner.report import describe_run
+from runner.experiment import run_experiment
+from runner.sweep import run_sweep
 
 #: Exit status of a sweep in which some run failed (the others completed).
 EXIT_FAILED_RUNS = 1

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import (Arguments, Command, Option, Terminated, main as run_command,
+from runner.cli import (Arguments, Command, Option, Terminated, main as run_command,
                              raise_terminated)
 from serving import Engine, ServeConfig
 

@@ -29,7 +29,7 @@ import torch
 
 from dialogues.open_format import (DATASET, FEATURES, UTTERANCES, is_open_format,
                                    read_csv_rows, read_open_format)
-from experiments.cli import Arguments, Command, Option, main as run_command
+from runner.cli import Arguments, Command, Option, main as run_command
 from experiments.predict import check_dimensions
 from experiments.prepare import TRANSCRIPT_COLUMNS, group_turns
 from models.streaming import Prediction, StreamingPredictor, TextEncoder

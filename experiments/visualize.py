@@ -29,7 +29,7 @@ Visualize's own keys:
   2-layer model can see), computed on the whole dialogue, and saves it as
   CSV next to ``out`` (``fig.png`` -> ``fig.stats.csv``).
 
-Everything else goes to :func:`experiments.config.compose`: ``graph=...``,
+Everything else goes to :func:`runner.config.compose`: ``graph=...``,
 ``graph.past=2``, ``dataset=iemocap``, ``dataset.path=...``.
 
 ``graph=window,causal,speaker`` draws the dialogue under each builder, one
@@ -51,14 +51,14 @@ from typing import Any, Literal, Sequence
 import torch
 
 from dialogues import DataError, collate
-from experiments.cli import Arguments, Command, Option, main as run_command
-from experiments.config import ConfigError, compose, graph_spec
-from experiments.options import split_values
-from experiments.runner import corpus_from_config
-from graphs.draw import dialogue_figure, parse_turns, save_figure
-from graphs.files import write_text_atomic
-from graphs.networkx import to_networkx, write_gexf, write_graphml
-from graphs.stats import format_stats, graph_stats
+from runner.cli import Arguments, Command, Option, main as run_command
+from runner.config import ConfigError, compose, graph_spec
+from runner.options import split_values
+from runner.experiment import corpus_from_config
+from viewing.draw import dialogue_figure, parse_turns, save_figure
+from storage.atomic import write_text_atomic
+from viewing.networkx import to_networkx, write_gexf, write_graphml
+from viewing.stats import format_stats, graph_stats
 from models import load_checkpoint
 import registry as registries
 

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 import registry as registries
-from graphs.files import write_atomic
+from storage.atomic import write_atomic
 
 from .config import ModelConfig
 from .corect import CORECT

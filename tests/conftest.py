@@ -1,5 +1,9 @@
 import os
 
+import pytest
+
+from graphs import DialogueBatch
+
 # Tests see exactly the built-ins unless a test installs a plugin itself.
 os.environ.setdefault("ERGRAPH_DISABLE_PLUGIN_AUTOLOAD", "1")
 
@@ -8,3 +12,12 @@ os.environ.setdefault("ERGRAPH_DISABLE_PLUGIN_AUTOLOAD", "1")
 # loopback; tests keep every byte of their traffic on 127.0.0.1. Set before
 # any test imports Ray, and inherited by the processes Ray starts.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+@pytest.fixture
+def two_dialogues():
+    """Dialogue A: turns 0-2, speakers 0 1 0; dialogue B: turns 0-1,
+    speakers 0 1. Utterances 0-4; with two modalities, text nodes 0-4 and
+    audio nodes 5-9."""
+    return DialogueBatch([3, 2], [0, 1, 0, 0, 1], ("text", "audio"))
+

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from dialogues import DataError, load_corpus
-from experiments.config import ConfigError
+from runner.config import ConfigError
 
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "prepare.py"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from experiments import compare, predict, prepare, results, run, stream, visualize
-from experiments.cli import Command, Option, parse
-from experiments.config import ConfigError
+from runner.cli import Command, Option, parse
+from runner.config import ConfigError
 
 SCRIPTS = {"run.py": run, "visualize.py": visualize, "predict.py": predict,
            "stream.py": stream, "prepare.py": prepare, "results.py": results,

@@ -4,7 +4,7 @@ from dataclasses import asdict, dataclass
 import pytest
 
 from dialogues import SyntheticConfig
-from experiments.config import (CHECKOUT, CONFIG_DIR, ConfigError, compose, dump, graph_spec,
+from runner.config import (CHECKOUT, CONFIG_DIR, ConfigError, compose, dump, graph_spec,
                                 groups, option_type)
 from graphs import NoEdges
 from registry import EdgeBuilderRegistry, default_registry

@@ -1,7 +1,7 @@
 import pytest
 from PIL import Image
 
-from experiments.figures import (_confusion_cells, _dev_curves_plot, _training_figure,
+from runner.figures import (_confusion_cells, _dev_curves_plot, _training_figure,
                                  confusion_figure, dev_curves, training_curves)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

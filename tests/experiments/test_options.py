@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 import pytest
 
-from experiments.options import OptionError, describe, parse_value, split_values
+from runner.options import OptionError, describe, parse_value, split_values
 
 
 @pytest.mark.parametrize("text, parts", [

@@ -4,8 +4,8 @@ a causal one, which beats no graph. Text is MLP-encoded here, so that the
 graph is the only way context reaches an utterance."""
 import json
 
-from experiments.config import compose
-from experiments.runner import run_experiment
+from runner.config import compose
+from runner.experiment import run_experiment
 
 SMALL = ["dataset.synthetic.num_train=40", "dataset.synthetic.num_dev=8",
          "dataset.synthetic.num_test=16", "dataset.synthetic.min_length=8",

@@ -8,9 +8,9 @@ import yaml
 
 from dialogues.open_format import save_corpus
 from dialogues.synthetic import SyntheticConfig, synthetic_corpus
-from experiments.config import compose
+from runner.config import compose
 from experiments.run import main
-from experiments.runner import corpus_from_config, run_experiment
+from runner.experiment import corpus_from_config, run_experiment
 from models import load_checkpoint
 
 from .conftest import TINY

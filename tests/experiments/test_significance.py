@@ -1,7 +1,7 @@
 import torch
 
-from experiments.metrics import classification_metrics, weighted_f1
-from experiments.significance import dialogue_confusions, paired_bootstrap
+from runner.metrics import classification_metrics, weighted_f1
+from runner.significance import dialogue_confusions, paired_bootstrap
 
 LABELS = ["a", "b", "c"]
 

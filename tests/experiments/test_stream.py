@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from dialogues.open_format import save_corpus
-from experiments.config import compose
+from runner.config import compose
 from experiments.predict import main as predict_main
 from experiments.run import main as run_main
-from experiments.runner import corpus_from_config
+from runner.experiment import corpus_from_config
 from experiments.stream import HEADER, console_utterances, main, stream
 from models import CORECT, ModelConfig, StreamingPredictor
 from registry import EdgeBuilderRegistry

@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from experiments.compare import main as compare_main
-from experiments.report import configuration_labels, natural_order
+from runner.report import configuration_labels, natural_order
 from experiments.run import main as run_main
-from experiments.sweep import _receive, expand
-from graphs.files import claim
+from runner.sweep import _receive, expand
+from storage.atomic import claim
 
 
 def test_two_by_two_sweep_ends_in_a_summary(tiny, tmp_path, capsys):

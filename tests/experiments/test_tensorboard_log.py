@@ -2,8 +2,8 @@ import sys
 
 import pytest
 
-from experiments.config import ConfigError
-from experiments.tensorboard_log import TensorBoardLog
+from runner.config import ConfigError
+from runner.tensorboard_log import TensorBoardLog
 
 LABELS = ["happy", "sad", "neutral"]
 HISTORY = [{"epoch": 1, "loss": 1.5, "dev_weighted_f1": 40.25, "lr": 1e-3},

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from experiments.config import compose
-from experiments.runner import build_model, corpus_from_config, run_experiment
-from experiments.training import TrainConfig, train
+from runner.config import compose
+from runner.experiment import build_model, corpus_from_config, run_experiment
+from runner.training import TrainConfig, train
 
 
 def history(tiny, tmp_path, *overrides):

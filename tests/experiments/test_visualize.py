@@ -15,8 +15,8 @@ from matplotlib.patches import PathPatch
 from dialogues import SyntheticConfig, collate, load_corpus
 from experiments.visualize import main
 from graphs import DialogueBatch
-from graphs.draw import dialogue_figure, draw_dialogue_graph, parse_turns
-from graphs.networkx import from_networkx, to_networkx
+from viewing.draw import dialogue_figure, draw_dialogue_graph, parse_turns
+from viewing.networkx import from_networkx, to_networkx
 from registry import EdgeBuilderRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -261,8 +261,8 @@ def test_content_builders_draw_from_the_corpus(tmp_path, capsys):
 
 
 def test_a_states_builder_needs_a_checkpoint(tmp_path, capsys):
-    from experiments.config import compose
-    from experiments.runner import run_experiment
+    from runner.config import compose
+    from runner.experiment import run_experiment
 
     from .conftest import TINY
     args = ["graph=similarity_causal", "graph.vectors=states"]

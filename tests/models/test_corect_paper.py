@@ -5,9 +5,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from experiments.config import compose
+from runner.config import compose
 from graphs import DialogueBatch
-from experiments.runner import build_model
+from runner.experiment import build_model
 from models import CORECT, Checkpoint, ModelConfig, load_checkpoint, save_checkpoint
 from models.attention_blocks import StackedBlocks
 from models.crossmodal import PairwiseCrossModal

@@ -3,9 +3,9 @@ name the plugin's distribution."""
 import pytest
 import torch
 
-from experiments.config import ConfigError, compose
+from runner.config import ConfigError, compose
 from experiments.predict import main as predict_main
-from experiments.runner import run_experiment
+from runner.experiment import run_experiment
 from graphs import GraphContractError
 from models import load_checkpoint
 from models.checkpoint import MissingBuilderError

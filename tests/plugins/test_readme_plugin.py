@@ -10,8 +10,8 @@ import pytest
 import torch
 import yaml
 
-from experiments.config import compose
-from experiments.runner import run_experiment
+from runner.config import compose
+from runner.experiment import run_experiment
 from graphs import DialogueBatch, validate
 from models import StreamingPredictor
 from registry import EdgeBuilderRegistry

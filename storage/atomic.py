@@ -1,8 +1,7 @@
 """Atomic writes: a file or folder appears whole or not at all.
 
 Every output of ergraph (graph files, figures, checkpoints, predictions,
-corpora, run directories, reports) goes through these two functions. They
-live here because ``graphs`` is the package every other one imports.
+corpora, run directories, reports) goes through these functions.
 """
 from __future__ import annotations
 

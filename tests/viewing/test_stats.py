@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from graphs import DialogueBatch, DialogueGraph
-from graphs.stats import GraphStats, format_stats, graph_stats, receptive_field
+from viewing.stats import GraphStats, format_stats, graph_stats, receptive_field
 from registry import EdgeBuilderRegistry
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)

@@ -6,7 +6,7 @@ merged in (``configs/graph/causal.yaml`` for ``graph=causal``), then the
 exists and is parsed to that key's declared type (:class:`RunOptions` and
 the dataclasses it names; a graph's from its builder's signature), so a typo
 fails loudly instead of silently training the wrong thing. The values follow
-the grammar of :mod:`experiments.options`.
+the grammar of :mod:`runner.options`.
 
 A graph name that only a plugin provides needs no YAML file: its parameters
 and their defaults come from the registry.
@@ -37,7 +37,8 @@ from .options import (OptionError, describe, hint_of_default, parse_one, split_v
                       unwrap_optional)
 from .training import TrainConfig
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+# The run command's configuration groups live beside it, in experiments/.
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 CHECKOUT = CONFIG_DIR.parent.parent
 DATA_VARIABLE = "ERGRAPH_DATA"
 

@@ -16,7 +16,7 @@ import registry as registries
 from dialogues import Corpus, DataError, SyntheticConfig, batches, collate, load_corpus
 from dialogues.folds import cross_validation_folds
 from graphs import DagEdges, GraphBuildError, GraphContractError, SpeakerEdges, validate
-from graphs.files import staged_folder
+from storage.atomic import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
 
 from .config import ConfigError, dump, graph_spec
@@ -215,7 +215,7 @@ def run_experiment(config: Mapping[str, Any], registry=None,
 
     Args:
         config (Mapping): The resolved configuration
-            (:func:`experiments.config.compose`).
+            (:func:`runner.config.compose`).
         registry: The edge-builder registry. (default: the installed one)
         echo (TextIO, optional): Where each log line is repeated;
             ``"auto"`` is stderr when it is not a terminal, ``None`` nowhere

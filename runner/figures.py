@@ -4,11 +4,11 @@ r"""Figures of finished runs, each saved atomically as a PNG.
 >>> confusion_figure(metrics["test"]["confusion"], label_names, run_dir / "confusion.png")
 >>> dev_curves([(label, history), ...], sweep_dir / "dev_curves.png")
 
-A history is the list of rows :func:`experiments.training.train` records,
+A history is the list of rows :func:`runner.training.train` records,
 one per epoch: ``{"epoch", "loss", "dev_weighted_f1" (percent), "lr"}``.
 
 Uses :class:`matplotlib.figure.Figure` directly, never :mod:`pyplot`, as
-:mod:`graphs.draw` does: it needs no backend switch, runs headless, and a
+:mod:`viewing.draw` does: it needs no backend switch, runs headless, and a
 figure nothing refers to any more is simply garbage collected, so there is
 no figure manager to close.
 """
@@ -23,7 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from graphs.files import write_atomic
+from storage.atomic import write_atomic
 
 DPI = 120
 HISTORY_KEYS = ("epoch", "loss", "dev_weighted_f1")
@@ -111,7 +111,7 @@ def training_curves(history: Sequence[Mapping], best_epoch: int,
     Args:
         history (Sequence[Mapping]): :obj:`E \geq 1` rows with ``epoch``,
             ``loss`` and ``dev_weighted_f1`` (percent), as
-            :class:`~experiments.training.TrainResult` records them.
+            :class:`~runner.training.TrainResult` records them.
         best_epoch (int): The epoch whose weights were kept.
         path (str or PathLike): Where to write, conventionally
             ``curves.png``; its folder must exist.
@@ -162,7 +162,7 @@ def _confusion_cells(confusion: Sequence[Sequence[int]], label_names: Sequence[s
 def confusion_plot(confusion: Sequence[Sequence[int]], label_names: Sequence[str],
                     title: str | None = None) -> Figure:
     r"""The figure :func:`confusion_figure` saves and
-    :meth:`~experiments.tensorboard_log.TensorBoardLog.confusion` logs.
+    :meth:`~runner.tensorboard_log.TensorBoardLog.confusion` logs.
 
     Args:
         confusion, label_names, title: As in :func:`confusion_figure`.
@@ -198,7 +198,7 @@ def confusion_figure(confusion: Sequence[Sequence[int]], label_names: Sequence[s
     Args:
         confusion (Sequence[Sequence[int]]): Counts, shape :obj:`[K, K]`,
             rows true, columns predicted, as
-            :func:`~experiments.metrics.classification_metrics` returns it.
+            :func:`~runner.metrics.classification_metrics` returns it.
         label_names (Sequence[str]): The :obj:`K` class names, in order.
         path (str or PathLike): Where to write, conventionally
             ``confusion.png``; its folder must exist.
@@ -270,7 +270,7 @@ def dev_curves(runs: Sequence[tuple[str, Sequence[Mapping]]], path: str | os.Pat
     Args:
         runs (Sequence[tuple[str, Sequence[Mapping]]]): ``(configuration
             label, history)`` pairs, e.g. labels from
-            :func:`experiments.report.configuration_labels`. Runs with an
+            :func:`runner.report.configuration_labels`. Runs with an
             empty history (failed before an epoch ended) are left out.
         path (str or PathLike): Where to write; its folder must exist.
         title (str, optional): Title. (default: :obj:`None`, a generic one)

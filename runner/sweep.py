@@ -28,14 +28,14 @@ from typing import Any, Callable
 import torch
 import yaml
 
-from graphs.files import claim, write_text_atomic
+from storage.atomic import claim, write_text_atomic
 
 from .cli import Terminated, raise_terminated
 from .config import ConfigError, compose, parse_args
 from .options import split_values
 from .report import (SWEEP_KEYS, RunRecord, configuration_labels, find_runs, flatten,
                      write_report)
-from .runner import resolve_device, run_experiment
+from .experiment import resolve_device, run_experiment
 from .tensorboard_log import require_tensorboard
 
 #: prctl option: a signal for this process when its parent dies (Linux).

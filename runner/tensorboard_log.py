@@ -76,7 +76,7 @@ class TensorBoardLog:
 
         Args:
             row (Mapping[str, float]): A history row of
-                :class:`~experiments.training.TrainResult`.
+                :class:`~runner.training.TrainResult`.
             prefix (str): Put before each tag, e.g. ``fold2/`` for a fold
                 of a cross-validated run. (default: ``""``)
 
@@ -93,7 +93,7 @@ class TensorBoardLog:
     def confusion(self, confusion: Sequence[Sequence[int]], label_names: Sequence[str],
                   step: int | None = None) -> None:
         r"""The confusion matrix as an image, drawn as
-        :func:`experiments.figures.confusion_figure` draws it.
+        :func:`runner.figures.confusion_figure` draws it.
 
         Args:
             confusion (Sequence[Sequence[int]]): Counts, shape :obj:`[K, K]`,

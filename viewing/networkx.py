@@ -31,9 +31,9 @@ from typing import Any, Sequence
 import networkx as nx
 import torch
 
-from .batch import DialogueBatch
-from .builder import DialogueGraph, empty_edges
-from .files import write_atomic
+from graphs.batch import DialogueBatch
+from graphs.builder import DialogueGraph, empty_edges
+from storage.atomic import write_atomic
 
 #: Marks a list or dict attribute stored as a JSON string in a file.
 _JSON_PREFIX = "json:"
@@ -139,7 +139,9 @@ def to_networkx(
     return G
 
 
-def _graph_attr(G: nx.MultiDiGraph, name: str) -> Any:
+def graph_attribute(G: nx.MultiDiGraph, name: str) -> Any:
+    """Graph-level attribute :obj:`name` of a graph made by :func:`to_networkx`,
+    decoded from the JSON that GraphML and GEXF files carry it in."""
     value = G.graph.get(name)
     if isinstance(value, str) and value.startswith(_JSON_PREFIX):
         return json.loads(value[len(_JSON_PREFIX):])
@@ -162,10 +164,10 @@ def from_networkx(G: nx.MultiDiGraph) -> DialogueGraph:
         ``order`` attribute's order when every edge has one, else sorted by
         (relation, target, source), the built-ins' canonical order.
     """
-    relations = _graph_attr(G, "relations")
+    relations = graph_attribute(G, "relations")
     if relations is None:
         raise ValueError("the graph has no 'relations' attribute; was it made "
-                         "by graphs.networkx.to_networkx?")
+                         "by viewing.networkx.to_networkx?")
     relations = tuple(relations)
     try:
         keys = sorted(int(node) for node in G.nodes)

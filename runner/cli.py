@@ -3,7 +3,7 @@ to fail.
 
 A script declares a :class:`Command`: its ``key=value`` options with their
 types and defaults, and whether it also takes a run configuration
-(``graph=causal``, ``train.lr=0.01``; see :mod:`experiments.config`) or
+(``graph=causal``, ``train.lr=0.01``; see :mod:`runner.config`) or
 positional paths. :func:`main` then gives every script the same behaviour:
 
 * ``-h``/``--help`` prints the usage, the options with their types and
@@ -12,9 +12,9 @@ positional paths. :func:`main` then gives every script the same behaviour:
 * bad input prints one line, ``SCRIPT: error: ...``, and exits 2;
 * Ctrl-C prints one line and exits 130; SIGTERM (``timeout``, ``scancel``,
   ``docker stop``) prints one line and exits 143. Both unwind the stack, so
-  staged outputs are removed (:func:`graphs.files.staged_folder`).
+  staged outputs are removed (:func:`storage.atomic.staged_folder`).
 
-Values follow the grammar of :mod:`experiments.options`.
+Values follow the grammar of :mod:`runner.options`.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ class Option:
 
     Args:
         key (str): The key, e.g. ``checkpoint`` or ``dataset.path``.
-        type (Any): Its type (see :func:`experiments.options.parse_value`).
+        type (Any): Its type (see :func:`runner.options.parse_value`).
         default (Any): Its value when not given. (default: :obj:`None`)
         help (str): One line on what it does.
         required (bool): Refuse a command line without it.
@@ -85,7 +85,7 @@ class Command:
             (``results.py iemocap=DIR``); this describes them, e.g.
             ``NAME=SWEEP_DIR``.
         configures_run (bool): Other ``key=value`` arguments are a run
-            configuration for :func:`experiments.config.compose`.
+            configuration for :func:`runner.config.compose`.
         sections (tuple[str, ...], optional): The parts of the run
             configuration the script reads, which ``--help`` shows (default:
             all).

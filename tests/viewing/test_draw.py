@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from graphs import DialogueBatch
-from graphs import draw
-from graphs.draw import dialogue_figure
-from graphs.networkx import to_networkx
+from viewing import draw
+from viewing.draw import dialogue_figure
+from viewing.networkx import to_networkx
 from registry import EdgeBuilderRegistry
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
@@ -56,8 +56,8 @@ def test_weighted_edges_are_drawn_in_widths_by_weight():
     import torch
 
     from graphs import DialogueBatch, DialogueGraph
-    from graphs.draw import UNWEIGHTED_WIDTH, WEIGHT_WIDTHS, _arrays
-    from graphs.networkx import to_networkx
+    from viewing.draw import UNWEIGHTED_WIDTH, WEIGHT_WIDTHS, _arrays
+    from viewing.networkx import to_networkx
 
     batch = DialogueBatch([4], [0, 1, 0, 1], ("text",))
     edges = torch.tensor([[0, 1, 2, 0, 1], [1, 2, 3, 3, 3]])

@@ -36,10 +36,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
-from .batch import DialogueBatch
-from .builder import DialogueGraph
-from .files import write_atomic
-from .networkx import _graph_attr, to_networkx
+from graphs.batch import DialogueBatch
+from graphs.builder import DialogueGraph
+from storage.atomic import write_atomic
+from .networkx import graph_attribute, to_networkx
 
 FONT = 6.5            # points, legend and annotations
 ROW_GAP = 2.0          # data units between modality rows; a turn is 1 unit
@@ -126,8 +126,8 @@ def _arrays(G: nx.MultiDiGraph) -> _Arrays:
         text=[d.get("text") for d in data],
         src=pairs[:, 0], dst=pairs[:, 1], rel=pairs[:, 2], width=width,
         weighted=weighted,
-        modalities=list(_graph_attr(G, "modalities")),
-        relations=list(_graph_attr(G, "relations")),
+        modalities=list(graph_attribute(G, "modalities")),
+        relations=list(graph_attribute(G, "relations")),
     )
 
 
@@ -236,7 +236,7 @@ def draw_dialogue_graph(
     Args:
         ax (matplotlib.axes.Axes): Where to draw.
         graph (networkx.MultiDiGraph or DialogueGraph): A graph from
-            :func:`graphs.networkx.to_networkx` (its graph attributes
+            :func:`viewing.networkx.to_networkx` (its graph attributes
             ``builder``, ``params``, ``causal`` and ``dialogue_id`` go in
             the title when present), or a :class:`DialogueGraph` with its
             :obj:`batch`.
@@ -408,7 +408,7 @@ def _title(ax: Axes, G: nx.MultiDiGraph, a: _Arrays, in_view: np.ndarray,
            edge_in_view: np.ndarray, first: int, stop: int, length: int,
            cut: bool) -> str:
     builder = G.graph.get("builder", "graph")
-    params = _graph_attr(G, "params")
+    params = graph_attribute(G, "params")
     head = (f"{builder}({_format_params(params)})" if isinstance(params, Mapping)
             and params else str(builder))
     causal = G.graph.get("causal")
@@ -442,7 +442,7 @@ def dialogue_figure(
 
     Args:
         graphs (Sequence[networkx.MultiDiGraph]): The same dialogue under
-            several builders, from :func:`graphs.networkx.to_networkx`.
+            several builders, from :func:`viewing.networkx.to_networkx`.
         show, turns, max_turns, arrows: As in :func:`draw_dialogue_graph`.
 
     Returns:

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from graphs.files import FolderInUseError, staged_folder, write_atomic, write_text_atomic
+from storage.atomic import FolderInUseError, staged_folder, write_atomic, write_text_atomic
 
 
 def test_a_file_appears_whole_and_readable(tmp_path):

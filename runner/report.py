@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 from matplotlib.figure import Figure
 
-from graphs.files import write_atomic, write_text_atomic
+from storage.atomic import write_atomic, write_text_atomic
 
 from .figures import dev_curves
 from .significance import RESAMPLES, Difference, dialogue_confusions, paired_bootstrap

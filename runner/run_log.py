@@ -1,7 +1,7 @@
 """What a run writes while it goes, so a long run can be watched.
 
 The run directory is assembled in a staging folder beside it
-(:func:`graphs.files.staged_folder`) and appears whole when the run ends;
+(:func:`storage.atomic.staged_folder`) and appears whole when the run ends;
 until then ``train.log`` and ``history.csv`` grow in the staging folder,
 whose path the run prints first (``tail -f`` it). With ``log=tensorboard``
 the same scalars go to TensorBoard as each epoch ends.

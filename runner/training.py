@@ -118,7 +118,7 @@ def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
     Deterministic on CPU for a given :obj:`seed`: the shuffling has its own
     generator, and the wall clock is only reported. On a terminal a progress
     bar shows the epochs; :obj:`on_epoch` hears of each as it ends (the
-    runner's :class:`~experiments.run_log.RunLog` writes it down).
+    runner's :class:`~runner.run_log.RunLog` writes it down).
     """
     torch.manual_seed(seed)
     shuffle = torch.Generator().manual_seed(seed)

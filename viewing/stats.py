@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .batch import DialogueBatch
-from .builder import DialogueGraph
+from graphs.batch import DialogueBatch
+from graphs.builder import DialogueGraph
 
 
 def receptive_field(graph: DialogueGraph, batch: DialogueBatch,

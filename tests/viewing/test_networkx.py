@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from graphs import DialogueBatch, DialogueGraph
-from graphs.networkx import from_networkx, to_networkx, write_gexf, write_graphml
+from viewing.networkx import from_networkx, to_networkx, write_gexf, write_graphml
 from registry import EdgeBuilderRegistry
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
