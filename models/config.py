@@ -4,11 +4,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from dialogues.views import SCORE_VIEWS
+from .heads import HEADS
 
 SEQUENCE_ENCODERS = ("gru", "transformer")
 SEQUENCE_WIDTHS = ("hidden", "input")
-HEADS = ("classification", "regression")
 #: Where :attr:`ModelConfig.dropout` may be applied.
 DROPOUT_SITES = ("mlp", "sequence", "graph", "classifier_input", "classifier")
 
@@ -111,11 +110,13 @@ class ModelConfig:
             LayerNorm, as CORECT's. (default: :obj:`False`)
         crossmodal_scale (bool): Multiply each P-CM stack's inputs by the
             square root of its width first, as CORECT's. (default: :obj:`False`)
-        head (str): ``"classification"``: one logit per class, trained with
-            cross-entropy; ``"regression"``: one output, the utterance's
-            score (a sentiment score), trained with the L1 loss as MulT and
-            MMSA train on CMU-MOSEI, its classes derived from the predicted
-            score through :attr:`score_view`. (default: :obj:`"classification"`)
+        head (str): The output head, a name in :data:`models.heads.HEADS`:
+            ``"classification"``, one logit per class trained with
+            cross-entropy (:class:`~models.heads.ClassificationHead`);
+            ``"regression"``, one output, the utterance's score, its class
+            derived through :attr:`score_view`
+            (:class:`~models.heads.RegressionHead`); or a registered one.
+            (default: :obj:`"classification"`)
         score_view (str, optional): With the regression head, the score
             label view (:data:`dialogues.views.SCORE_VIEWS`) that turns a
             predicted score into a class; from the corpus, like
@@ -152,7 +153,7 @@ class ModelConfig:
     crossmodal_shared_norm: bool = False
     crossmodal_final_norm: bool = False
     crossmodal_scale: bool = False
-    head: Literal["classification", "regression"] = "classification"
+    head: str = "classification"
     score_view: str | None = None
 
     def __post_init__(self) -> None:
@@ -179,17 +180,7 @@ class ModelConfig:
                              f"choices: {', '.join(SEQUENCE_ENCODERS)}")
         if self.head not in HEADS:
             raise ValueError(f"unknown head {self.head!r}; choices: {', '.join(HEADS)}")
-        if self.head == "regression" and self.score_view not in SCORE_VIEWS:
-            raise ValueError(
-                "head='regression' predicts each utterance's score and derives its class "
-                "through a score label view, but the corpus has "
-                + (f"label view {self.score_view!r}" if self.score_view else "none")
-                + f"; use one of {', '.join(SCORE_VIEWS)} (dataset.label_view=...)")
-        if self.head == "regression" and (
-                self.num_classes != len(SCORE_VIEWS[self.score_view].labels)):
-            raise ValueError(f"num_classes={self.num_classes}, but label view "
-                             f"{self.score_view!r} has "
-                             f"{len(SCORE_VIEWS[self.score_view].labels)} classes")
+        HEADS[self.head].check(self)
         unknown = [s for s in self.dropout_sites if s not in DROPOUT_SITES]
         if unknown:
             raise ValueError(f"unknown dropout_sites {unknown}; choices: "
@@ -222,11 +213,6 @@ class ModelConfig:
         """:attr:`dropout` at :obj:`site` (one of :data:`DROPOUT_SITES`), or
         0.0 where :attr:`dropout_sites` leaves it out."""
         return self.dropout if site in self.dropout_sites else 0.0
-
-    @property
-    def outputs(self) -> int:
-        """Width of the classifier's output: the classes, or one score."""
-        return 1 if self.head == "regression" else self.num_classes
 
     @property
     def uses_crossmodal(self) -> bool:

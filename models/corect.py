@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
-from dialogues.views import SCORE_VIEWS
+from dialogues.views import ScoreView
 from graphs import DialogueBatch, DialogueGraph, EdgeBuilder, GraphBuildError
 
 from .config import ModelConfig
 from .crossmodal import PairwiseCrossModal
 from .encoders import GRUEncoder, MLPEncoder, SequenceEncoder
+from .heads import HEADS, Head
 from .rtgcn import RTGCN
 from .speaker_gru import SpeakerGRU
 
@@ -48,9 +48,11 @@ class CORECT(nn.Module):
     states after the unimodal encoders (detached; the topology follows the
     model, gradients do not flow through it). Edge weights reach RT-GCN.
 
-    **Heads.** The classifier ends in one logit per class, or, with
-    ``head="regression"``, in one output: the utterance's score, whose class
-    :meth:`classes` derives through the corpus's score view.
+    **Heads.** :attr:`head` (:mod:`models.heads`, ``config.head`` by name)
+    says what the classifier's outputs are and how they train: one logit
+    per class (``"classification"``) or one score whose class comes through
+    the corpus's score view (``"regression"``). It holds no weights; it
+    sizes the classifier's last layer.
 
     Args:
         config (ModelConfig): Sizes and switches.
@@ -59,8 +61,8 @@ class CORECT(nn.Module):
     Shapes:
         - **input:** per-modality features :math:`(U, F_m)` packed dialogue
           by dialogue, and the batch's :class:`graphs.DialogueBatch`
-        - **output:** logits :math:`(U, C)`, or scores :math:`(U, 1)` with
-          the regression head
+        - **output:** the head's outputs :math:`(U, O)`: logits
+          :math:`(U, C)`, or scores :math:`(U, 1)` with the regression head
     """
 
     def __init__(self, config: ModelConfig, builder: EdgeBuilder) -> None:
@@ -102,11 +104,10 @@ class CORECT(nn.Module):
         node_dim = self.rtgcn.out_dim if self.rtgcn is not None else h
         in_dim = node_dim * len(self.modalities) + (
             self.crossmodal.out_dim if self.crossmodal is not None else 0)
+        self.head: Head = HEADS[config.head](config)
         self.classifier = nn.Sequential(
             nn.Linear(in_dim, h), nn.ReLU(), nn.Dropout(config.dropout_at("classifier")),
-            nn.Linear(h, config.outputs))
-        self.score_view = (SCORE_VIEWS[config.score_view]
-                           if config.head == "regression" else None)
+            nn.Linear(h, self.head.outputs))
         # On RT-GCN's input and on the classifier's, where dropout_sites say.
         self.dropout = nn.Dropout(config.dropout)
         self._drop_graph_input = "graph" in config.dropout_sites
@@ -239,22 +240,20 @@ class CORECT(nn.Module):
 
     def loss(self, logits: Tensor, labels: Tensor,
              class_weights: Tensor | None = None, scores: Tensor | None = None) -> Tensor:
-        """Cross-entropy over labelled utterances (label -1 is ignored); with
-        the regression head, the mean absolute error of the scores
-        :obj:`[U]` over the utterances whose score is known (not NaN)."""
-        if self.score_view is None:
-            return F.cross_entropy(logits, labels.to(logits.device), weight=class_weights,
-                                   ignore_index=-1)
-        if scores is None:
-            raise ValueError("the regression head trains on scores; the batch has none")
-        scores = scores.to(logits.device, logits.dtype)
-        known = ~scores.isnan()
-        return F.l1_loss(logits[:, 0][known], scores[known], reduction="sum") / max(
-            int(known.sum()), 1)
+        """The head's training loss (:meth:`models.heads.Head.loss`)."""
+        return self.head.loss(logits, labels, class_weights, scores)
 
     def classes(self, logits: Tensor) -> Tensor:
-        """The predicted class of every utterance :obj:`[U]`: the largest
-        logit, or the score view's class of the predicted score."""
-        if self.score_view is None:
-            return logits.argmax(-1)
-        return self.score_view.decide(logits[:, 0])
+        """The head's predicted class of every utterance :obj:`[U]`
+        (:meth:`models.heads.Head.classes`)."""
+        return self.head.classes(logits)
+
+    @property
+    def score_view(self) -> ScoreView | None:
+        """The regression head's score view, else :obj:`None`.
+
+        Transitional: the live path (``models/streaming.py``,
+        ``experiments/stream.py``, ``serving/engine.py``) still tells a
+        regression head by it; remove it once they ask :attr:`head`.
+        """
+        return getattr(self.head, "view", None)
