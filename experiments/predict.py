@@ -45,13 +45,8 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
                      dataset_path or "the synthetic corpus")
     dialogues = corpus.split(split)
     labels, logits = predict(model, dialogues, 16, torch.device("cpu"))
-    if model.score_view is not None:  # a regression head: classes from its scores
-        table = predictions_table(dialogues, labels, model.classes(logits),
-                                  list(checkpoint.labels), predicted_scores=logits[:, 0])
-    else:
-        probabilities, predictions = logits.softmax(-1).max(-1)
-        table = predictions_table(dialogues, labels, predictions, list(checkpoint.labels),
-                                  probabilities)
+    table = predictions_table(dialogues, labels, model.head.predictions(logits, dialogues),
+                              list(checkpoint.labels))
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     return write_text_atomic(out_path, table)

@@ -8,21 +8,23 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, Mapping, Sequence, TextIO
 
 import torch
 
 import registry as registries
-from dialogues import Corpus, DataError, SyntheticConfig, batches, collate, load_corpus
+from dialogues import (Corpus, DataError, Dialogue, SyntheticConfig, batches, collate,
+                       load_corpus)
 from dialogues.folds import cross_validation_folds
 from graphs import DagEdges, GraphBuildError, GraphContractError, SpeakerEdges, validate
 from storage.atomic import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
+from models.heads import HEADS, Predictions
 
 from .config import ConfigError, dump, graph_spec
 from .figures import confusion_figure, dev_curves, training_curves
 from .latency import measure_latency, streaming_latency
-from .metrics import classification_metrics, score_metrics
+from .metrics import classification_metrics
 from .run_log import RunLog, default_echo
 from .tensorboard_log import require_tensorboard
 from .training import TrainConfig, predict, train
@@ -96,15 +98,15 @@ def build_model(config: Mapping[str, Any], corpus: Corpus, registry=None) -> COR
     if registry is None:
         registry = registries.default_registry
     name, params = graph_spec(config)
-    # A regression head's classes come from the corpus's score view.
-    regression = config["model"].get("head") == "regression"
+    # What the head takes from the corpus (a regression head its score
+    # view); an unknown head is left for ModelConfig to refuse.
+    head = HEADS.get(config["model"].get("head", ModelConfig.head))
     try:
         model_config = ModelConfig(modalities=dict(corpus.modalities),
                                    num_classes=len(corpus.labels),
                                    max_speakers=max(corpus.max_speakers, 1),
                                    **config["model"],
-                                   **({"score_view": corpus.metadata.get("label_view")}
-                                      if regression else {}))
+                                   **(head.corpus_options(corpus.metadata) if head else {}))
     except (TypeError, ValueError) as error:
         raise ConfigError(f"model: {error}") from None
     try:
@@ -122,33 +124,32 @@ def default_run_dir(config: Mapping[str, Any]) -> Path:
     return Path("runs") / f"{config['dataset']['name']}-{config['graph']['name']}-{stamp}"
 
 
-def predictions_table(dialogues, labels: torch.Tensor, predictions: torch.Tensor,
-                      label_names: list[str], probabilities: torch.Tensor | None = None,
-                      predicted_scores: torch.Tensor | None = None) -> str:
-    """CSV of dialogue_id, turn, speaker, label, prediction (and
-    probability), one row per utterance in corpus order. A regression head
-    gives no probability; its rows add the true ``score`` (empty where
-    unknown) and the ``predicted_score``."""
+def predictions_table(dialogues: Sequence[Dialogue], labels: torch.Tensor,
+                      predictions: Predictions, label_names: list[str]) -> str:
+    """CSV of dialogue_id, turn, speaker, label, prediction and the head's
+    own columns (:class:`models.heads.Predictions`; a classifier's
+    ``probability``, a regression head's ``score`` and ``predicted_score``),
+    one row per utterance in corpus order.
+
+    Args:
+        dialogues (Sequence[Dialogue]): The dialogues, in prediction order.
+        labels (LongTensor): True labels :obj:`[U]`, ``-1`` unknown.
+        predictions (Predictions): The head's classes :obj:`[U]` and columns.
+        label_names (list[str]): Class names, in index order.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["dialogue_id", "turn", "speaker", "label", "prediction"]
-                    + (["probability"] if probabilities is not None else [])
-                    + (["score", "predicted_score"] if predicted_scores is not None else []))
+    writer.writerow(["dialogue_id", "turn", "speaker", "label", "prediction",
+                     *predictions.columns])
+    cells = list(zip(*predictions.columns.values())) or None
     row = 0
     for dialogue in dialogues:
-        for turn_index, (turn, speaker) in enumerate(zip(dialogue.turns,
-                                                         dialogue.speakers)):
+        for turn, speaker in zip(dialogue.turns, dialogue.speakers):
             label = int(labels[row])
-            line = [dialogue.id, turn, speaker, label_names[label] if label >= 0 else "",
-                    label_names[int(predictions[row])]]
-            if probabilities is not None:
-                line.append(f"{float(probabilities[row]):.4f}")
-            if predicted_scores is not None:
-                score = (float(dialogue.scores[turn_index]) if dialogue.scores is not None
-                         else float("nan"))
-                line += ["" if score != score else f"{score:.4f}",
-                         f"{float(predicted_scores[row]):.4f}"]
-            writer.writerow(line)
+            writer.writerow([dialogue.id, turn, speaker,
+                             label_names[label] if label >= 0 else "",
+                             label_names[int(predictions.classes[row])],
+                             *(cells[row] if cells else ())])
             row += 1
     return out.getvalue()
 
@@ -273,9 +274,9 @@ def _prepare(config: Mapping[str, Any], registry) -> _Setup:
     for fold in folds:
         check_trainable(fold)
     model = build_model(config, corpus, registry)
-    if train_config.class_weights and model.score_view is not None:
+    if train_config.class_weights and not model.head.weighs_classes:
         raise ConfigError("train.class_weights weighs the classes of the cross-entropy; "
-                          "model.head=regression trains on scores, with no classes to weigh")
+                          f"model.head={model.head.name} has no classes to weigh")
     entry = registry.entry(graph_spec(config)[0])
     started = time.perf_counter()
     check_graphs(model, corpus, entry.label())
@@ -345,22 +346,14 @@ def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
     model, test_set = folds[-1].model, [d for f in folds for d in f.test_set]
     labels = torch.cat([f.labels for f in folds])
     logits = torch.cat([f.logits for f in folds])
-    regression = model.score_view is not None
-    if regression:  # classes derived from the scores; no probabilities
-        probabilities, predicted_scores = None, logits[:, 0]
-        predictions = model.classes(logits)
-    else:
-        (probabilities, predictions), predicted_scores = logits.softmax(-1).max(-1), None
+    predictions = model.head.predictions(logits, test_set)
     (staging / "predictions.csv").write_text(
-        predictions_table(test_set, labels, predictions, label_names, probabilities,
-                          predicted_scores))
-    test_metrics = classification_metrics(labels, predictions, label_names)
-    if regression:
-        test_metrics.update(score_metrics(_scores_of(test_set), predicted_scores))
+        predictions_table(test_set, labels, predictions, label_names))
+    test_metrics = classification_metrics(labels, predictions.classes, label_names)
+    test_metrics.update(model.head.metrics(logits, test_set))
     log.line(f"test accuracy {test_metrics['accuracy']:.2f}, weighted F1 "
              f"{test_metrics['weighted_f1']:.2f}, macro F1 {test_metrics['macro_f1']:.2f}"
-             + (f", MAE {test_metrics['mae']:.3f}, Pearson {test_metrics['pearson']:.3f}"
-                if regression else "")
+             + model.head.summary(test_metrics)
              + ("" if cv is None else f" over all {len(folds)} folds' test dialogues"))
     confusion_figure(test_metrics["confusion"], label_names, staging / "confusion.png",
                      title=f"{corpus.name} test, {graph_name}, seed {seed}"
@@ -418,21 +411,14 @@ def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
         metrics["cv"] = cv
         metrics["folds"] = [{
             "fold": k + 1, "test_dialogues": [d.id for d in f.test_set],
-            "test": {**classification_metrics(f.labels, f.model.classes(f.logits), label_names),
-                     **(score_metrics(_scores_of(f.test_set), f.logits[:, 0])
-                        if regression else {})},
+            "test": {**classification_metrics(f.labels, f.model.head.classes(f.logits),
+                                              label_names),
+                     **f.model.head.metrics(f.logits, f.test_set)},
             "dev": {"weighted_f1": f.result.dev_weighted_f1},
             "best_epoch": f.result.best_epoch, "epochs_run": len(f.result.history),
             "history": f.result.history, "train_seconds": f.result.train_seconds}
             for k, f in enumerate(folds)]
     return metrics
-
-
-def _scores_of(dialogues) -> torch.Tensor:
-    """The dialogues' true scores :obj:`[U]` in order, NaN where unknown."""
-    return torch.cat([d.scores if d.scores is not None
-                      else torch.full((len(d),), float("nan"), dtype=torch.float64)
-                      for d in dialogues])
 
 
 def _save(path: Path, model: CORECT, config: Mapping[str, Any], corpus: Corpus,

@@ -1,5 +1,6 @@
-"""Classification metrics over labelled utterances, by label name, and
-the score metrics of a regression head."""
+"""Classification metrics over labelled utterances, by label name. What a
+head adds to them (a regression head's MAE and Pearson r) is the head's:
+:meth:`models.heads.Head.metrics`."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -76,27 +77,3 @@ def weighted_f1(confusion: Tensor) -> Tensor:
     total = support.sum(-1)
     return torch.where(total > 0, 100 * (f1 * support).sum(-1) / total.clamp(min=1),
                        torch.zeros_like(total))
-
-
-def score_metrics(scores: Tensor, predicted: Tensor) -> dict:
-    r"""Mean absolute error and Pearson correlation of predicted scores, as
-    MulT and MMSA report them for CMU-MOSEI, over the utterances whose true
-    score is known.
-
-    Args:
-        scores (Tensor): True scores, shape :obj:`[U]`, NaN unknown.
-        predicted (Tensor): Predicted scores, shape :obj:`[U]`.
-
-    Returns:
-        ``mae``, ``pearson`` (NaN when either side is constant) and
-        ``scored`` (how many utterances count).
-    """
-    known = ~scores.isnan()
-    y, p = scores[known].double(), predicted[known].double()
-    if not len(y):
-        return {"mae": float("nan"), "pearson": float("nan"), "scored": 0}
-    dy, dp = y - y.mean(), p - p.mean()
-    spread = float((dy.square().sum() * dp.square().sum()).sqrt())
-    return {"mae": float((y - p).abs().mean()),
-            "pearson": float((dy * dp).sum()) / spread if spread > 0 else float("nan"),
-            "scored": int(known.sum())}

@@ -112,8 +112,9 @@ def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
           on_epoch: EpochCallback | None = None) -> TrainResult:
     """Train :obj:`model` in place on ``train`` and leave it holding the
     weights of the epoch with the best ``dev`` weighted F1 (their moving
-    average, with :attr:`TrainConfig.ema_decay`). A regression head is
-    selected alike, on the classes it derives from its scores.
+    average, with :attr:`TrainConfig.ema_decay`), with the loss of its
+    head and on the classes the head predicts (a regression head derives
+    them from its scores).
 
     Deterministic on CPU for a given :obj:`seed`: the shuffling has its own
     generator, and the wall clock is only reported. On a terminal a progress
@@ -150,8 +151,8 @@ def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
                              shuffle=True, generator=shuffle):
             batch = batch.to(device)
             optimiser.zero_grad(set_to_none=True)
-            loss = model.loss(model(batch.features, batch.structure), batch.labels, weights,
-                              batch.scores)
+            loss = model.head.loss(model(batch.features, batch.structure), batch.labels,
+                                   weights, batch.scores)
             loss.backward()
             if config.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -163,7 +164,7 @@ def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
             total += float(loss.detach()) * batch.num_utterances
             count += batch.num_utterances
         labels, logits = predict(evaluated, dev_set, config.batch_size, device)
-        dev_f1 = classification_metrics(labels, model.classes(logits),
+        dev_f1 = classification_metrics(labels, model.head.classes(logits),
                                         label_names)["weighted_f1"]
         row = {"epoch": epoch, "loss": total / max(count, 1), "dev_weighted_f1": dev_f1,
                "lr": optimiser.param_groups[0]["lr"],
