@@ -178,7 +178,7 @@ class ModelConfig:
         if self.sequence_encoder not in SEQUENCE_ENCODERS:
             raise ValueError(f"unknown sequence_encoder {self.sequence_encoder!r}; "
                              f"choices: {', '.join(SEQUENCE_ENCODERS)}")
-        if self.head not in HEADS:
+        if not isinstance(self.head, str) or self.head not in HEADS:
             raise ValueError(f"unknown head {self.head!r}; choices: {', '.join(HEADS)}")
         HEADS[self.head].check(self)
         unknown = [s for s in self.dropout_sites if s not in DROPOUT_SITES]

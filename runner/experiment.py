@@ -100,7 +100,8 @@ def build_model(config: Mapping[str, Any], corpus: Corpus, registry=None) -> COR
     name, params = graph_spec(config)
     # What the head takes from the corpus (a regression head its score
     # view); an unknown head is left for ModelConfig to refuse.
-    head = HEADS.get(config["model"].get("head", ModelConfig.head))
+    head_name = config["model"].get("head", ModelConfig.head)
+    head = HEADS.get(head_name) if isinstance(head_name, str) else None
     try:
         model_config = ModelConfig(modalities=dict(corpus.modalities),
                                    num_classes=len(corpus.labels),
