@@ -29,10 +29,11 @@ import torch
 
 from dialogues.open_format import (DATASET, FEATURES, UTTERANCES, is_open_format,
                                    read_csv_rows, read_open_format)
+from dialogues.text_encoder import TextEncoder
 from runner.cli import Arguments, Command, Option, main as run_command
 from experiments.predict import check_dimensions
 from experiments.prepare import TRANSCRIPT_COLUMNS, group_turns
-from models.streaming import Prediction, StreamingPredictor, TextEncoder
+from models import Prediction, StreamingPredictor
 
 COMMAND = Command(
     prog="stream.py",
@@ -152,7 +153,7 @@ def stream(predictor: StreamingPredictor, utterances: Iterable[Utterance],
         int: Utterances streamed.
     """
     current, count = None, 0
-    regression = predictor.model.score_view is not None
+    regression = predictor.live.predicts_scores
     print("\t".join(SCORE_HEADER if regression else HEADER), file=out, flush=True)
     for dialogue, turn, speaker, features, text, annotations in utterances:
         if dialogue != current:

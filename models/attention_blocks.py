@@ -8,8 +8,8 @@ cost more in dispatch than in arithmetic, so :func:`grouped_blocks` runs the
 :obj:`G` blocks of one depth as a single batched computation, with the
 blocks' own parameters stacked on the fly (gradients flow back to each).
 :class:`StackedBlocks` is its incremental form for live inference: the
-newest turn's rows only, with a key/value cache of the earlier ones, for
-one live dialogue or for many at once.
+newest turn's rows of :obj:`K` live dialogues, each with a key/value cache
+of its earlier turns.
 """
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def block_parts(layer: nn.Module, where: str, post_norm: bool = False) -> dict[s
         raise NotImplementedError(f"{where}: only affine LayerNorms and biased "
                                   "feed-forward layers are supported")
     attention = parts["attention"]
-    if (not attention._qkv_same_embed_dim or attention.bias_k is not None
+    if (attention.in_proj_weight is None or attention.bias_k is not None
             or attention.add_zero_attn or attention.in_proj_bias is None):
         raise NotImplementedError(
             f"{where}: only attention with packed, biased query/key/value "
@@ -280,8 +280,10 @@ class StackedBlocks:
     and its cache holds the keys and values of its un-normalised inputs.
     The groups' weights are stacked once, here, so that one batched op
     serves every group: the blocks are a snapshot of the layers' weights
-    when built. :meth:`step_many` steps :obj:`K` dialogues at once, each
-    with its own cache.
+    when built, a prepared form that the layer holding them builds on its
+    first step (:meth:`~models.encoders.SequenceEncoder.step`,
+    :meth:`~models.crossmodal.PairwiseCrossModal.step`). :meth:`step`
+    steps :obj:`K` dialogues at once, each with its own cache.
 
     Args:
         layers (Sequence[nn.Module]): One layer per group, all of one class
@@ -291,7 +293,6 @@ class StackedBlocks:
     Shapes:
         - **input:** new rows :math:`(G, K, D)` and, for cross-attention,
           the sources' new rows :math:`(G, K, D)`, one column per dialogue
-          (:math:`K = 1` for :meth:`step`)
         - **output:** :math:`(G, K, D)`
     """
 
@@ -373,29 +374,15 @@ class StackedBlocks:
     def _apply(x: Tensor, linear: tuple[Tensor, Tensor]) -> Tensor:
         return torch.baddbmm(linear[1], x, linear[0])
 
-    def step(self, x: Tensor, history: History, key: str,
+    def step(self, x: Tensor, histories: Sequence[History], key: str,
              memory: Tensor | None = None) -> Tensor:
-        """The blocks for the newest row of each group of one dialogue:
-        :meth:`step_many` of that one dialogue.
-
-        Args:
-            x (Tensor): New rows :math:`(G, 1, D)`.
-            history (History): The dialogue's caches.
-            key (str): The cache's name.
-            memory (Tensor, optional): The sources' new rows :math:`(G, 1, D)`
-                for cross-attention; None for self-attention.
-        """
-        return self.step_many(x, [history], key, memory)
-
-    def step_many(self, x: Tensor, histories: Sequence[History], key: str,
-                  memory: Tensor | None = None) -> Tensor:
         r"""The blocks for the newest row of each group of :obj:`K`
         dialogues at once, each reading the key/value rows of its own
         earlier turns from (and writing this turn's to) its
         :class:`~models.history.History` under :obj:`key`. The dialogues'
         caches, of different lengths, are padded to the longest and the
-        padding masked out of the attention, so each row equals what
-        :meth:`step` gives for its dialogue alone (to float32 rounding).
+        padding masked out of the attention, so each row equals what this
+        gives for its dialogue alone (:math:`K = 1`, to float32 rounding).
 
         Args:
             x (Tensor): New rows :math:`(G, K, D)`, dialogue :obj:`k` in

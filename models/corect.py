@@ -1,5 +1,9 @@
-"""The CORECT backbone, shared by every topology."""
+"""The CORECT backbone, shared by every topology: offline over whole
+dialogues (:meth:`CORECT.forward`) and live, one turn of many dialogues
+at a time (:meth:`CORECT.step`)."""
 from __future__ import annotations
+
+from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -10,10 +14,15 @@ from graphs import DialogueBatch, DialogueGraph, EdgeBuilder, GraphBuildError
 
 from .config import ModelConfig
 from .crossmodal import PairwiseCrossModal
+from .dialogue_state import DialogueState, Push
 from .encoders import GRUEncoder, MLPEncoder, SequenceEncoder
 from .heads import HEADS, Head
 from .rtgcn import RTGCN
 from .speaker_gru import SpeakerGRU
+
+# Enough distinct speaker patterns of a bounded tail for any real dialogue;
+# past it the memo starts over rather than grow without bound.
+GRAPH_MEMO_SIZE = 4096
 
 
 class CORECT(nn.Module):
@@ -47,6 +56,12 @@ class CORECT(nn.Module):
     :meth:`~graphs.EdgeBuilder.reads`: input features, or the utterance
     states after the unimodal encoders (detached; the topology follows the
     model, gradients do not flow through it). Edge weights reach RT-GCN.
+
+    **Live.** :meth:`step` runs a causal model forward one utterance of
+    :obj:`K` live dialogues at a time, each dialogue's caches in its own
+    :class:`~models.dialogue_state.DialogueState`, every layer in its
+    incremental form (each beside its offline one) and once for all
+    :obj:`K`; its logits equal :meth:`forward`'s on the whole dialogues.
 
     **Heads.** :attr:`head` (:mod:`models.heads`, ``config.head`` by name)
     says what the classifier's outputs are and how they train: one logit
@@ -112,6 +127,10 @@ class CORECT(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self._drop_graph_input = "graph" in config.dropout_sites
         self._drop_classifier_input = "classifier_input" in config.dropout_sites
+        # step()'s in-edges of a structure-only builder, by speaker pattern:
+        # the same for every live dialogue.
+        self._edge_memo: dict[tuple[int, ...], tuple[Tensor, ...]] = {}
+        self._edge_memo_device: torch.device | None = None
 
     def _sequence_encoder(self, dim: int) -> nn.Module:
         config = self.config
@@ -237,6 +256,172 @@ class CORECT(nn.Module):
         if self._drop_classifier_input:
             joined = self.dropout(joined)
         return self.classifier(joined)
+
+    @property
+    def step_horizon(self) -> int | None:
+        """Turns back that :meth:`step` builds the graph over: the builder's
+        :attr:`~graphs.EdgeBuilder.horizon`, or :obj:`None` for the whole
+        prefix.
+
+        Raises:
+            ValueError: The builder declares something else.
+        """
+        horizon = self.builder.horizon
+        if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int)
+                                    or horizon < 0):
+            raise ValueError(f"{self.builder!r} declares horizon={horizon!r}; it must "
+                             "be a non-negative int or None (unbounded)")
+        return horizon
+
+    def check_steppable(self) -> None:
+        """Refuse what :meth:`step` cannot run exactly, naming the part,
+        and prepare every layer's incremental form (stacked weights).
+
+        Raises:
+            ValueError: The builder is not causal or declares a bad horizon,
+                the model is in training mode, or a GRU is bidirectional.
+            NotImplementedError: A layer has settings the incremental forms
+                do not reproduce.
+        """
+        if not self.causal:
+            raise ValueError(f"CORECT.step needs a causal builder; {self.builder!r} "
+                             "reads later turns")
+        if self.training:
+            raise ValueError("CORECT.step needs the model in eval mode: dropout and "
+                             "BatchNorm batch statistics mix or drop turns")
+        self.step_horizon  # noqa: B018 - validates
+        grus = {f"encoders.{m}": e for m, e in self.encoders.items()
+                if isinstance(e, GRUEncoder)}
+        grus.update({f"speaker_encoders.{m}": e
+                     for m, e in (self.speaker_encoders or {}).items()})
+        for where, encoder in grus.items():
+            if encoder.bidirectional:
+                # CORECT builds one only for a non-causal graph.
+                raise ValueError(f"{where}: a bidirectional GRU cannot stream")
+        for m, encoder in self.encoders.items():
+            if isinstance(encoder, SequenceEncoder):
+                encoder.stacked(f"encoders.{m}")
+        if self.crossmodal is not None:
+            self.crossmodal.stacked()
+        if self.rtgcn is not None:
+            self.rtgcn.check_steppable()
+
+    def step(self, states: Sequence[DialogueState], pushes: Sequence[Push]) -> Tensor:
+        r"""The logits of the next utterance of each of :obj:`K` live
+        dialogues of a causal model at evaluation, every layer once for all
+        of them: the encoders and P-CM take the new rows stacked, each
+        dialogue's key/value cache padded to the longest and masked, GRU
+        states stacked; the two RT-GCN layers take the new nodes as targets
+        and each dialogue's cached tail as sources. Only the graph's
+        in-edges of the new turn, which depend on each dialogue's own
+        speakers and content, are built dialogue by dialogue, on its last
+        :attr:`step_horizon` turns (memoised by speaker pattern for a
+        structure-only builder). On a causal graph no earlier output can
+        change, so each row equals :meth:`forward` on the whole dialogue,
+        and stepping dialogues together equals stepping each alone (to
+        float32 rounding).
+
+        The states only advance when the whole call succeeds. Inputs are
+        trusted (:mod:`models.live` checks them); see
+        :meth:`check_steppable` for the models it refuses.
+
+        Args:
+            states (Sequence[DialogueState]): :obj:`K` distinct live
+                dialogues, each advanced by one turn.
+            pushes (Sequence[Push]): Per dialogue its next utterance.
+
+        Shapes:
+            - **output:** logits :math:`(K, C)`
+        """
+        if not states:
+            raise ValueError("CORECT.step needs at least one dialogue")
+        if len({id(state) for state in states}) != len(states):
+            raise ValueError("CORECT.step steps each dialogue once")
+        if self.training or not self.causal:
+            self.check_steppable()  # raises, saying why
+        # Dropout is the identity in eval mode, so the model's dropout
+        # calls are skipped.
+        embedding = self.speaker_embedding.weight
+        device = embedding.device
+        features = [{m: x if x.device == device else x.to(device)
+                     for m, x in push.features.items()} for push in pushes]
+        speakers = [push.speaker for push in pushes]
+        histories = [state.history for state in states]
+        spoken = embedding[torch.tensor(speakers, device=device)]
+        encoded = {}
+        for m in self.modalities:
+            x = torch.cat([row[m] for row in features])
+            encoder = self.encoders[m]
+            if isinstance(encoder, (GRUEncoder, SequenceEncoder)):
+                cache = "gru" if isinstance(encoder, GRUEncoder) else "sequence"
+                h = encoder.step(x, histories, f"{cache}/{m}")
+                if self.speaker_encoders is not None:
+                    h = h + self.speaker_encoders[m].step(x, states, speakers,
+                                                          f"speaker_gru/{m}")
+            else:
+                h = encoder(x)
+            encoded[m] = h + spoken  # [K, H]
+        if self.rtgcn is not None:
+            horizon = self.step_horizon
+            starts = [0 if horizon is None else max(0, state.length - horizon)
+                      for state in states]
+            edges = [self._last_turn_edges(state, start, push, k, features[k], encoded)
+                     for k, (state, start, push) in enumerate(zip(states, starts, pushes))]
+            new = torch.stack([encoded[m] for m in self.modalities], 1)  # [K, M, H]
+            parts = [self.rtgcn.step(new, histories, starts, edges)]
+        else:
+            parts = [torch.cat([encoded[m] for m in self.modalities], -1)]
+        if self.crossmodal is not None:
+            parts.append(self.crossmodal.step(encoded, histories))
+        logits = self.classifier(torch.cat(parts, -1))
+        for state, speaker in zip(states, speakers):
+            state.commit(speaker)
+        return logits
+
+    def _last_turn_edges(self, state: DialogueState, start: int, push: Push, k: int,
+                         features: Mapping[str, Tensor],
+                         encoded: Mapping[str, Tensor]) -> tuple[Tensor, ...]:
+        """The in-edges of one dialogue's newest turn in the graph of its
+        turns ``start..now`` (:meth:`~graphs.EdgeBuilder.last_turn_edges`),
+        on the model's device: their sources, numbered in that graph (node
+        ``m * L + u``), their targets' modalities, their relations and, for
+        a weighted graph, their weights. The builder's content for those
+        turns is read from the dialogue's cache with the new turn's rows
+        (row :obj:`k` of :obj:`encoded`) written in. A structure-only
+        builder's are memoised, so a repeated speaker pattern costs no copy."""
+        device = self.speaker_embedding.weight.device
+        speakers = (*state.speakers[start:], push.speaker)
+        memo = (self._edge_memo if self.builder.horizon is not None
+                and not self.reads.content else None)
+        if memo is not None:
+            if self._edge_memo_device != device:  # the model moved
+                memo.clear()
+                self._edge_memo_device = device
+            edges = memo.get(speakers)
+            if edges is not None:
+                return edges
+        put, reads = state.history.put, self.reads
+        values = {"turn": float(state.length), **push.annotations}
+        content = {
+            "features": {m: put(f"content/features/{m}", features[m][0])[start:].cpu()
+                         for m in reads.features},
+            "states": {m: put(f"content/states/{m}", encoded[m][k])[start:].cpu()
+                       for m in reads.states},
+            "annotations": {
+                name: put(f"content/annotations/{name}",
+                          torch.tensor(float(values[name]), dtype=torch.float64))[start:]
+                for name in reads.annotations},
+        }
+        length = len(speakers)
+        tail = DialogueBatch([length], speakers, self.modalities, **content)
+        found = self.builder.last_turn_edges(tail)
+        edges = (found[0][0].to(device), (found[0][1] // length).to(device),
+                 found[1].to(device), *(w.to(device) for w in found[2:]))
+        if memo is not None:
+            if len(memo) >= GRAPH_MEMO_SIZE:
+                memo.clear()
+            memo[speakers] = edges
+        return edges
 
     def loss(self, logits: Tensor, labels: Tensor,
              class_weights: Tensor | None = None, scores: Tensor | None = None) -> Tensor:

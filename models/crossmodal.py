@@ -13,7 +13,7 @@ from .attention_blocks import (CrossAttentionLayer, StackedBlocks, grouped_block
 from .encoders import causal_mask
 from .history import History
 
-__all__ = ["CrossAttentionLayer", "IncrementalCrossModal", "PairwiseCrossModal"]
+__all__ = ["CrossAttentionLayer", "PairwiseCrossModal"]
 
 
 class PairwiseCrossModal(nn.Module):
@@ -34,6 +34,9 @@ class PairwiseCrossModal(nn.Module):
     (:obj:`shared_norm`), a LayerNorm ending every stack
     (:obj:`final_norm`, modules ``cross_norm`` and ``self_norm``) and
     inputs scaled by the square root of the stack's width (:obj:`scale`).
+
+    :meth:`step` is the incremental form, for :obj:`K` live dialogues at
+    once under a causal mask.
 
     Args:
         modalities (list[str]): Modality names, at least two.
@@ -89,6 +92,10 @@ class PairwiseCrossModal(nn.Module):
         self.self_scale = math.sqrt(width) if scale else 1.0
         self.layers, self.self_layers = layers, self_layers
         self.out_dim = width * len(self.modalities)
+        # The prepared form of step(): each depth's blocks with their
+        # weights stacked, built on the first step, dropped by train()/eval().
+        self._stacked: tuple[torch.device, tuple[list[StackedBlocks],
+                                                 list[StackedBlocks]]] | None = None
 
     def end_cross(self, h: Tensor) -> Tensor:
         """Each pair's final norm (when built) on its cross outputs
@@ -125,79 +132,67 @@ class PairwiseCrossModal(nn.Module):
         rows = h.size(1)
         return self.end_self(h).transpose(0, 1).reshape(rows, -1)
 
+    def train(self, mode: bool = True) -> "PairwiseCrossModal":
+        # The stacked copies are a snapshot of the weights, which training
+        # changes: the next step stacks them again.
+        self._stacked = None
+        return super().train(mode)
 
-class IncrementalCrossModal:
-    r"""A causal :class:`PairwiseCrossModal` stepped one turn at a time at
-    evaluation: each depth's blocks of every pair (then of every target)
-    run side by side on the newest turn's rows, with key/value caches of
-    the earlier turns, as :meth:`PairwiseCrossModal.forward` runs them as
-    one batched computation; :meth:`step_many` steps many live dialogues
-    so at once.
-
-    The weights are stacked once, when built (see
-    :class:`~models.attention_blocks.StackedBlocks`): build a new one after
-    changing them.
-
-    Args:
-        crossmodal (PairwiseCrossModal): The module, in eval mode.
-
-    Shapes:
-        - **input:** per modality the new turns' states :math:`(K, H)`, one
-          row per dialogue (:math:`K = 1` for :meth:`step`)
-        - **output:** :math:`(K, M (M - 1) H)`
-    """
-
-    def __init__(self, crossmodal: PairwiseCrossModal) -> None:
-        for m, stack in crossmodal.self_attention.items():
+    def check_steppable(self) -> None:
+        """Refuse settings that :meth:`step` does not reproduce (the blocks
+        themselves are checked as :meth:`stacked` stacks them)."""
+        for m, stack in self.self_attention.items():
             if stack.norm is not None:  # the batched P-CM would not apply it
                 raise NotImplementedError(f"crossmodal.self_attention.{m}: streaming "
                                           "supports no final TransformerEncoder norm")
-        self.crossmodal = crossmodal
-        # Pairs are target-major, so each target's cross outputs are
-        # consecutive groups, in source order: P-CM's concatenation.
-        self.cross = [StackedBlocks([crossmodal.cross[f"{src}->{dst}"][i]
-                                     for src, dst in crossmodal.pairs],
-                                    f"crossmodal.cross.*.{i}")
-                      for i in range(crossmodal.layers)]
-        stacks = [crossmodal.self_attention[m] for m in crossmodal.modalities]
-        self.self_attention = [StackedBlocks([stack.layers[i] for stack in stacks],
-                                             f"crossmodal.self_attention.*.layers.{i}")
-                               for i in range(crossmodal.self_layers)]
 
-    def step(self, states: dict[str, Tensor], history: History) -> Tensor:
-        """The new turn's P-CM output for one dialogue (:meth:`step_many`
-        of that one); turn :obj:`history.length` is the new one.
+    def stacked(self) -> tuple[list[StackedBlocks], list[StackedBlocks]]:
+        """The prepared form of :meth:`step`: per depth, the blocks of every
+        pair (then of every target) with their weights stacked
+        (:class:`~models.attention_blocks.StackedBlocks`), built on first
+        use from the current weights and kept until the module's mode is
+        next set (``train()`` or ``eval()``): call ``eval()`` again after
+        changing the weights."""
+        device = self.self_attention[self.modalities[0]].layers[0].linear1.weight.device
+        if self._stacked is None or self._stacked[0] != device:
+            self.check_steppable()
+            # Pairs are target-major, so each target's cross outputs are
+            # consecutive groups, in source order: P-CM's concatenation.
+            cross = [StackedBlocks([self.cross[f"{src}->{dst}"][i] for src, dst in self.pairs],
+                                   f"crossmodal.cross.*.{i}")
+                     for i in range(self.layers)]
+            stacks = [self.self_attention[m] for m in self.modalities]
+            self_attention = [StackedBlocks([stack.layers[i] for stack in stacks],
+                                            f"crossmodal.self_attention.*.layers.{i}")
+                              for i in range(self.self_layers)]
+            self._stacked = device, (cross, self_attention)
+        return self._stacked[1]
+
+    def step(self, x: dict[str, Tensor], histories: Sequence[History]) -> Tensor:
+        r"""The forward pass under a causal mask at evaluation for the
+        newest turn of :obj:`K` live dialogues: each depth's blocks of every
+        pair (then of every target) run side by side on the new rows, as
+        :meth:`forward` runs them as one batched computation, each dialogue
+        attending over its own cached turns
+        (:meth:`~models.attention_blocks.StackedBlocks.step`).
 
         Args:
-            states (dict[str, Tensor]): Per modality the new turn's states
-                :math:`(1, H)`.
-            history (History): The dialogue's caches.
-        """
-        return self.step_many(states, [history])
-
-    def step_many(self, states: dict[str, Tensor], histories: Sequence[History]) -> Tensor:
-        """The new turn's P-CM output of :obj:`K` dialogues at once, each
-        attending over its own cached turns (see
-        :meth:`~models.attention_blocks.StackedBlocks.step_many`).
-
-        Args:
-            states (dict[str, Tensor]): Per modality the new turns' states
+            x (dict[str, Tensor]): Per modality the new turns' states
                 :math:`(K, H)`, one row per dialogue.
             histories (Sequence[History]): The :obj:`K` dialogues' caches.
 
         Shapes:
             - **output:** :math:`(K, M (M - 1) H)`
         """
-        crossmodal = self.crossmodal
-        pairs = crossmodal.pairs
-        h = torch.stack([states[dst] for _, dst in pairs])  # [P, K, H]
-        memory = torch.stack([states[src] for src, _ in pairs])
-        if crossmodal.cross_scale != 1.0:
-            h, memory = h * crossmodal.cross_scale, memory * crossmodal.cross_scale
-        for i, blocks in enumerate(self.cross):
-            h = blocks.step_many(h, histories, f"cross/{i}", memory)
-        h = crossmodal.end_cross(h)
-        for i, blocks in enumerate(self.self_attention):
-            h = blocks.step_many(h, histories, f"self/{i}")
+        cross, self_attention = self.stacked()
+        h = torch.stack([x[dst] for _, dst in self.pairs])  # [P, K, H]
+        memory = torch.stack([x[src] for src, _ in self.pairs])
+        if self.cross_scale != 1.0:
+            h, memory = h * self.cross_scale, memory * self.cross_scale
+        for i, blocks in enumerate(cross):
+            h = blocks.step(h, histories, f"cross/{i}", memory)
+        h = self.end_cross(h)
+        for i, blocks in enumerate(self_attention):
+            h = blocks.step(h, histories, f"self/{i}")
         # [M, K, (M-1) H] -> per dialogue its targets side by side, as forward.
-        return crossmodal.end_self(h).transpose(0, 1).reshape(len(histories), -1)
+        return self.end_self(h).transpose(0, 1).reshape(len(histories), -1)

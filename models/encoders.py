@@ -1,5 +1,8 @@
-"""Unimodal encoders: a sequence transformer or GRU, and a per-utterance MLP;
-with the sequence encoders' incremental forms for live inference."""
+"""Unimodal encoders: a sequence transformer or GRU, and a per-utterance MLP.
+
+The sequence encoders each have two forms side by side: ``forward`` over
+whole dialogues, and ``step``, which advances :obj:`K` live dialogues by
+one turn each from their caches (:class:`~models.history.History`)."""
 from __future__ import annotations
 
 import math
@@ -92,6 +95,10 @@ class SequenceEncoder(nn.Module):
                                            batch_first=True, norm_first=norm_first)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(hidden) if output_norm else nn.Identity()
+        # The prepared form of step(): stacked weight copies, built on the
+        # first step and dropped by train()/eval(); and a position table.
+        self._stacked: tuple[torch.device, list[StackedBlocks]] | None = None
+        self._positions: Tensor | None = None
 
     def forward(self, x: Tensor, padding: Tensor, causal: bool) -> Tensor:
         h = self.project(x)
@@ -102,53 +109,49 @@ class SequenceEncoder(nn.Module):
         h = self.encoder(h, mask=mask, src_key_padding_mask=padding)
         return self.norm(self.output(h))
 
+    def train(self, mode: bool = True) -> "SequenceEncoder":
+        # The stacked copies are a snapshot of the weights, which training
+        # changes: the next step stacks them again.
+        self._stacked = None
+        return super().train(mode)
 
-class IncrementalSequenceEncoder:
-    r"""A :class:`SequenceEncoder` under a causal mask, stepped one turn at
-    a time at evaluation: the newest turn's row only, each transformer
-    layer (pre- or post-norm) reading a key/value cache of the earlier
-    turns; for one live dialogue (:meth:`step`) or for many at once
-    (:meth:`step_many`).
-
-    The layers' weights are stacked once, when built (see
-    :class:`~models.attention_blocks.StackedBlocks`): build a new one after
-    changing them.
-
-    Args:
-        encoder (SequenceEncoder): The encoder, in eval mode.
-        where (str): Its name, for messages.
-
-    Shapes:
-        - **input:** the new turns' features :math:`(K, F)`, one row per
-          dialogue (:math:`K = 1` for :meth:`step`)
-        - **output:** :math:`(K, H)`
-    """
-
-    def __init__(self, encoder: SequenceEncoder, where: str) -> None:
-        if encoder.encoder.norm is not None:
-            # Our encoders never build one.
-            raise NotImplementedError(f"{where}.encoder: streaming supports no final "
-                                      "TransformerEncoder norm")
-        self.encoder = encoder
-        self.blocks = [StackedBlocks([layer], f"{where}.encoder.layers.{i}")
-                       for i, layer in enumerate(encoder.encoder.layers)]
-        self._positions: Tensor | None = None
-
-    def step(self, x: Tensor, history: History, key: str) -> Tensor:
-        """The new turn's output for one dialogue (:meth:`step_many` of
-        that one); turn :obj:`history.length` is the new one.
+    def check_steppable(self, where: str = "encoder") -> None:
+        """Refuse settings that :meth:`step` does not reproduce (the layers
+        themselves are checked as :meth:`stacked` stacks them).
 
         Args:
-            x (Tensor): The new turn's features :math:`(1, F)`.
-            history (History): The dialogue's caches.
-            key (str): The caches' name prefix.
+            where (str): The encoder's name, for messages.
+                (default: :obj:`"encoder"`)
         """
-        return self.step_many(x, [history], key)
+        if self.encoder.norm is not None:  # our encoders never build one
+            raise NotImplementedError(f"{where}.encoder: streaming supports no final "
+                                      "TransformerEncoder norm")
 
-    def step_many(self, x: Tensor, histories: Sequence[History], key: str) -> Tensor:
-        """The new turn's output of :obj:`K` dialogues at once, each at its
-        own turn (:obj:`history.length`) and reading its own caches (see
-        :meth:`~models.attention_blocks.StackedBlocks.step_many`).
+    def stacked(self, where: str = "encoder") -> list[StackedBlocks]:
+        """The prepared form of :meth:`step`: each transformer layer's
+        weights stacked (:class:`~models.attention_blocks.StackedBlocks`),
+        built on first use from the current weights and kept until the
+        module's mode is next set (``train()`` or ``eval()``): call
+        ``eval()`` again after changing the weights.
+
+        Args:
+            where (str): The encoder's name, for messages.
+                (default: :obj:`"encoder"`)
+        """
+        device = self.encoder.layers[0].linear1.weight.device
+        if self._stacked is None or self._stacked[0] != device:
+            self.check_steppable(where)
+            self._stacked = device, [StackedBlocks([layer], f"{where}.encoder.layers.{i}")
+                                     for i, layer in enumerate(self.encoder.layers)]
+        return self._stacked[1]
+
+    def step(self, x: Tensor, histories: Sequence[History], key: str) -> Tensor:
+        r"""The forward pass under a causal mask at evaluation for the
+        newest turn of :obj:`K` live dialogues, each at its own turn
+        (:obj:`history.length`): every transformer layer (pre- or
+        post-norm) computes the new row only, reading the key/value rows of
+        the dialogue's earlier turns from its cache
+        (:meth:`~models.attention_blocks.StackedBlocks.step`).
 
         Args:
             x (Tensor): The new turns' features :math:`(K, F)`, one row per
@@ -159,15 +162,14 @@ class IncrementalSequenceEncoder:
         Shapes:
             - **output:** :math:`(K, H)`
         """
-        encoder = self.encoder
-        h = encoder.project(x)
-        if encoder.positions:
+        h = self.project(x)
+        if self.positions:
             h = h + self._positions_at([history.length for history in histories],
                                        h.size(-1), h.device)
         h = h.unsqueeze(0)  # one group, the dialogues side by side: [1, K, D]
-        for i, blocks in enumerate(self.blocks):
-            h = blocks.step_many(h, histories, f"{key}/{i}")
-        return encoder.norm(encoder.output(h[0]))
+        for i, blocks in enumerate(self.stacked()):
+            h = blocks.step(h, histories, f"{key}/{i}")
+        return self.norm(self.output(h[0]))
 
     def _positions_at(self, turns: list[int], dim: int, device: torch.device) -> Tensor:
         """Sinusoidal encodings :obj:`[len(turns), dim]` of :obj:`turns`, from
@@ -175,7 +177,8 @@ class IncrementalSequenceEncoder:
         each row on its own: the encoding is elementwise)."""
         table = self._positions
         last = max(turns)
-        if table is None or table.size(0) <= last or table.size(1) != dim:
+        if (table is None or table.size(0) <= last or table.size(1) != dim
+                or table.device != device):
             table = sinusoidal_positions(torch.arange(max(64, 2 * last), device=device), dim)
             self._positions = table
         if len(turns) == 1:
@@ -241,26 +244,57 @@ class GRUEncoder(nn.Module):
                                                   total_length=x.size(1))
         return out
 
-    def step(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:
-        r"""One forward step at evaluation of :obj:`K` independent sequences
-        (dialogues, or speakers' turns), one new row each: the outputs for
-        the features :obj:`x` after the hidden :obj:`state`, and the new
-        state. Running it turn by turn equals :meth:`forward` of a
-        forward-only GRU.
+    def step(self, x: Tensor, histories: Sequence[History], key: str) -> Tensor:
+        r"""The forward pass at evaluation for the newest turn of :obj:`K`
+        live dialogues: each dialogue's GRU state after its previous turn
+        advanced by one row. Running it turn by turn equals :meth:`forward`
+        of a forward-only GRU.
+
+        Args:
+            x (Tensor): The new turns' features :math:`(K, F)`, one row per
+                dialogue.
+            histories (Sequence[History]): The :obj:`K` dialogues' caches;
+                the new states are written under :obj:`key`.
+            key (str): The states' cache name.
+
+        Shapes:
+            - **output:** :math:`(K, H)`
+        """
+        return self.resume(x, histories, key,
+                           [h.length - 1 if h.length else None for h in histories])
+
+    def resume(self, x: Tensor, histories: Sequence[History], key: str,
+               after: Sequence[int | None]) -> Tensor:
+        r"""One forward step at evaluation of :obj:`K` independent
+        sequences (dialogues, or speakers' turns), sequence :obj:`k` from
+        the state its dialogue's cache holds for turn :obj:`after[k]`
+        (:obj:`None`: afresh, from zeros, as ``nn.GRU`` starts), all the
+        states stacked. Each new state is written to its dialogue's cache
+        as the current turn's, so a failed step advances none.
 
         Args:
             x (Tensor): The new rows' features :math:`(K, F)`.
-            state (Tensor, optional): The hidden states they follow,
-                :math:`(L, K, H)`; :obj:`None` starts every sequence afresh
-                (a zero state, as ``nn.GRU``'s default).
+            histories (Sequence[History]): The :obj:`K` dialogues' caches.
+            key (str): The states' cache name; a state is :math:`(L, 1, H)`.
+            after (Sequence[int | None]): Per sequence the turn it resumes
+                after.
 
-        Returns:
-            The outputs :math:`(K, H)` and the new state :math:`(L, K, H)`.
+        Shapes:
+            - **output:** :math:`(K, H)`
         """
         if self.bidirectional:
             raise ValueError("a bidirectional GRU reads later turns and cannot step")
+        previous = [None if turn is None else history.rows[key][turn]
+                    for history, turn in zip(histories, after)]
+        state = None
+        started = [p for p in previous if p is not None]
+        if started:
+            zero = started[0].new_zeros(started[0].shape)
+            state = torch.cat([zero if p is None else p for p in previous], 1)  # [L, K, H]
         out, state = self.gru(self.norm(x).unsqueeze(1), state)
-        return out[:, 0], state
+        for k, history in enumerate(histories):
+            history.put(key, state[:, k:k + 1])
+        return out[:, 0]
 
 
 class MLPEncoder(nn.Module):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -157,42 +158,61 @@ class RTGCN(nn.Module):
                 "decomposition, and TransformerConv with concat=True, a skip connection, "
                 "no edge_dim and no beta only")
 
-    def step(self, new: Tensor, cache: History, start: int, source: Tensor,
-             target: Tensor, edge_type: Tensor,
-             edge_weight: Tensor | None = None) -> Tensor:
-        r"""The forward pass for the newest turn's :obj:`M` nodes only, at
-        evaluation, given the in-edges of those nodes in the graph of turns
-        ``start..now``.
+    def step(self, new: Tensor, histories: Sequence[History], starts: Sequence[int],
+             edges: Sequence[Sequence[Tensor]]) -> Tensor:
+        r"""The forward pass at evaluation for the newest turn's :obj:`M`
+        nodes of each of :obj:`K` live dialogues, given the in-edges of
+        those nodes in the graph of the dialogue's turns ``start..now``.
 
-        Both layers are evaluated for the new nodes alone; the inputs and
-        ``RGCNConv`` outputs of earlier turns come from :obj:`cache`, where
-        this step adds the new turn's. On a causal graph no earlier node's
+        Both layers are evaluated for the new nodes alone
+        (:func:`relational_rows`, :func:`attention_rows`), all dialogues'
+        at once as one graph of disjoint parts; the inputs and ``RGCNConv``
+        outputs of earlier turns come from each dialogue's cache, where this
+        step writes the new turn's. On a causal graph no earlier node's
         output can change, so this equals :meth:`forward` on the whole
         dialogue.
 
         Args:
-            new (Tensor): The new turn's node inputs, shape :obj:`[M, H]`,
+            new (Tensor): The new turns' node inputs, shape :obj:`[K, M, H]`,
                 modality-major like the graph.
-            cache (History): Per-turn rows; keys ``graph/input`` and
-                ``graph/relational``.
-            start (int): First turn of the graph the edges come from.
-            source (LongTensor): Sources, numbered in that graph
-                (node ``m * L + u`` for ``L`` turns), shape :obj:`[E]`.
-            target (LongTensor): Targets' modality positions, shape :obj:`[E]`.
-            edge_type (LongTensor): Relations, shape :obj:`[E]`.
-            edge_weight (Tensor, optional): Weights, shape :obj:`[E]`.
+            histories (Sequence[History]): The :obj:`K` dialogues' caches;
+                keys ``graph/input`` and ``graph/relational``.
+            starts (Sequence[int]): Per dialogue the first turn of the graph
+                its edges come from.
+            edges (Sequence[Sequence[Tensor]]): Per dialogue the new nodes'
+                in-edges: sources numbered in that graph (node ``m * L + u``
+                for ``L`` turns) :obj:`[E]`, targets' modality positions
+                :obj:`[E]`, relations :obj:`[E]` and, for a weighted graph,
+                weights :obj:`[E]`.
 
-        Returns:
-            The new nodes' outputs, flattened, shape :obj:`[1, M * heads * H]`.
+        Shapes:
+            - **output:** :math:`(K, M \cdot heads \cdot H)`
         """
-        def nodes(key: str, rows: Tensor) -> Tensor:
+        count = new.size(1)
+        rows = list(new.unbind(0))
+
+        def tails(key: str, turn_rows: list[Tensor]) -> list[Tensor]:
             # Turns start..now of every modality, modality-major like the
             # graph: the cache keeps turns on axis 1, [M, T, H].
-            tail = cache.put(key, rows, dim=1)[:, start:]
-            return tail.reshape(-1, rows.size(-1))
+            return [history.put(key, r, dim=1)[:, start:].reshape(-1, r.size(-1))
+                    for history, r, start in zip(histories, turn_rows, starts)]
 
-        h = relational_rows(self.relational, nodes("graph/input", new), new,
-                            source, target, edge_type, edge_weight)
-        h = attention_rows(self.attention, nodes("graph/relational", h), h,
-                           source, target, edge_weight)
-        return self.act(self.norm(h)).reshape(1, -1)
+        inputs = tails("graph/input", rows)
+        sources, targets, types, weights = [], [], [], []
+        offset = 0
+        for k, (tail, found) in enumerate(zip(inputs, edges)):
+            # Each dialogue's sources shifted past the earlier dialogues' nodes.
+            sources.append(found[0] + offset)
+            targets.append(found[1] + k * count)
+            types.append(found[2])
+            if len(found) > 3:
+                weights.append(found[3])
+            offset += tail.size(0)
+        source, target = torch.cat(sources), torch.cat(targets)
+        weight = torch.cat(weights) if weights else None
+        targets_in = torch.cat(rows)
+        h = relational_rows(self.relational, torch.cat(inputs), targets_in, source, target,
+                            torch.cat(types), weight)
+        relational = tails("graph/relational", list(h.split(count)))
+        h = attention_rows(self.attention, torch.cat(relational), h, source, target, weight)
+        return self.act(self.norm(h)).reshape(len(histories), -1)

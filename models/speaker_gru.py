@@ -1,10 +1,13 @@
 """Speaker-level recurrence: a GRU over each speaker's own turns."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
+from .dialogue_state import DialogueState
 from .encoders import GRUEncoder
 
 
@@ -21,7 +24,8 @@ class SpeakerGRU(GRUEncoder):
     depends on its speaker's earlier turns only. It is a
     :class:`~models.encoders.GRUEncoder` of one layer run over those
     sequences, so it normalises its features the same way and streams the
-    same way.
+    same way: :meth:`step` advances each live dialogue's speaker from the
+    state of that speaker's previous turn.
 
     Args:
         in_dim (int): Feature dimension.
@@ -55,3 +59,26 @@ class SpeakerGRU(GRUEncoder):
         states = out.new_empty(x.size(0), out.size(-1))
         states[order] = out[mask]
         return states
+
+    def step(self, x: Tensor, states: Sequence[DialogueState],  # type: ignore[override]
+             speakers: Sequence[int], key: str) -> Tensor:
+        r"""The forward pass at evaluation for the newest turn of :obj:`K`
+        live dialogues: each speaker's state after their previous turn
+        (:attr:`~models.dialogue_state.DialogueState.last_turn`; a new
+        speaker starts afresh) advanced by one row
+        (:meth:`~models.encoders.GRUEncoder.resume`).
+
+        Args:
+            x (Tensor): The new turns' features :math:`(K, F)`, one row per
+                dialogue.
+            states (Sequence[DialogueState]): The :obj:`K` dialogues.
+            speakers (Sequence[int]): Per dialogue, the new turn's local
+                speaker id.
+            key (str): The states' cache name.
+
+        Shapes:
+            - **output:** :math:`(K, H)`
+        """
+        return self.resume(x, [state.history for state in states], key,
+                           [state.last_turn.get(speaker)
+                            for state, speaker in zip(states, speakers)])

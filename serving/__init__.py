@@ -2,8 +2,8 @@
 checkpoint. :mod:`serving.app` (the HTTP API) needs ``pip install 'ergraph[serve]'``."""
 from .batcher import Batcher
 from .config import ServeConfig
-from .engine import Engine, PushError, Session, Utterance
+from .engine import Engine, PushError, Session
 from .store import SessionStore, TooManySessions, UnknownSession
 
 __all__ = ["Batcher", "Engine", "PushError", "ServeConfig", "Session", "SessionStore",
-           "TooManySessions", "Utterance", "UnknownSession"]
+           "TooManySessions", "UnknownSession"]

@@ -27,7 +27,9 @@ from typing import Any, Mapping, Protocol
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from models.live import Prediction
 
 from .config import ServeConfig
 from .engine import Engine
@@ -50,13 +52,10 @@ class UtteranceIn(BaseModel):
         None, description="values the graph's builder reads, e.g. reply_to")
 
 
-class PredictionOut(BaseModel):
-    turn: int = Field(description="position in the dialogue, from 0")
-    speaker: str
-    label: str
-    probability: float = Field(description="probability of the label")
-    probabilities: dict[str, float]
-    latency_ms: float = Field(description="server-side time from arrival to answer")
+#: The schema of :meth:`models.live.Prediction.to_json`, which the routes answer with.
+PredictionOut = create_model(
+    "PredictionOut", **{name: (kind, Field(description=description))
+                        for name, (kind, description) in Prediction.API_FIELDS.items()})
 
 
 class SessionOut(BaseModel):

@@ -46,7 +46,7 @@ class ApiError(Exception):
 def session_record(session: Session) -> dict[str, Any]:
     """``GET /sessions/{id}``'s answer."""
     return {"id": session.id, "turns": session.turns, "speakers": list(session.speakers),
-            "predictions": session.predictions}
+            "predictions": [prediction.to_json() for prediction in session.predictions]}
 
 
 class LocalSessions:
@@ -115,7 +115,8 @@ class LocalSessions:
     async def push(self, session_id: str, speaker: str,
                    features: Mapping[str, Any] | None = None, text: str | None = None,
                    annotations: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Check and step one push; its prediction record.
+        """Check and step one push; its prediction, as the API answers it
+        (:meth:`~models.live.Prediction.to_json`).
 
         Raises:
             ApiError: 404 for no such session, 422 for a push the model
@@ -132,7 +133,7 @@ class LocalSessions:
                 try:
                     checked = self.engine.prepare(session, speaker, features, text,
                                                   annotations)
-                    return await self.batcher.submit((session, checked))
+                    prediction = await self.batcher.submit((session, checked))
                 except PushError as error:
                     raise ApiError(422, str(error)) from None
                 except ImportError as error:
@@ -143,6 +144,7 @@ class LocalSessions:
                     raise ApiError(500, f"the server could not step this push "
                                         f"({type(error).__name__}: {error}); the session "
                                         "is as it was") from error
+                return prediction.to_json()
         finally:
             session.in_flight -= 1
             session.last_used = self.store.clock()

@@ -1,9 +1,9 @@
-"""Several live dialogues stepped together give what each gives alone."""
+"""Several live dialogues stepped together (``CORECT.step`` of K) give what
+each gives alone (K = 1)."""
 import pytest
 import torch
 
-from models.batched_streaming import step_dialogues
-from models.incremental import IncrementalCORECT
+from models import DialogueState, Push
 
 from .test_corect import DIMS, small_config
 from .test_streaming import CAUSAL, CONTENT, one_thread, random_dialogues, trained  # noqa: F401
@@ -29,14 +29,24 @@ ENCODERS = {
 PREFIXES = [0, 40, 7, 40, 1]
 
 
+def together_step(model, states, features, speakers):
+    """One model step of every dialogue."""
+    return model.step(states, [Push(x, s) for x, s in zip(features, speakers)])
+
+
+def alone(model, state, features, speaker):
+    """One dialogue stepped on its own: K = 1."""
+    return model.step([state], [Push(features, speaker)])[0]
+
+
 def lockstep(model, lengths, seed=0):
     """Dialogue k joins at round k and leaves when it ends; each round
     steps the dialogues present together, and the same pushes one
     dialogue at a time. Both sets of logits, per dialogue."""
     dialogues, _, _ = random_dialogues(lengths, model.config.modalities, seed,
                                        speakers=model.config.max_speakers)
-    together = [IncrementalCORECT(model) for _ in dialogues]
-    alone = [IncrementalCORECT(model) for _ in dialogues]
+    together = [DialogueState() for _ in dialogues]
+    solo = [DialogueState() for _ in dialogues]
     out = {"together": [[] for _ in dialogues], "alone": [[] for _ in dialogues]}
     rounds = max(k + n for k, n in enumerate(lengths))
     with torch.no_grad():
@@ -44,11 +54,11 @@ def lockstep(model, lengths, seed=0):
             present = [k for k, n in enumerate(lengths) if k <= r < k + n]
             pushes = [({m: x[r - k:r - k + 1] for m, x in dialogues[k][0].items()},
                        dialogues[k][1][r - k]) for k in present]
-            logits = step_dialogues([together[k] for k in present], [p for p, _ in pushes],
-                                    [s for _, s in pushes], [{} for _ in present])
+            logits = together_step(model, [together[k] for k in present],
+                                   [p for p, _ in pushes], [s for _, s in pushes])
             for k, row, (features, speaker) in zip(present, logits, pushes):
                 out["together"][k].append(row)
-                out["alone"][k].append(alone[k].step(features, speaker))
+                out["alone"][k].append(alone(model, solo[k], features, speaker))
     return ([torch.stack(rows) for rows in out["together"]],
             [torch.stack(rows) for rows in out["alone"]])
 
@@ -76,39 +86,40 @@ def test_recurrent_encoders_step_together_as_alone(config):
 
 def test_a_failed_call_advances_no_dialogue():
     model = trained(small_config({"text": 12}), "causal", {})
-    first, second = IncrementalCORECT(model), IncrementalCORECT(model)
+    first, second = DialogueState(), DialogueState()
     good = {"text": torch.randn(1, 12)}
     with torch.no_grad():
-        step_dialogues([first, second], [good, good], [0, 1], [{}, {}])
+        together_step(model, [first, second], [good, good], [0, 1])
         with pytest.raises(RuntimeError):
-            step_dialogues([first, second], [good, {"text": torch.randn(1, 5)}], [1, 0],
-                           [{}, {}])
+            together_step(model, [first, second], [good, {"text": torch.randn(1, 5)}],
+                          [1, 0])
         assert (first.length, second.length) == (1, 1)
         assert (first.speakers, second.speakers) == ([0], [1])
         # And the next call steps both from where they were.
-        expected = IncrementalCORECT(model)
-        expected.step(good, 0)
-        torch.testing.assert_close(step_dialogues([first], [good], [1], [{}])[0],
-                                   expected.step(good, 1))
+        expected = DialogueState()
+        alone(model, expected, good, 0)
+        torch.testing.assert_close(together_step(model, [first], [good], [1])[0],
+                                   alone(model, expected, good, 1))
 
 
-def test_one_model_and_distinct_dialogues_only():
+def test_distinct_dialogues_of_an_eval_model_only():
     model = trained(small_config({"text": 12}), "causal", {})
-    other = trained(small_config({"text": 12}), "causal", {}, seed=1)
-    one = IncrementalCORECT(model)
+    one = DialogueState()
     x = {"text": torch.zeros(1, 12)}
     with pytest.raises(ValueError, match="steps each dialogue once"):
-        step_dialogues([one, one], [x, x], [0, 0], [{}, {}])
-    with pytest.raises(ValueError, match="dialogues of one model"):
-        step_dialogues([one, IncrementalCORECT(other)], [x, x], [0, 0], [{}, {}])
+        together_step(model, [one, one], [x, x], [0, 0])
     with pytest.raises(ValueError, match="at least one dialogue"):
-        step_dialogues([], [], [], [])
+        together_step(model, [], [], [])
+    model.train()
+    with pytest.raises(ValueError, match="needs the model in eval mode"):
+        together_step(model, [one], [x], [0])
+    assert one.length == 0
 
 
-def committed(backbone):
+def committed(state):
     """A dialogue's state: its committed cache rows (a copy; none before its
     first turn, whatever buffers a failed call left) and turns."""
-    t = backbone.length
+    t = state.length
 
     def turns(key, buffer):
         # The turn axis of each cache: attention keys/values keep it
@@ -117,8 +128,8 @@ def committed(backbone):
                 else 1 if key.startswith("graph/") else 0)
         return buffer.narrow(axis, 0, t).clone()
 
-    rows = {key: turns(key, buffer) for key, buffer in backbone.history.rows.items() if t}
-    return rows, t, list(backbone.speakers), dict(backbone._last_turn)
+    rows = {key: turns(key, buffer) for key, buffer in state.history.rows.items() if t}
+    return rows, t, list(state.speakers), dict(state.last_turn)
 
 
 def assert_same_state(mine, theirs, exact=False):
@@ -134,17 +145,18 @@ def assert_same_state(mine, theirs, exact=False):
 
 
 def at_prefixes(model, prefixes, seed=0):
-    """Per dialogue its rows, and two backbones stepped alone through its
+    """Per dialogue its rows, and two states stepped alone through its
     first :obj:`prefixes[k]` turns: the one to step together, the other alone."""
     dialogues, _, _ = random_dialogues([n + 2 for n in prefixes], model.config.modalities,
                                        seed, speakers=model.config.max_speakers)
     pairs = []
     with torch.no_grad():
         for (features, speakers), n in zip(dialogues, prefixes):
-            pair = (IncrementalCORECT(model), IncrementalCORECT(model))
-            for backbone in pair:
+            pair = (DialogueState(), DialogueState())
+            for state in pair:
                 for t in range(n):
-                    backbone.step({m: x[t:t + 1] for m, x in features.items()}, speakers[t])
+                    alone(model, state, {m: x[t:t + 1] for m, x in features.items()},
+                          speakers[t])
             pairs.append(pair)
     return dialogues, pairs
 
@@ -163,11 +175,12 @@ def test_encoders_and_crossmodal_step_together_at_different_lengths(config):
     assert [together.length for together, _ in pairs] == PREFIXES
     with torch.no_grad():
         pushes = [row(d, n) for d, n in zip(dialogues, PREFIXES)]
-        logits = step_dialogues([together for together, _ in pairs], [x for x, _ in pushes],
-                                [s for _, s in pushes], [{} for _ in pairs])
-        alone = torch.stack([mine.step(x, s) for (_, mine), (x, s) in zip(pairs, pushes)])
-        torch.testing.assert_close(logits, alone, atol=1e-5, rtol=1e-5)
-        assert alone.std(0).min() > 1e-4  # a collapsed model would match anything
+        logits = together_step(model, [together for together, _ in pairs],
+                               [x for x, _ in pushes], [s for _, s in pushes])
+        solo = torch.stack([alone(model, mine, x, s)
+                            for (_, mine), (x, s) in zip(pairs, pushes)])
+        torch.testing.assert_close(logits, solo, atol=1e-5, rtol=1e-5)
+        assert solo.std(0).min() > 1e-4  # a collapsed model would match anything
         # Every dialogue's caches are as its solo step left them.
         assert [together.length for together, _ in pairs] == [n + 1 for n in PREFIXES]
         for together, mine in pairs:
@@ -175,8 +188,8 @@ def test_encoders_and_crossmodal_step_together_at_different_lengths(config):
         # And each steps on alone from there as the one that stepped alone.
         for (together, mine), d, n in zip(pairs, dialogues, PREFIXES):
             x, s = row(d, n + 1)
-            torch.testing.assert_close(together.step(x, s), mine.step(x, s),
-                                       atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(alone(model, together, x, s),
+                                       alone(model, mine, x, s), atol=1e-5, rtol=1e-5)
             assert_same_state(together, mine)
 
 
@@ -189,14 +202,14 @@ def test_staggered_dialogues_with_stateful_encoders_step_together_as_alone(confi
         torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=1e-5)
 
 
-def test_one_dialogue_steps_as_its_backbone_does():
+def test_one_dialogue_steps_the_same_whichever_way_it_is_called():
     model = trained(small_config(DIMS, **ENCODERS["speaker_gru"]), "causal", {})
     dialogues, pairs = at_prefixes(model, [5])
     (together, mine), = pairs
     x, s = row(dialogues[0], 5)
     with torch.no_grad():
-        torch.testing.assert_close(step_dialogues([together], [x], [s], [{}])[0],
-                                   mine.step(x, s), atol=0, rtol=0)
+        torch.testing.assert_close(together_step(model, [together], [x], [s])[0],
+                                   alone(model, mine, x, s), atol=0, rtol=0)
     assert_same_state(together, mine, exact=True)
 
 
@@ -216,8 +229,8 @@ def test_a_failed_call_leaves_every_cache_as_it_was(fault, monkeypatch):
                 raise RuntimeError("a fault in the classifier")
             patch.setattr(model.classifier, "forward", fail)
         with pytest.raises(RuntimeError):
-            step_dialogues([together for together, _ in pairs], features,
-                           [s for _, s in pushes], [{} for _ in pairs])
+            together_step(model, [together for together, _ in pairs], features,
+                          [s for _, s in pushes])
     for (together, mine), (rows, *turns) in zip(pairs, before):
         after_rows, *after_turns = committed(together)
         assert after_turns == turns
@@ -225,7 +238,8 @@ def test_a_failed_call_leaves_every_cache_as_it_was(fault, monkeypatch):
         assert all(torch.equal(after_rows[key], rows[key]) for key in rows)
         assert_same_state(together, mine, exact=True)
     with torch.no_grad():
-        logits = step_dialogues([together for together, _ in pairs], [x for x, _ in pushes],
-                                [s for _, s in pushes], [{} for _ in pairs])
-        alone = torch.stack([mine.step(x, s) for (_, mine), (x, s) in zip(pairs, pushes)])
-    torch.testing.assert_close(logits, alone, atol=1e-5, rtol=1e-5)
+        logits = together_step(model, [together for together, _ in pairs],
+                               [x for x, _ in pushes], [s for _, s in pushes])
+        solo = torch.stack([alone(model, mine, x, s)
+                            for (_, mine), (x, s) in zip(pairs, pushes)])
+    torch.testing.assert_close(logits, solo, atol=1e-5, rtol=1e-5)

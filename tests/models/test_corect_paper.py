@@ -162,7 +162,7 @@ def test_stacked_blocks_step_a_transformer_layer_of_either_norm(norm_first):
         blocks, history = StackedBlocks([layer], "layer"), History()
         live = []
         for t in range(7):
-            live.append(blocks.step(x[:, t:t + 1], history, "k")[0])
+            live.append(blocks.step(x[:, t:t + 1], [history], "k")[0])
             history.commit()
     torch.testing.assert_close(torch.cat(live), offline[0], atol=1e-5, rtol=1e-5)
 

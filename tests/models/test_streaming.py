@@ -101,7 +101,7 @@ def assert_streams_like_offline(model, lengths, seed=0):
 def test_push_by_push_equals_offline_causal_inference(name, params, modalities):
     config = small_config({m: DIMS[m] for m in modalities})
     model = trained(config, name, params)
-    assert StreamingPredictor(model, LABELS)._backbone.horizon == model.builder.horizon
+    assert StreamingPredictor(model, LABELS).model.step_horizon == model.builder.horizon
     assert_streams_like_offline(model, [1, 110, 2, 17], seed=len(modalities))
 
 
@@ -289,7 +289,7 @@ def test_a_declared_horizon_bounds_the_streamed_graph():
     declared = SameSpeakerBefore()
     declared.horizon = 7
     model = CORECT(small_config({"text": 12}), declared).eval()
-    assert StreamingPredictor(model, LABELS)._backbone.horizon == 7
+    assert StreamingPredictor(model, LABELS).model.step_horizon == 7
     declared.horizon = -1
     with pytest.raises(ValueError, match="horizon=-1"):
         StreamingPredictor(model, LABELS)

@@ -45,8 +45,8 @@ def dialogues(count, length, seed=0):
 
 
 def replay_batched(engine, scripts, max_batch):
-    """Every dialogue's k-th push submitted together; the records and the
-    batcher's call count."""
+    """Every dialogue's k-th push submitted together; the predictions as the
+    API answers them, and the batcher's call count."""
     batcher = Batcher(engine.step, max_batch)
     sessions = [engine.open(str(i)) for i in range(len(scripts))]
 
@@ -59,7 +59,7 @@ def replay_batched(engine, scripts, max_batch):
             results = await asyncio.gather(*(batcher.submit((s, p))
                                              for s, p in zip(sessions, pushes)))
             for i, result in enumerate(results):
-                out[i].append(result)
+                out[i].append(result.to_json())
         await batcher.stop()
         return out
 
@@ -103,7 +103,7 @@ def test_a_failing_push_in_a_batch_refuses_only_itself():
                                                   "text": [0.0] * 12})),
               (bad, engine.prepare(bad, "ann", {"audio": [0.0] * 4}, "hi"))]
     first, second = engine.step(pushes)
-    assert first["turn"] == 0 and good.turns == 1
+    assert first.turn == 0 and good.turns == 1
     assert isinstance(second, PushError) and "'text' the text encoder's embedding have " \
         "shape [11]; the model expects a vector of dimension 12" in str(second)
     assert bad.turns == 0 and bad.predictions == [] and bad.speakers == {}
@@ -134,15 +134,16 @@ def test_prepare_names_what_is_wrong(features, text, message):
 def test_sessions_share_weights_but_not_state():
     engine = Engine(text_model(), ["a", "b", "c"])
     one, two = engine.open("1"), engine.open("2")
-    assert one.backbone.model is two.backbone.model
-    assert one.backbone._crossmodal is two.backbone._crossmodal
-    assert one.backbone.history is not two.backbone.history
+    assert one.state is not two.state and one.state.history is not two.state.history
     push = {"audio": [1.0] * 4, "text": [0.5] * 12}
+    # The model's stacked attention weights, built once, serve every session.
+    stacked = engine.model.crossmodal.stacked()
     engine.step([(one, engine.prepare(one, "ann", push))])
     assert (one.turns, two.turns) == (1, 0) and one.nbytes() > 0 == two.nbytes()
     # A second session's first turn is what the first session's first turn was.
-    assert engine.step([(two, engine.prepare(two, "bob", push))])[0]["probabilities"] == \
-        one.predictions[0]["probabilities"]
+    assert engine.step([(two, engine.prepare(two, "bob", push))])[0].probabilities == \
+        one.predictions[0].probabilities
+    assert engine.model.crossmodal.stacked() is stacked
 
 
 def test_a_non_causal_checkpoint_is_refused_with_the_reason(tmp_path):
@@ -220,14 +221,14 @@ def test_when_the_batched_step_fails_each_push_is_stepped_alone():
     def fail(*args, **kwargs):
         raise RuntimeError("a fault inside the model")
 
-    broken.backbone.step = fail
-    broken.backbone._encode = fail
+    # Every layer writes its rows to the dialogue's caches.
+    broken.state.history.put = fail
     answers = engine.step([(good, engine.prepare(good, "ann", push)),
                            (broken, engine.prepare(broken, "ann", push))])
-    assert answers[0]["turn"] == 0 and good.turns == 1
+    assert answers[0].turn == 0 and good.turns == 1
     assert str(answers[1]) == "a fault inside the model" and broken.turns == 0
     expected = engine.step([(reference, engine.prepare(reference, "ann", push))])[0]
-    assert answers[0]["probabilities"] == expected["probabilities"]
+    assert answers[0].probabilities == expected.probabilities
 
 
 def test_a_regression_head_is_refused_with_the_reason():

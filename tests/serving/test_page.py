@@ -137,7 +137,7 @@ def test_three_pushes_show_the_apis_labels_probabilities_and_colours(browser):
     # The same pushes straight into the engine: the page sent what was typed.
     session = engine.open("check")
     expected = [engine.step([(session, engine.prepare(session, speaker, None, text))])[0]
-                for speaker, text in SAID]
+                .to_json() for speaker, text in SAID]
     assert labels == [e["label"] for e in expected]
     assert [p["probability"] for p in api] == pytest.approx(
         [e["probability"] for e in expected])
