@@ -32,7 +32,9 @@ class Session:
     Args:
         id (str): The session's id.
         state (DialogueState): Its caches and speakers.
-        predictions (list[Prediction]): One per turn (:meth:`Engine.step`).
+        predictions (list[dict]): Each turn's prediction as the API answers
+            it (:meth:`~models.live.Prediction.to_json`, without the logits
+            tensor a session need not keep).
         last_used (float): When it last took a push or was read, on the
             store's clock.
         in_flight (int): Pushes waiting or running; while there are any,
@@ -44,7 +46,7 @@ class Session:
 
     id: str
     state: DialogueState = field(default_factory=DialogueState)
-    predictions: list[Prediction] = field(default_factory=list)
+    predictions: list[dict[str, Any]] = field(default_factory=list)
     last_used: float = 0.0
     in_flight: int = 0
     closed: bool = False
@@ -180,12 +182,12 @@ class Engine:
         push is refused. Each session takes at most one push per call.
 
         Returns:
-            list: Per push its :class:`~models.live.Prediction`, also
-            appended to its session, or the exception that refused it (its
-            session unchanged).
+            list: Per push its :class:`~models.live.Prediction` (its
+            :meth:`~models.live.Prediction.to_json` appended to its session),
+            or the exception that refused it (its session unchanged).
         """
         results = self.live.step([(session.state, checked) for session, checked in pushes])
         for (session, _), result in zip(pushes, results):
             if isinstance(result, Prediction):
-                session.predictions.append(result)
+                session.predictions.append(result.to_json())
         return results

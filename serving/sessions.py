@@ -46,7 +46,7 @@ class ApiError(Exception):
 def session_record(session: Session) -> dict[str, Any]:
     """``GET /sessions/{id}``'s answer."""
     return {"id": session.id, "turns": session.turns, "speakers": list(session.speakers),
-            "predictions": [prediction.to_json() for prediction in session.predictions]}
+            "predictions": session.predictions}
 
 
 class LocalSessions:

@@ -142,7 +142,7 @@ def test_sessions_share_weights_but_not_state():
     assert (one.turns, two.turns) == (1, 0) and one.nbytes() > 0 == two.nbytes()
     # A second session's first turn is what the first session's first turn was.
     assert engine.step([(two, engine.prepare(two, "bob", push))])[0].probabilities == \
-        one.predictions[0].probabilities
+        one.predictions[0]["probabilities"]
     assert engine.model.crossmodal.stacked() is stacked
 
 
