@@ -305,7 +305,11 @@ def test_the_websocket_pushes_as_http_does(engine, client):
                 assert socket.receive_json()["status"] == 413
     assert [{k: v for k, v in a.items() if k != "latency_ms"} for a in answers] == \
         [{k: v for k, v in e.items() if k != "latency_ms"} for e in expected]
-    assert client.get(f"/sessions/{session}").json()["turns"] == 4
+    # Both answer with the fields of one Prediction, in the API's order.
+    fields = ["turn", "speaker", "label", "probability", "probabilities", "latency_ms"]
+    assert all(list(a) == fields for a in answers + expected)
+    read = client.get(f"/sessions/{session}").json()
+    assert read["turns"] == 4 and all(list(p) == fields for p in read["predictions"])
 
 
 def test_a_websocket_to_an_unknown_session_is_closed_with_a_reason(client):
