@@ -153,7 +153,7 @@ def stream(predictor: StreamingPredictor, utterances: Iterable[Utterance],
         int: Utterances streamed.
     """
     current, count = None, 0
-    regression = predictor.live.predicts_scores
+    regression = predictor.live.head.gives_scores
     print("\t".join(SCORE_HEADER if regression else HEADER), file=out, flush=True)
     for dialogue, turn, speaker, features, text, annotations in utterances:
         if dialogue != current:

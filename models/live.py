@@ -25,6 +25,7 @@ from dialogues.text_encoder import TextEncoder, sentence_encoder
 from .checkpoint import load_checkpoint
 from .corect import CORECT
 from .dialogue_state import DialogueState, Push
+from .heads import Head
 
 TEXT = "text"
 
@@ -138,10 +139,12 @@ class Prediction:
             empty for a regression head, which predicts a score instead.
         latency_ms (float): Wall time from the push's arrival (its checks
             included) to its prediction.
-        logits (Tensor): Shape :obj:`[C]`, or :obj:`[1]` (the score) for a
+        logits (Tensor): The classifier's outputs for the utterance, shape
+            :obj:`[O]`: :obj:`[C]` logits, or :obj:`[1]` (the score) for a
             regression head.
-        score (float, optional): A regression head's predicted score, from
-            which :attr:`label` is derived; :obj:`None` for a classifier.
+        score (float, optional): The head's predicted score (a regression
+            head's, from which :attr:`label` is derived); :obj:`None` for a
+            head that gives none.
     """
 
     #: What the HTTP and WebSocket API answer with, in this order: each
@@ -302,10 +305,10 @@ class LiveModel:
         return dict(self.model.config.modalities)
 
     @property
-    def predicts_scores(self) -> bool:
-        """Whether the head predicts a score (a regression head), from which
-        the label is derived, rather than class probabilities."""
-        return self.model.score_view is not None
+    def head(self) -> Head:
+        """The model's output head (:mod:`models.heads`): whether its
+        predictions carry class probabilities, a score, or both."""
+        return self.model.head
 
     @property
     def text_encoder(self) -> TextEncoder:
@@ -445,12 +448,16 @@ class LiveModel:
 
     def _decide(self, logits: Tensor) -> list[tuple[str, float, dict[str, float],
                                                     float | None]]:
-        """Per row of :obj:`logits` :math:`(K, C)`: the label, its
-        probability, the probabilities by label, and a regression head's
-        score. The one place that reads the output head."""
-        classes = self.model.classes(logits).tolist()
-        if self.predicts_scores:
-            return [(self.labels[best], float("nan"), {}, score)
-                    for best, score in zip(classes, logits[:, 0].tolist())]
-        return [(self.labels[best], row[best], dict(zip(self.labels, row)), None)
-                for best, row in zip(classes, logits.softmax(-1).tolist())]
+        """Per row of the outputs :math:`(K, O)`: the label, its probability
+        (NaN where the head gives none), the probabilities by label (none
+        there), and the head's score (:obj:`None` where it gives none). The
+        one place that reads the output head's predictions."""
+        head = self.head
+        classes = head.classes(logits).tolist()
+        probabilities = head.probabilities(logits)
+        rows = ([{}] * len(classes) if probabilities is None
+                else [dict(zip(self.labels, row)) for row in probabilities.tolist()])
+        scores = head.predicted_scores(logits)
+        scores = [None] * len(classes) if scores is None else scores.tolist()
+        return [(self.labels[best], row.get(self.labels[best], float("nan")), row, score)
+                for best, row, score in zip(classes, rows, scores)]

@@ -94,12 +94,14 @@ class Engine:
         # Refuses a model that is not causal.
         self.live = LiveModel(model, labels, text_encoder=text_encoder,
                               encoder_name=encoder_name)
-        if self.live.predicts_scores:
-            # Its one output is a score, which a softmax would turn into a
-            # certain first class.
-            raise ValueError("this checkpoint's head predicts a score (model.head="
-                             "regression); the server answers with class probabilities "
-                             "and serves classification heads only")
+        head = self.live.head
+        if not head.gives_probabilities:
+            # A regression head's one output is a score, which a softmax
+            # would turn into a certain first class.
+            raise ValueError(f"this checkpoint's head predicts "
+                             f"{'a score' if head.gives_scores else 'no probabilities'} "
+                             f"(model.head={head.name}); the server answers with class "
+                             "probabilities and serves heads that give them only")
         self.max_turns = max_turns
         self.info = {
             "labels": self.labels,
