@@ -50,7 +50,7 @@ def paper_model(graph="corect", dims=IEMOCAP):
     """The model as a run builds it: composed config, corpus-sized."""
     config = compose(["model=corect_paper", f"graph={graph}"])
     corpus = SimpleNamespace(modalities=dict(dims), labels=[f"c{i}" for i in range(6)],
-                             max_speakers=2)
+                             max_speakers=2, metadata={})
     return build_model(config, corpus, REGISTRY)
 
 
