@@ -1,11 +1,12 @@
 """Edge builders: the dialogue graph topologies ergraph compares."""
 from .batch import DialogueBatch
-from .builder import DialogueGraph, EdgeBuilder, Reads
+from .builder import DialogueGraph, EdgeBuilder
 from .causal import CausalEdges
 from .dag import DagEdges
 from .empty import NoEdges
 from .modality import ModalityEdges
 from .presets import corect, mmgcn
+from .reads import Reads
 from .similarity import SimilarityEdges, angular_similarity, nearest_pairs
 from .speaker import SpeakerEdges
 from .temporal import offset_pairs, per_modality, relation_names

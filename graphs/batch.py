@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from .builder import Reads
+from .reads import Reads
 
 
 @dataclass(frozen=True, eq=False)

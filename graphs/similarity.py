@@ -11,7 +11,8 @@ from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
 from .batch import DialogueBatch
-from .builder import EdgeBuilder, Edges, Reads, concat_edges
+from .builder import EdgeBuilder, Edges, concat_edges
+from .reads import Reads
 
 SIMILARITY_SOURCES = ("features", "states")
 #: Mantissa bits of a float64.

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from .batch import DialogueBatch
-from .builder import EdgeBuilder, Edges, Reads, concat_edges
+from .builder import EdgeBuilder, Edges, concat_edges
+from .reads import Reads
 
 
 class UnionEdges(EdgeBuilder):

@@ -6,7 +6,8 @@ import math
 import torch
 
 from .batch import DialogueBatch
-from .builder import DialogueGraph, EdgeBuilder, Reads
+from .builder import DialogueGraph, EdgeBuilder
+from .reads import Reads
 
 #: Where :func:`validate` cuts each dialogue to test causality by
 #: perturbation, as fractions of its length.
