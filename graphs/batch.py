@@ -1,4 +1,4 @@
-"""The structure of a batch of dialogues, which is all an edge builder sees."""
+"""A batch of dialogues: structure, content and, for training, labels."""
 from __future__ import annotations
 
 import copy
@@ -13,8 +13,10 @@ from .reads import Reads
 
 @dataclass(frozen=True, eq=False)
 class DialogueBatch:
-    r"""A batch of dialogues as an edge builder sees it: lengths, speakers,
-    modalities and, for builders that declare them, per-utterance content.
+    r"""A batch of dialogues: lengths, speakers, modalities, per-utterance
+    content and, when it comes from a labelled corpus, the targets. The one
+    batch type: :func:`dialogues.collate` packs it, the model runs on it,
+    and an edge builder sees a :meth:`restricted` copy of it.
 
     **Structure** (always there): who spoke when in which modalities.
 
@@ -24,6 +26,10 @@ class DialogueBatch:
     Loaders always provide the annotation ``turn``, the source's turn
     numbers. A builder only receives the content its
     :meth:`~graphs.EdgeBuilder.reads` declares (see :meth:`restricted`).
+
+    **Targets** (optional, what the model is trained and scored on): the
+    :obj:`labels`, :obj:`scores` and :obj:`dialogue_ids`. No builder ever
+    sees them: :meth:`restricted` drops them.
 
     **Node order.** The node set is (modality × utterance), modality-major:
     node ``m * U + u`` is modality ``modalities[m]`` of utterance ``u``, where
@@ -48,6 +54,13 @@ class DialogueBatch:
             :obj:`[U, H]` of some modalities.
         annotations (Mapping[str, Tensor], optional): Per-utterance values
             :obj:`[U]` by name; float64 with NaN where a value is missing.
+        labels (LongTensor, optional): Label of every utterance, shape
+            :obj:`[U]`, :obj:`-1` where unknown.
+        scores (Tensor, optional): The score behind every label, float64 of
+            shape :obj:`[U]`, NaN where unknown; :obj:`None` when no
+            dialogue has scores.
+        dialogue_ids (Sequence[str], optional): Id of every dialogue,
+            length :obj:`B`.
 
     Every tensor lives on one device: that of :obj:`lengths` when it is a
     tensor, else that of :obj:`speakers` when it is one, else the default
@@ -60,6 +73,9 @@ class DialogueBatch:
     features: dict[str, Tensor] = field(default_factory=dict)
     states: dict[str, Tensor] = field(default_factory=dict)
     annotations: dict[str, Tensor] = field(default_factory=dict)
+    labels: Tensor | None = None
+    scores: Tensor | None = None
+    dialogue_ids: tuple[str, ...] | None = None
     ptr: Tensor = field(init=False, repr=False)
     utterance_dialogue: Tensor = field(init=False, repr=False)
     utterance_turn: Tensor = field(init=False, repr=False)
@@ -78,6 +94,9 @@ class DialogueBatch:
         features: Mapping[str, Tensor] | None = None,
         states: Mapping[str, Tensor] | None = None,
         annotations: Mapping[str, Tensor] | None = None,
+        labels: Tensor | None = None,
+        scores: Tensor | None = None,
+        dialogue_ids: Sequence[str] | None = None,
     ) -> None:
         device = (lengths.device if isinstance(lengths, Tensor)
                   else speakers.device if isinstance(speakers, Tensor) else None)
@@ -129,6 +148,18 @@ class DialogueBatch:
         for kind, given in (("features", features), ("states", states),
                             ("annotations", annotations)):
             set_(self, kind, self._checked(kind, given or {}))
+        for kind, given in (("labels", labels), ("scores", scores)):
+            given = None if given is None else torch.as_tensor(given)
+            if given is not None and (given.dim() != 1 or given.numel() != num_utterances):
+                raise ValueError(f"{kind} has shape {list(given.shape)}; the batch has "
+                                 f"{num_utterances} utterances")
+            set_(self, kind, given)
+        if dialogue_ids is not None:
+            dialogue_ids = tuple(dialogue_ids)
+            if len(dialogue_ids) != lengths.numel():
+                raise ValueError(f"got {len(dialogue_ids)} dialogue ids for "
+                                 f"{lengths.numel()} dialogues")
+        set_(self, "dialogue_ids", dialogue_ids)
 
     def _checked(self, kind: str, content: Mapping[str, Tensor]) -> dict[str, Tensor]:
         rows = self.num_utterances
@@ -163,7 +194,8 @@ class DialogueBatch:
         return copied
 
     def restricted(self, reads: Reads, reader: str = "edge builder") -> "DialogueBatch":
-        """A copy carrying only the content :obj:`reads` names.
+        """A copy carrying only the content :obj:`reads` names, and never
+        the targets (labels, scores, dialogue ids): what a builder sees.
 
         Args:
             reads (Reads): What a builder declares it reads.
@@ -181,12 +213,21 @@ class DialogueBatch:
                     f"{reader} reads {kind} {missing}, which this batch does not carry "
                     f"(it carries {sorted(have) or 'none'})")
             kept[kind] = {name: have[name] for name in getattr(reads, kind)}
-        if all(len(kept[kind]) == len(getattr(self, kind)) for kind in kept):
+        if (all(len(kept[kind]) == len(getattr(self, kind)) for kind in kept)
+                and not self.has_targets):
             return self
         copied = copy.copy(self)
         for kind, value in kept.items():
             object.__setattr__(copied, kind, value)
+        for target in ("labels", "scores", "dialogue_ids"):
+            object.__setattr__(copied, target, None)
         return copied
+
+    @property
+    def has_targets(self) -> bool:
+        """Whether the batch carries labels, scores or dialogue ids."""
+        return not (self.labels is None and self.scores is None
+                    and self.dialogue_ids is None)
 
     @property
     def device(self) -> torch.device:
@@ -237,4 +278,5 @@ class DialogueBatch:
                           if getattr(self, kind))
         return (f"{type(self).__name__}(dialogues={self.num_dialogues}, "
                 f"utterances={self.num_utterances}, "
-                f"modalities={self.modalities}{content})")
+                f"modalities={self.modalities}{content}"
+                f"{', labels' if self.labels is not None else ''})")

@@ -89,6 +89,12 @@ def validate(builder: EdgeBuilder, batch: DialogueBatch, name: str | None = None
         batch = batch.with_content(states={**batch.states, **{
             m: torch.randn(batch.num_utterances, STAND_IN_STATE_WIDTH, generator=generator)
             for m in missing_states}})
+    try:
+        # The builder's own view (what it reads, never the labels), so the
+        # checks below redraw only content it can see.
+        batch = batch.restricted(reads, f"edge builder {type(builder).__name__}")
+    except ValueError as error:
+        fail(str(error))
     check_determinism = graph is None
     if graph is None:
         try:
