@@ -123,6 +123,13 @@ class EdgeBuilder(ABC):
         return DialogueGraph(edge_index, edge_type,
                              tuple(self.relations(batch.modalities)), edge_weight)
 
+    def one_speaker_equivalent(self) -> str | None:
+        """What this builder reduces to when every dialogue has one speaker
+        (a sentiment video's clips), in words for the run log, or
+        :obj:`None` when it reduces to nothing simpler (the default). A
+        builder whose relations tell speakers apart may say so."""
+        return None
+
     def params(self) -> dict[str, Any]:
         """The builder's parameters, as given to the registry."""
         if dataclasses.is_dataclass(self):

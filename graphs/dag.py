@@ -70,6 +70,12 @@ class DagEdges(EdgeBuilder):
     def causal(self) -> bool:
         return True
 
+    def one_speaker_equivalent(self) -> str | None:
+        """The speaker's previous turn is the previous turn: causal edges
+        (``tests/graphs/test_monologues.py`` checks it)."""
+        return (f"causal(past={self.speaker_turns}): the speaker's previous turn is "
+                "the previous turn")
+
     def relations(self, modalities: Sequence[str]) -> list[str]:
         return relation_names(modalities, DAG_KINDS)
 

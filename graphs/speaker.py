@@ -64,6 +64,13 @@ class SpeakerEdges(EdgeBuilder):
     def causal(self) -> bool:
         return self.future == 0
 
+    def one_speaker_equivalent(self) -> str | None:
+        """Every edge is a same-speaker edge: the window of the same reach
+        (``tests/graphs/test_monologues.py`` checks it)."""
+        return (f"window(past={self.past}, future={self.future}, "
+                f"self_loops={self.self_loops}): every edge is a same-speaker edge "
+                "and the other-speaker relations stay empty")
+
     def _directions(self) -> list[str]:
         return temporal_kinds(self.past, self.future, self_loops=False)
 

@@ -51,3 +51,11 @@ def test_dag_on_one_speaker_is_the_previous_turn(monologues):
     monologue is the previous turn: it reduces to causal with past=1."""
     dag, causal = REGISTRY.get("dag"), REGISTRY.get("causal", past=1)
     assert dag(monologues).edge_index.tolist() == causal(monologues).edge_index.tolist()
+
+
+def test_builders_name_what_they_reduce_to_on_one_speaker():
+    """The run log says so from the builder itself; the runner knows none."""
+    assert REGISTRY.get("speaker", past=2, future=1).one_speaker_equivalent().startswith(
+        "window(past=2, future=1, self_loops=False)")
+    assert REGISTRY.get("dag").one_speaker_equivalent().startswith("causal(past=1)")
+    assert REGISTRY.get("window").one_speaker_equivalent() is None
