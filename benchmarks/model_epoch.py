@@ -123,7 +123,7 @@ def main() -> None:
     for batch in itertools.islice(batches(train, list(dims), 10, shuffle=True,
                                           generator=torch.Generator().manual_seed(0)), timed):
         optimiser.zero_grad()
-        model.loss(model(batch.features, batch.structure), batch.labels,
+        model.loss(model(batch), batch.labels,
                    scores=batch.scores).backward()
         optimiser.step()
     epoch = (time.perf_counter() - start) * total_batches / timed
@@ -134,7 +134,7 @@ def main() -> None:
     start = time.perf_counter()
     with torch.no_grad():
         for batch in batches(test, list(dims), 10):
-            model(batch.features, batch.structure)
+            model(batch)
     forward = time.perf_counter() - start
     print(json.dumps({
         "dims": dims, "graph": args.graph, "model": args.model or "defaults",

@@ -38,7 +38,7 @@ def training_step(model, features, structure, labels, lr):
 
     def step():
         optimiser.zero_grad()
-        model.loss(model(features, structure), labels).backward()
+        model.loss(model(structure.with_content(features=features)), labels).backward()
         optimiser.step()
     return step
 

@@ -58,7 +58,8 @@ def recompute(model, features, speakers, turns: int) -> torch.Tensor:
     """The naive live loop: the model on the whole prefix, last turn kept."""
     structure = DialogueBatch([turns], speakers[:turns], list(DIMS))
     with torch.inference_mode():
-        return model({m: x[:turns] for m, x in features.items()}, structure)[-1]
+        prefix = structure.with_content(features={m: x[:turns] for m, x in features.items()})
+        return model(prefix)[-1]
 
 
 @pytest.fixture(scope="module", autouse=True)

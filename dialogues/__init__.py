@@ -3,11 +3,11 @@
 >>> from dialogues import load_corpus, batches
 >>> corpus = load_corpus("../shared/data/iemocap", label_view="iemocap_4")
 >>> for batch in batches(corpus.split("train"), ["text"], batch_size=32):
-...     batch.structure, batch.features["text"], batch.labels
+...     batch.lengths, batch.features["text"], batch.labels
 
 Formats are documented in ``docs/data-format.md``.
 """
-from .batch import Batch, batches, collate, structure_of
+from .batch import batches, collate, structure_of
 from .corpus import Corpus
 from .dialogue import Dialogue
 from .errors import DataError
@@ -15,7 +15,6 @@ from .load import corpus_name, load_corpus
 from .synthetic import SyntheticConfig, synthetic_corpus
 
 __all__ = [
-    "Batch",
     "Corpus",
     "DataError",
     "Dialogue",

@@ -1,7 +1,6 @@
-"""Packing dialogues into batches for a model."""
+"""Packing dialogues into :class:`graphs.DialogueBatch` es for a model."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import torch
@@ -13,57 +12,25 @@ from .dialogue import Dialogue
 from .errors import DataError
 
 
-@dataclass(eq=False)
-class Batch:
-    r"""Dialogues packed for a model, utterances dialogue-major: all of
-    dialogue 0's turns, then dialogue 1's, and so on.
-
-    Args:
-        structure (graphs.DialogueBatch): Lengths, local speaker ids,
-            modality names and annotations (``turn`` and the corpus's own):
-            what an edge builder sees besides features and states.
-        features (dict[str, Tensor]): Modality to features of shape
-            :obj:`[U, dim]`, in :obj:`structure.modalities` order.
-        labels (LongTensor): Label of every utterance, shape :obj:`[U]`,
-            :obj:`-1` where unknown.
-        dialogue_ids (list[str]): Id of every dialogue, length :obj:`B`.
-        scores (Tensor, optional): The score behind every label, float64 of
-            shape :obj:`[U]`, NaN where unknown; :obj:`None` when no
-            dialogue has scores (see :attr:`Dialogue.scores`).
-    """
-
-    structure: DialogueBatch
-    features: dict[str, Tensor]
-    labels: Tensor
-    dialogue_ids: list[str]
-    scores: Tensor | None = None
-
-    @property
-    def num_utterances(self) -> int:
-        return self.labels.numel()
-
-    def to(self, device: torch.device | str) -> "Batch":
-        """A copy with every tensor, the structure's included, on
-        :obj:`device`."""
-        return Batch(
-            structure=self.structure.to(device),
-            features={m: x.to(device) for m, x in self.features.items()},
-            labels=self.labels.to(device),
-            dialogue_ids=list(self.dialogue_ids),
-            scores=None if self.scores is None else self.scores.to(device),
-        )
-
-
 def structure_of(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> DialogueBatch:
-    r"""What an edge builder sees of :obj:`dialogues` packed in order: their
-    lengths, local speaker ids and annotations, without collating any
-    features. Annotation ``turn`` holds the source's turn numbers; an
-    annotation that only some dialogues have is NaN in the others.
+    r"""What a structure-only edge builder sees of :obj:`dialogues` packed
+    in order: their lengths, local speaker ids and annotations, without
+    collating any features or targets. Annotation ``turn`` holds the
+    source's turn numbers; an annotation that only some dialogues have is
+    NaN in the others.
 
     Args:
         dialogues (Sequence[Dialogue]): At least one dialogue.
         modalities (Sequence[str]): The modalities the graph spans.
     """
+    return DialogueBatch(lengths=[len(d) for d in dialogues],
+                         speakers=torch.cat([d.speaker_ids for d in dialogues]),
+                         modalities=tuple(modalities), annotations=_annotations(dialogues))
+
+
+def _annotations(dialogues: Sequence[Dialogue]) -> dict[str, Tensor]:
+    """``turn`` and every annotation of any dialogue, packed; NaN in the
+    dialogues without it."""
     names = sorted({name for d in dialogues for name in d.annotations})
     annotations = {"turn": torch.cat([d.turn_numbers for d in dialogues])}
     for name in names:
@@ -71,13 +38,12 @@ def structure_of(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> Di
             d.annotations[name] if name in d.annotations
             else torch.full((len(d),), float("nan"), dtype=torch.float64)
             for d in dialogues])
-    return DialogueBatch(lengths=[len(d) for d in dialogues],
-                         speakers=torch.cat([d.speaker_ids for d in dialogues]),
-                         modalities=tuple(modalities), annotations=annotations)
+    return annotations
 
 
-def collate(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> Batch:
-    r"""Pack dialogues into one :class:`Batch`.
+def collate(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> DialogueBatch:
+    r"""Pack dialogues into one :class:`graphs.DialogueBatch`, utterances
+    dialogue-major: all of dialogue 0's turns, then dialogue 1's, and so on.
 
     Args:
         dialogues (Sequence[Dialogue]): At least one dialogue.
@@ -85,8 +51,10 @@ def collate(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> Batch:
             dialogue must have them.
 
     Returns:
-        Batch: Features :obj:`[U, dim]` per modality and labels :obj:`[U]`
-        where :obj:`U = sum(len(d) for d in dialogues)`.
+        DialogueBatch: The structure and annotations of :func:`structure_of`,
+        features :obj:`[U, dim]` per modality, labels :obj:`[U]`, scores
+        :obj:`[U]` (or :obj:`None`) and dialogue ids, where
+        :obj:`U = sum(len(d) for d in dialogues)`.
     """
     modalities = tuple(modalities)
     if not dialogues:
@@ -99,13 +67,14 @@ def collate(dialogues: Sequence[Dialogue], modalities: Sequence[str]) -> Batch:
                 raise DataError(
                     f"dialogue {dialogue.id!r} has no {modality!r} features; "
                     f"it has {sorted(dialogue.features)}")
-    return Batch(
-        structure=structure_of(dialogues, modalities),
-        features={m: torch.cat([d.features[m] for d in dialogues])
-                  for m in modalities},
+    return DialogueBatch(
+        [len(d) for d in dialogues], torch.cat([d.speaker_ids for d in dialogues]),
+        modalities,
+        features={m: torch.cat([d.features[m] for d in dialogues]) for m in modalities},
+        annotations=_annotations(dialogues),
         labels=torch.cat([d.labels for d in dialogues]),
-        dialogue_ids=[d.id for d in dialogues],
         scores=_scores(dialogues),
+        dialogue_ids=[d.id for d in dialogues],
     )
 
 
@@ -121,8 +90,9 @@ def _scores(dialogues: Sequence[Dialogue]) -> Tensor | None:
 
 def batches(dialogues: Sequence[Dialogue], modalities: Sequence[str],
             batch_size: int, shuffle: bool = False,
-            generator: torch.Generator | None = None) -> Iterator[Batch]:
-    r"""Iterate over :class:`Batch` es of up to :obj:`batch_size` dialogues.
+            generator: torch.Generator | None = None) -> Iterator[DialogueBatch]:
+    r"""Iterate over :func:`collate` d batches of up to :obj:`batch_size`
+    dialogues.
 
     Every dialogue lands in exactly one batch; only the last batch may be
     smaller.
@@ -148,7 +118,7 @@ def batches(dialogues: Sequence[Dialogue], modalities: Sequence[str],
 
 
 def _batches(dialogues: Sequence[Dialogue], modalities: tuple[str, ...],
-             batch_size: int, order: list[int]) -> Iterator[Batch]:
+             batch_size: int, order: list[int]) -> Iterator[DialogueBatch]:
     for start in range(0, len(order), batch_size):
         yield collate([dialogues[i] for i in order[start:start + batch_size]],
                       modalities)

@@ -153,10 +153,9 @@ def dialogue_content(dialogue, modalities: list[str], builders, checkpoint: str 
     """The dialogue's batch with its features and annotations, and the
     encoder states of :obj:`checkpoint`'s model when a builder reads states."""
     batch = collate([dialogue], modalities)
-    structure = batch.structure.with_content(features=batch.features)
     readers = [name for name, _, builder in builders if builder.reads(modalities).states]
     if not readers:
-        return structure
+        return batch
     if not checkpoint:
         raise UsageError(f"graph {readers[0]!r} ranks by encoder states, which only a "
                          "trained model has; pass checkpoint=RUN/checkpoint.pt")
@@ -169,9 +168,9 @@ def dialogue_content(dialogue, modalities: list[str], builders, checkpoint: str 
         raise UsageError(f"checkpoint={checkpoint}: its model reads modalities "
                          f"{missing}, which the corpus lacks")
     with torch.no_grad():
-        states, _ = model.encode(batch.features, batch.structure)
-    return structure.with_content(states={m: s for m, s in states.items()
-                                          if m in structure.modalities})
+        states, _ = model.encode(batch)
+    return batch.with_content(states={m: s for m, s in states.items()
+                                      if m in batch.modalities})
 
 
 def stats_csv(rows: Sequence[dict[str, Any]]) -> str:

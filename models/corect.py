@@ -74,8 +74,8 @@ class CORECT(nn.Module):
         builder (EdgeBuilder): The topology; its relations size ``RGCNConv``.
 
     Shapes:
-        - **input:** per-modality features :math:`(U, F_m)` packed dialogue
-          by dialogue, and the batch's :class:`graphs.DialogueBatch`
+        - **input:** a :class:`graphs.DialogueBatch` with per-modality
+          features :math:`(U, F_m)` packed dialogue by dialogue
         - **output:** the head's outputs :math:`(U, O)`: logits
           :math:`(U, C)`, or scores :math:`(U, 1)` with the regression head
     """
@@ -152,52 +152,68 @@ class CORECT(nn.Module):
         """Whether no prediction can depend on a later turn."""
         return self.builder.causal
 
-    def build_graph(self, structure: DialogueBatch,
-                    features: dict[str, Tensor] | None = None,
-                    states: dict[str, Tensor] | None = None) -> DialogueGraph:
-        """The builder's graph for this batch, built on CPU: builders are
-        plain index arithmetic on small tensors, which the host does faster
-        than a launch per op, and third-party builders need not handle
-        devices. :meth:`forward` moves the edges to the model.
+    def graph(self, batch: DialogueBatch) -> DialogueGraph:
+        """The graph the model runs on for :obj:`batch`: the one place that
+        builds it, used by :meth:`forward`, the runner's checks, latency and
+        drawings. When the builder reads encoder states, the batch is
+        encoded first (without gradients: the builder sees them detached).
 
         Args:
-            structure (DialogueBatch): The batch, with its annotations.
-            features (dict[str, Tensor], optional): Input features, needed
-                when the builder reads them.
-            states (dict[str, Tensor], optional): Encoder states, needed
-                when the builder reads them.
+            batch (DialogueBatch): The batch, with the features the model
+                (and the builder) reads.
 
         Raises:
             GraphBuildError: The builder failed; the message names it and
                 keeps its own error.
         """
-        structure = structure if structure.device.type == "cpu" else structure.to("cpu")
-        if self.reads.features or self.reads.states:
-            structure = structure.with_content(
-                features={m: features[m].detach().cpu() for m in self.reads.features
-                          if features is not None and m in features},
-                states={m: states[m].detach().cpu() for m in self.reads.states
-                        if states is not None and m in states})
+        states = None
+        if self.reads.states:
+            with torch.no_grad():
+                states, _ = self.encode(batch)
+        return self._build(batch, states)
+
+    def _build(self, batch: DialogueBatch,
+               states: dict[str, Tensor] | None) -> DialogueGraph:
+        """The builder's graph for :obj:`batch` and its encoder
+        :obj:`states` (when the builder reads them), built on CPU: builders
+        are plain index arithmetic on small tensors, which the host does
+        faster than a launch per op, and third-party builders need not
+        handle devices. :meth:`forward` moves the edges to the model."""
+        content = {}
+        if self.reads.features:
+            content["features"] = {m: batch.features[m].detach()
+                                   for m in self.reads.features if m in batch.features}
+        if self.reads.states and states is not None:
+            content["states"] = {m: states[m].detach()
+                                 for m in self.reads.states if m in states}
         try:
-            return self.builder(structure)
+            # Only what the builder reads crosses to the host; never labels.
+            seen = (batch.with_content(**content) if content else batch).restricted(
+                self.reads, f"edge builder {self.builder!r}")
+            seen = seen if seen.device.type == "cpu" else seen.to("cpu")
+            return self.builder(seen)
         except Exception as error:  # third-party code: keep its message, name the builder
             raise GraphBuildError(f"edge builder {self.builder!r} failed on a batch of "
-                                  f"{structure.num_dialogues} dialogues: "
+                                  f"{batch.num_dialogues} dialogues: "
                                   f"{type(error).__name__}: {error}") from error
 
-    def _on_device(self, structure: DialogueBatch) -> DialogueBatch:
-        """:obj:`structure` on the model's device; itself when it is there
-        already (a batch moved with ``Batch.to``, or both on CPU)."""
+    def _on_device(self, batch: DialogueBatch) -> DialogueBatch:
+        """:obj:`batch` on the model's device; itself when it is there
+        already (a batch moved with ``DialogueBatch.to``, or both on CPU)."""
         device = self.speaker_embedding.weight.device
-        return structure if structure.device == device else structure.to(device)
+        return batch if batch.device == device else batch.to(device)
 
-    def encode(self, features: dict[str, Tensor],
-               structure: DialogueBatch) -> tuple[dict[str, Tensor], Tensor]:
+    def encode(self, batch: DialogueBatch) -> tuple[dict[str, Tensor], Tensor]:
         """Per-modality utterance states :math:`(U, H)` with speakers added,
-        and the padding mask :math:`(B, T)` of the dialogue layout."""
-        structure = self._on_device(structure)
-        device = structure.device
-        utterance_dialogue, speakers = structure.utterance_dialogue, structure.speakers
+        and the padding mask :math:`(B, T)` of the dialogue layout.
+
+        Args:
+            batch (DialogueBatch): The batch, with features :math:`(U, F_m)`
+                of every modality of the model.
+        """
+        batch = self._on_device(batch)
+        device = batch.device
+        utterance_dialogue, speakers = batch.utterance_dialogue, batch.speakers
         top_speaker = int(speakers.max())  # one host read
         if top_speaker >= self.config.max_speakers:
             raise ValueError(
@@ -206,10 +222,10 @@ class CORECT(nn.Module):
         speaker = self.speaker_embedding(speakers)
         states, padding = {}, None
         for m in self.modalities:
-            x = features[m].to(device)
+            x = batch.features[m].to(device)
             if m in self.config.sequence_modalities:
                 dense, mask = to_dense_batch(x, utterance_dialogue,
-                                             batch_size=structure.num_dialogues)
+                                             batch_size=batch.num_dialogues)
                 padding = ~mask
                 h = self.encoders[m](dense, padding, self.causal)[mask]
                 if self.speaker_encoders is not None:
@@ -220,22 +236,31 @@ class CORECT(nn.Module):
             states[m] = h + speaker
         if padding is None:
             _, mask = to_dense_batch(speaker, utterance_dialogue,
-                                     batch_size=structure.num_dialogues)
+                                     batch_size=batch.num_dialogues)
             padding = ~mask
         return states, padding
 
-    def forward(self, features: dict[str, Tensor], structure: DialogueBatch,
-                graph: DialogueGraph | None = None) -> Tensor:
-        missing = [m for m in self.modalities if m not in features]
+    def forward(self, batch: DialogueBatch, graph: DialogueGraph | None = None) -> Tensor:
+        """Logits :math:`(U, C)` (or scores :math:`(U, 1)`) of every
+        utterance of :obj:`batch`.
+
+        Args:
+            batch (DialogueBatch): The batch, with features :math:`(U, F_m)`
+                of every modality of the model; its labels are not read.
+            graph (DialogueGraph, optional): The graph to run on, as
+                :meth:`graph` builds it; built from this pass's encoder
+                states when not given.
+        """
+        missing = [m for m in self.modalities if m not in batch.features]
         if missing:
-            raise ValueError(f"features lack modalities {missing}; the model uses "
-                             f"{self.modalities}")
-        placed = self._on_device(structure)
-        states, padding = self.encode(features, placed)
+            raise ValueError(f"the batch lacks features of modalities {missing}; the "
+                             f"model uses {self.modalities}")
+        placed = self._on_device(batch)
+        states, padding = self.encode(placed)
         parts = []
         if self.rtgcn is not None:
             if graph is None:
-                graph = self.build_graph(structure, features, states)
+                graph = self._build(batch, states)
             # A graph built on CPU (or given) may still need the move.
             device = placed.device
             nodes = torch.cat([states[m] for m in self.modalities])
@@ -246,7 +271,7 @@ class CORECT(nn.Module):
             out = self.rtgcn(nodes, graph.edge_index.to(device),
                              graph.edge_type.to(device), placed.node_dialogue, weight)
             # Modality-major nodes back to one row per utterance.
-            parts.append(out.view(len(self.modalities), structure.num_utterances, -1)
+            parts.append(out.view(len(self.modalities), batch.num_utterances, -1)
                          .transpose(0, 1).flatten(1))
         else:
             parts.append(torch.cat([states[m] for m in self.modalities], -1))

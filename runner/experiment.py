@@ -16,7 +16,7 @@ import registry as registries
 from dialogues import (Corpus, DataError, Dialogue, SyntheticConfig, batches, collate,
                        load_corpus)
 from dialogues.folds import cross_validation_folds
-from graphs import DagEdges, GraphBuildError, GraphContractError, SpeakerEdges, validate
+from graphs import GraphBuildError, GraphContractError, validate
 from storage.atomic import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
 from models.heads import HEADS, Predictions
@@ -183,26 +183,10 @@ def check_graphs(model: CORECT, corpus: Corpus, graph_name: str) -> None:
                         f"{corpus.name!r} does not have{why}")
     for split, dialogues in corpus.splits.items():
         for batch in batches(dialogues, model.modalities, CHECK_BATCH):
-            structure = batch.structure.with_content(
-                features={m: batch.features[m] for m in model.reads.features})
-            try:
-                validate(model.builder, structure, graph_name)
+            try:  # the builder is handed only what it reads, never the labels
+                validate(model.builder, batch, graph_name)
             except GraphContractError as error:
                 raise GraphContractError(f"{error} (split {split!r})") from None
-
-
-def one_speaker_equivalent(builder) -> str | None:
-    """What a speaker-reading builder reduces to when every dialogue has one
-    speaker (a sentiment video's clips), or None for any other builder.
-    ``tests/graphs/test_monologues.py`` checks both equivalences."""
-    if isinstance(builder, SpeakerEdges):
-        return (f"window(past={builder.past}, future={builder.future}, "
-                f"self_loops={builder.self_loops}): every edge is a same-speaker edge "
-                "and the other-speaker relations stay empty")
-    if isinstance(builder, DagEdges):
-        return (f"causal(past={builder.speaker_turns}): the speaker's previous turn is "
-                "the previous turn")
-    return None
 
 
 def run_experiment(config: Mapping[str, Any], registry=None,
@@ -323,7 +307,7 @@ def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
     graph_name, graph_params = graph_spec(config)
     log.line(f"graph {entry.label()} keeps its contract on every dialogue "
              f"({setup.check_seconds:.1f} s)")
-    equivalent = one_speaker_equivalent(setup.model.builder)
+    equivalent = setup.model.builder.one_speaker_equivalent()
     if equivalent is not None and corpus.max_speakers == 1:
         log.line(f"every dialogue has one speaker: graph {graph_name!r} reduces to "
                  f"{equivalent}")
@@ -371,12 +355,8 @@ def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
     # Graph size and latency: the last model, on the test dialogues it was given.
     last = folds[-1].test_set
     whole = collate(last, model.modalities)
-    structure = whole.structure
     model.eval()
-    with torch.no_grad():
-        states = (model.encode(whole.features, structure)[0] if model.reads.states
-                  else None)
-        graph = model.build_graph(structure, whole.features, states)
+    graph = model.graph(whole)
     latency = config.get("latency", {})
     timing = measure_latency(model, last, device, repeats=latency.get("repeats", 5),
                              warmup=latency.get("warmup", 1))
@@ -394,7 +374,7 @@ def _run(config: Mapping[str, Any], setup: _Setup, staging: Path,
         "history": results[0].history if cv is None else [],
         "graph": {"name": graph_name, "params": graph_params, "causal": model.causal,
                   "num_relations": len(model.relations),
-                  "edges_per_utterance": graph.num_edges / structure.num_utterances},
+                  "edges_per_utterance": graph.num_edges / whole.num_utterances},
         "latency": timing,
         "params": sum(p.numel() for p in model.parameters()),
         "train_seconds": sum(r.train_seconds for r in results),

@@ -28,7 +28,8 @@ def measure_latency(model: CORECT, dialogues: list[Dialogue], device: torch.devi
     untimed ones) over :obj:`dialogues` at batch size 1.
 
     Returns:
-        ``graph_ms_per_dialogue`` (building the graph),
+        ``graph_ms_per_dialogue`` (building the graph, with the encoding
+        it needs when the builder reads encoder states),
         ``forward_ms_per_dialogue`` (the model on a built graph) and
         ``ms_per_utterance`` (both, per utterance).
     """
@@ -39,14 +40,10 @@ def measure_latency(model: CORECT, dialogues: list[Dialogue], device: torch.devi
     for rep in range(warmup + repeats):
         graph_total = forward_total = 0.0
         for batch in batches:
-            # A builder that reads encoder states needs them first; the
-            # encoders' time counts in the forward pass, not here.
-            states = (model.encode(batch.features, batch.structure)[0]
-                      if model.reads.states else None)
             start = time.perf_counter()
-            graph = model.build_graph(batch.structure, batch.features, states)
+            graph = model.graph(batch)
             built = time.perf_counter()
-            model(batch.features, batch.structure, graph)
+            model(batch, graph)
             _sync(device)
             done = time.perf_counter()
             graph_total += built - start

@@ -96,7 +96,7 @@ def predict(model: CORECT, dialogues: list[Dialogue], batch_size: int,
     labels, logits = [], []
     for batch in batches(dialogues, model.modalities, batch_size):
         batch = batch.to(device)
-        logits.append(model(batch.features, batch.structure).cpu())
+        logits.append(model(batch).cpu())
         labels.append(batch.labels.cpu())
     return torch.cat(labels), torch.cat(logits)
 
@@ -151,8 +151,7 @@ def train(model: CORECT, corpus: Corpus, config: TrainConfig, seed: int,
                              shuffle=True, generator=shuffle):
             batch = batch.to(device)
             optimiser.zero_grad(set_to_none=True)
-            loss = model.head.loss(model(batch.features, batch.structure), batch.labels,
-                                   weights, batch.scores)
+            loss = model.head.loss(model(batch), batch.labels, weights, batch.scores)
             loss.backward()
             if config.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)

@@ -37,7 +37,7 @@ def test_a_batch_carries_turns_and_annotations(write_open):
     corpus = load_corpus(write_open(rows=[r + e for r, e in zip(TINY_ROWS, EXTRA)],
                                     header=HEADER))
     batch = collate(corpus.split("train") + corpus.split("test"), ["text"])
-    annotations = batch.structure.annotations
+    annotations = batch.annotations
     assert sorted(annotations) == ["reply_to", "timestamp", "turn"]
     assert annotations["turn"].tolist() == [0, 1, 2, 5, 7, 8, 9]
     assert nan_list(annotations["reply_to"].tolist()) == [None, 0, 1, None, 5, 7, 5]

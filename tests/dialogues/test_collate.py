@@ -6,8 +6,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialogues import Batch, DataError, Dialogue, batches, collate, structure_of
-from graphs import DialogueBatch
+from dialogues import DataError, Dialogue, batches, collate, structure_of
+from graphs import DialogueBatch, EdgeBuilder, Reads, validate
+from graphs.builder import empty_edges
 
 
 def make(id: str, speakers: list[str], labels: list[int], dim: int = 2,
@@ -22,30 +23,58 @@ def test_collate_packs_dialogue_major():
     a = make("a", ["B", "A", "B"], [0, -1, 2])
     b = make("b", ["Z", "Y"], [1, 1], offset=100)
     batch = collate([a, b], ["text", "audio"])
-    assert isinstance(batch, Batch) and isinstance(batch.structure, DialogueBatch)
-    assert batch.structure.lengths.tolist() == [3, 2]
-    assert batch.structure.speakers.tolist() == [0, 1, 0, 0, 1]
-    assert batch.structure.modalities == ("text", "audio")
+    assert isinstance(batch, DialogueBatch)
+    assert batch.lengths.tolist() == [3, 2]
+    assert batch.speakers.tolist() == [0, 1, 0, 0, 1]
+    assert batch.modalities == ("text", "audio")
     assert batch.labels.tolist() == [0, -1, 2, 1, 1]
-    assert batch.dialogue_ids == ["a", "b"]
+    assert batch.dialogue_ids == ("a", "b")
     assert batch.features["text"].tolist() == [[0, 1], [2, 3], [4, 5], [100, 101], [102, 103]]
     assert batch.features["audio"].tolist() == [[-0.0], [-2], [-4], [-100], [-102]]
     assert batch.num_utterances == 5
 
 
-def test_structure_of_is_the_collated_structure_without_features():
+def test_structure_of_is_the_collated_batch_without_features_or_targets():
     dialogues = [make("a", ["B", "A", "B"], [0, -1, 2]), make("b", ["Z", "Y"], [1, 1])]
     structure = structure_of(dialogues, ["audio"])
-    collated = collate(dialogues, ["audio"]).structure
+    collated = collate(dialogues, ["audio"])
     assert structure.lengths.tolist() == collated.lengths.tolist() == [3, 2]
     assert structure.speakers.tolist() == collated.speakers.tolist() == [0, 1, 0, 0, 1]
     assert structure.modalities == collated.modalities == ("audio",)
+    assert structure.annotations.keys() == collated.annotations.keys()
+    assert not structure.features and not structure.has_targets
+
+
+def test_a_builder_is_never_handed_the_labels():
+    """The collated batch carries labels, scores and ids; the builder's view
+    of it carries none of them, whatever the builder declares it reads."""
+    batch = collate([make("a", ["B", "A", "B"], [0, -1, 2])], ["text", "audio"])
+    assert batch.has_targets
+    seen = []
+
+    class Peeking(EdgeBuilder):
+        causal = True
+
+        def relations(self, modalities):
+            return []
+
+        def reads(self, modalities):
+            return Reads(features=("text",), annotations=("turn",))
+
+        def edges(self, batch):
+            seen.append(batch)
+            return empty_edges()
+
+    Peeking()(batch)
+    validate(Peeking(), batch)
+    assert seen and all(b.labels is None and b.scores is None and b.dialogue_ids is None
+                        and list(b.features) == ["text"] for b in seen)
 
 
 def test_collate_modality_order_and_subset():
     batch = collate([make("a", ["x"], [0])], ["audio"])
     assert list(batch.features) == ["audio"]
-    assert batch.structure.modalities == ("audio",)
+    assert batch.modalities == ("audio",)
 
 
 def test_collate_refuses_missing_modality():
@@ -65,17 +94,17 @@ def test_batch_to_moves_every_tensor():
     assert moved.labels.device.type == "meta"
     assert moved.features["text"].device.type == "meta"
     for name in ("lengths", "speakers", "ptr", "node_speaker", "node_turn"):
-        assert getattr(moved.structure, name).device.type == "meta"
-    assert moved.structure.modalities == ("text",)
-    assert moved.dialogue_ids == ["a"]
+        assert getattr(moved, name).device.type == "meta"
+    assert moved.modalities == ("text",)
+    assert moved.dialogue_ids == ("a",)
     assert batch.labels.device.type == "cpu"  # the original stays
 
 
 def test_batches_in_order_and_sizes():
     dialogues = [make(str(i), ["x"] * (i + 1), [0] * (i + 1)) for i in range(5)]
     got = list(batches(dialogues, ["text"], batch_size=2))
-    assert [b.dialogue_ids for b in got] == [["0", "1"], ["2", "3"], ["4"]]
-    assert [b.structure.lengths.tolist() for b in got] == [[1, 2], [3, 4], [5]]
+    assert [b.dialogue_ids for b in got] == [("0", "1"), ("2", "3"), ("4",)]
+    assert [b.lengths.tolist() for b in got] == [[1, 2], [3, 4], [5]]
 
 
 def test_batches_shuffle_is_reproducible():
@@ -150,7 +179,7 @@ def test_batches_pack_every_dialogue_once(speaker_sets, batch_size):
     assert packed_labels == [t for d in dialogues for t in d.labels.tolist()]
     packed = torch.cat([b.features["text"] for b in got])
     assert packed.tolist() == torch.cat([d.features["text"] for d in dialogues]).tolist()
-    speakers = torch.cat([b.structure.speakers for b in got]).tolist()
+    speakers = torch.cat([b.speakers for b in got]).tolist()
     assert speakers == [s for d in dialogues for s in d.speaker_ids.tolist()]
     for b in got:
-        assert b.structure.num_nodes == 2 * b.labels.numel()
+        assert b.num_nodes == 2 * b.labels.numel()

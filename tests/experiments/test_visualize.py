@@ -103,7 +103,7 @@ def test_graphml_export_round_trips(tmp_path):
     assert main([*SMALL, "graph=speaker", "dialogue=dev_0000", f"out={out}"]) == 0
     corpus = small_corpus()
     dialogue = corpus.splits["dev"][0]
-    structure = collate([dialogue], list(corpus.modalities)).structure
+    structure = collate([dialogue], list(corpus.modalities))
     expected = REGISTRY.get("speaker")(structure)
     back = from_networkx(nx.read_graphml(out))
     assert back.edge_index.tolist() == expected.edge_index.tolist()

@@ -13,7 +13,8 @@ def trained_model(graph="speaker", params={"past": 2, "future": 0}, **config):
     torch.manual_seed(0)
     model = CORECT(small_config(**config), REGISTRY.get(graph, **params))
     features, structure = random_batch([4, 6])
-    model.loss(model(features, structure), torch.randint(0, 4, (10,))).backward()
+    batch = structure.with_content(features=features)
+    model.loss(model(batch), torch.randint(0, 4, (10,))).backward()
     torch.optim.SGD(model.parameters(), 0.1).step()
     return model.eval()
 
@@ -34,7 +35,8 @@ def test_round_trip_gives_identical_logits(tmp_path, config):
     assert rebuilt.causal and rebuilt.config == model.config
     features, structure = random_batch([5, 2], seed=3)
     with torch.no_grad():
-        assert torch.equal(rebuilt(features, structure), model(features, structure))
+        batch = structure.with_content(features=features)
+        assert torch.equal(rebuilt(batch), model(batch))
     # weights_only: the payload holds tensors and plain types only.
     torch.load(path, weights_only=True)
 
@@ -51,7 +53,8 @@ def test_a_checkpoint_from_before_the_speaker_gru_loads_without_one(tmp_path):
     assert rebuilt.speaker_encoders is None
     features, structure = random_batch([5, 2], seed=3)
     with torch.no_grad():
-        assert torch.equal(rebuilt(features, structure), model(features, structure))
+        batch = structure.with_content(features=features)
+        assert torch.equal(rebuilt(batch), model(batch))
 
 
 def test_mismatched_configuration_says_what_differs(tmp_path):

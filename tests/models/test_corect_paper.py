@@ -106,7 +106,7 @@ def test_forward_shape_and_every_parameter_learns(model):
     structure = DialogueBatch(lengths, [0, 1, 0, 1, 1, 0, 0, 1], list(IEMOCAP))
     features = {m: torch.randn(8, d, generator=g) for m, d in IEMOCAP.items()}
     model.train()
-    logits = model(features, structure)
+    logits = model(structure.with_content(features=features))
     assert logits.shape == (8, 6)
     model.loss(logits, torch.randint(0, 6, (8,), generator=g)).backward()
     assert all(p.grad is not None and bool(p.grad.abs().sum() > 0)
@@ -114,7 +114,7 @@ def test_forward_shape_and_every_parameter_learns(model):
     model.zero_grad(set_to_none=True)
     model.eval()
     with torch.no_grad():
-        assert model(features, structure).shape == (8, 6)
+        assert model(structure.with_content(features=features)).shape == (8, 6)
 
 
 def test_dropout_sits_where_corect_puts_it(model):
@@ -141,7 +141,7 @@ def test_causal_corect_paper_streams_exactly():
     for _ in range(2):
         optimiser.zero_grad()
         labels = torch.randint(0, 6, (structure.num_utterances,))
-        model.loss(model(features, structure), labels).backward()
+        model.loss(model(structure.with_content(features=features)), labels).backward()
         optimiser.step()
     assert_streams_like_offline(model.eval(), [2, 17])
 
@@ -225,7 +225,8 @@ def test_the_options_round_trip_through_a_checkpoint(tmp_path):
     assert rebuilt.config.dropout_sites == ("sequence", "classifier")
     features, structure = random_batch([5, 2], seed=3)
     with torch.no_grad():
-        assert torch.equal(rebuilt(features, structure), model(features, structure))
+        batch = structure.with_content(features=features)
+        assert torch.equal(rebuilt(batch), model(batch))
 
 
 def test_bad_options_are_refused_with_the_reason():

@@ -155,7 +155,7 @@ def test_the_transitional_score_view_follows_the_head():
 def test_model_loss_and_classes_delegate_to_the_head():
     model = CORECT(small_config(), REGISTRY.get("causal"))
     features, structure = random_batch([3, 4])
-    logits = model(features, structure)
+    logits = model(structure.with_content(features=features))
     labels = torch.tensor([0, 1, 2, 3, -1, 0, 1])
     assert model.loss(logits, labels).item() == model.head.loss(logits, labels).item()
     assert torch.equal(model.classes(logits), model.head.classes(logits))

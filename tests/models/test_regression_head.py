@@ -32,7 +32,8 @@ def trained(config, name, params, seed=0):
     for _ in range(3):
         optimiser.zero_grad()
         scores = torch.empty(structure.num_utterances).uniform_(-3, 3).double()
-        model.loss(model(features, structure), torch.full_like(scores, -1).long(),
+        batch = structure.with_content(features=features)
+        model.loss(model(batch), torch.full_like(scores, -1).long(),
                    scores=scores).backward()
         optimiser.step()
     return model.eval()
@@ -86,7 +87,8 @@ def test_a_regression_model_trains_toward_planted_scores():
     losses = []
     for _ in range(60):
         optimiser.zero_grad()
-        loss = model.loss(model(features, structure), torch.zeros(20).long(), scores=scores)
+        batch = structure.with_content(features=features)
+        loss = model.loss(model(batch), torch.zeros(20).long(), scores=scores)
         loss.backward()
         optimiser.step()
         losses.append(loss.item())
@@ -100,7 +102,7 @@ def test_a_regression_head_streams_exactly(name, params):
     model = trained(regression_config(max_speakers=1), name, params)
     dialogues, features, structure = random_dialogues([1, 30, 2, 11], DIMS, 3, speakers=1)
     with torch.no_grad():
-        offline = model(features, structure)
+        offline = model(structure.with_content(features=features))
     assert offline.std() > 1e-4
     predictor = StreamingPredictor(model, ["negative", "non-negative"])
     live = torch.cat([pushed(predictor, f, s) for f, s in dialogues])

@@ -74,7 +74,7 @@ def test_the_model_adds_it_to_sequence_modalities_only(graph, bidirectional):
     assert list(model.speaker_encoders) == ["text"]
     assert model.speaker_encoders["text"].bidirectional == bidirectional
     features, structure = random_batch([3, 6])
-    assert model(features, structure).shape == (9, 4)
+    assert model(structure.with_content(features=features)).shape == (9, 4)
     assert CORECT(small_config(), REGISTRY.get(graph)).speaker_encoders is None
 
 
@@ -82,10 +82,10 @@ def test_the_model_adds_the_speaker_state_to_the_encoder_state():
     torch.manual_seed(0)
     model = CORECT(small_config(speaker_gru=True), REGISTRY.get("corect")).eval()
     features, structure = random_batch([3, 6])
-    states, _ = model.encode(features, structure)
+    states, _ = model.encode(structure.with_content(features=features))
     speaker_gru = model.speaker_encoders["text"]
     model.speaker_encoders = None
-    without, _ = model.encode(features, structure)
+    without, _ = model.encode(structure.with_content(features=features))
     expected = speaker_gru(features["text"], structure.utterance_dialogue, structure.speakers,
                            causal=False)
     torch.testing.assert_close(states["text"] - without["text"], expected)

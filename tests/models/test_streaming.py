@@ -72,7 +72,7 @@ def trained(config, name, params, seed=0, speakers=3):
     for _ in range(3):
         optimiser.zero_grad()
         labels = torch.randint(0, config.num_classes, (structure.num_utterances,))
-        model.loss(model(features, structure), labels).backward()
+        model.loss(model(structure.with_content(features=features)), labels).backward()
         optimiser.step()
     return model.eval()
 
@@ -88,7 +88,7 @@ def assert_streams_like_offline(model, lengths, seed=0):
     dialogues, features, structure = random_dialogues(
         lengths, model.config.modalities, seed, speakers=model.config.max_speakers)
     with torch.no_grad():
-        offline = model(features, structure)
+        offline = model(structure.with_content(features=features))
     assert offline.std(0).min() > 1e-4  # a collapsed model would match anything
     predictor = StreamingPredictor(model, [f"c{i}" for i in range(model.config.num_classes)])
     live = torch.cat([pushed(predictor, f, s) for f, s in dialogues])
@@ -154,7 +154,7 @@ def test_a_failed_push_by_a_known_speaker_leaves_their_state_unchanged():
             assert predictor.turn == 5
         live.append(predictor.push(s, {m: x[t] for m, x in rows.items()}).logits)
     with torch.no_grad():
-        offline = model(features, structure)
+        offline = model(structure.with_content(features=features))
     torch.testing.assert_close(torch.stack(live), offline, atol=1e-5, rtol=1e-5)
 
 
@@ -218,7 +218,7 @@ def test_an_annotation_reading_builder_streams_exactly():
     turn = torch.cat([torch.arange(6), torch.arange(9)]).double()
     structure = structure.with_content(annotations={"reply_to": reply_to, "turn": turn})
     with torch.no_grad():
-        offline = model(features, structure)
+        offline = model(structure.with_content(features=features))
     predictor = StreamingPredictor(model, LABELS)
     live, row = [], 0
     for f, speakers in dialogues:
@@ -323,7 +323,7 @@ def test_from_checkpoint_streams_like_the_saved_model(tmp_path):
     assert predictor.labels == LABELS
     dialogues, features, structure = random_dialogues([8], DIMS, seed=4)
     with torch.no_grad():
-        offline = model(features, structure)
+        offline = model(structure.with_content(features=features))
     torch.testing.assert_close(pushed(predictor, *dialogues[0]), offline,
                                atol=1e-5, rtol=1e-5)
 
@@ -369,7 +369,7 @@ def test_refused_pushes_leave_the_state_unchanged():
     (rows, speakers), = dialogues
     names = {0: "ann", 1: "bob", 2: "cy"}
     with torch.no_grad():
-        offline = model(features, structure)
+        offline = model(structure.with_content(features=features))
     predictor = StreamingPredictor(model, LABELS)
     live = []
     for t, s in enumerate(speakers):
@@ -407,7 +407,7 @@ def test_a_failure_inside_the_model_leaves_the_state_unchanged(encoder, speaker_
             assert predictor.turn == 3 and "third" not in predictor.speakers
         live.append(predictor.push(s, {m: x[t] for m, x in rows.items()}).logits)
     with torch.no_grad():
-        offline = model(features, structure)
+        offline = model(structure.with_content(features=features))
     torch.testing.assert_close(torch.stack(live), offline, atol=1e-5, rtol=1e-5)
 
 
@@ -415,7 +415,7 @@ def test_reset_starts_a_new_dialogue():
     model = trained(small_config(), "causal", {"past": None})
     dialogues, features, structure = random_dialogues([7, 5], DIMS, seed=3)
     with torch.no_grad():
-        offline = model(features, structure)
+        offline = model(structure.with_content(features=features))
     predictor = StreamingPredictor(model, LABELS)
     pushed(predictor, *dialogues[0])
     predictor.push(0, {m: x[0] for m, x in dialogues[1][0].items()})
@@ -431,7 +431,7 @@ def test_speakers_get_local_ids_in_order_of_first_appearance():
     _, features, _ = random_dialogues([len(names)], DIMS, seed=6)
     structure = DialogueBatch([len(names)], [0, 1, 0, 2, 1, 2], list(DIMS))
     with torch.no_grad():
-        offline = model(features, structure)
+        offline = model(structure.with_content(features=features))
     predictor = StreamingPredictor(model, LABELS)
     live = torch.stack([predictor.push(n, {m: x[t] for m, x in features.items()}).logits
                         for t, n in enumerate(names)])
@@ -458,7 +458,7 @@ def test_text_is_embedded_by_the_injected_encoder(modalities):
         features["audio"] = torch.randn(len(texts), dims["audio"])
     structure = DialogueBatch([5], [0, 1, 0, 1, 0], list(dims))
     with torch.no_grad():
-        offline = model(features, structure)
+        offline = model(structure.with_content(features=features))
     predictor = StreamingPredictor(model, LABELS, text_encoder=encode)
     live = torch.stack([
         predictor.push("ab"[t % 2], {m: x[t] for m, x in features.items() if m != "text"}
