@@ -10,6 +10,7 @@ from .reads import Reads
 from .similarity import SimilarityEdges, angular_similarity, nearest_pairs
 from .speaker import SpeakerEdges
 from .temporal import offset_pairs, per_modality, relation_names
+from .temporal_window import TemporalWindow
 from .union import UnionEdges
 from .validate import GraphBuildError, GraphContractError, validate
 from .window import WindowEdges
@@ -27,6 +28,7 @@ __all__ = [
     "Reads",
     "SimilarityEdges",
     "SpeakerEdges",
+    "TemporalWindow",
     "UnionEdges",
     "WindowEdges",
     "angular_similarity",

@@ -8,12 +8,12 @@ from torch import Tensor
 
 from .batch import DialogueBatch
 from .builder import EdgeBuilder
-from .temporal import (check_window, per_modality, relation_names,
-                       temporal_kinds, temporal_pairs)
+from .temporal import per_modality, relation_names
+from .temporal_window import TemporalWindow
 
 
 @dataclass
-class CausalEdges(EdgeBuilder):
+class CausalEdges(TemporalWindow, EdgeBuilder):
     r"""Past-only temporal window within each modality: causal by
     construction, so a model on it can run live, one utterance at a time.
 
@@ -31,23 +31,9 @@ class CausalEdges(EdgeBuilder):
     past: int | None = 4
     self_loops: bool = False
 
-    def __post_init__(self) -> None:
-        check_window("past", self.past)
-
-    @property
-    def horizon(self) -> int | None:
-        return self.past
-
-    @property
-    def causal(self) -> bool:
-        return True
-
-    def _kinds(self) -> list[str]:
-        return temporal_kinds(self.past, 0, self.self_loops)
-
     def relations(self, modalities: Sequence[str]) -> list[str]:
-        return relation_names(modalities, self._kinds())
+        return relation_names(modalities, self.window_kinds(self.self_loops))
 
     def edges(self, batch: DialogueBatch) -> tuple[Tensor, Tensor]:
-        pairs = temporal_pairs(batch, self.past, 0, self.self_loops)
+        pairs = self.window_pairs(batch, self.self_loops)
         return per_modality(batch, list(pairs.values()))

@@ -9,12 +9,12 @@ from torch import Tensor
 
 from .batch import DialogueBatch
 from .builder import EdgeBuilder
-from .temporal import (check_window, per_modality, relation_names, temporal_kinds,
-                       temporal_pairs)
+from .temporal import per_modality, relation_names
+from .temporal_window import TemporalWindow
 
 
 @dataclass
-class SpeakerEdges(EdgeBuilder):
+class SpeakerEdges(TemporalWindow, EdgeBuilder):
     r"""Temporal window within each modality whose relations say who spoke.
 
     A node receives from the nodes of the same modality up to :obj:`past`
@@ -51,18 +51,9 @@ class SpeakerEdges(EdgeBuilder):
     num_speakers: int = 2
 
     def __post_init__(self) -> None:
-        check_window("past", self.past)
-        check_window("future", self.future)
+        super().__post_init__()
         if self.num_speakers < 1:
             raise ValueError(f"num_speakers must be at least 1, got {self.num_speakers}")
-
-    @property
-    def horizon(self) -> int | None:
-        return self.past
-
-    @property
-    def causal(self) -> bool:
-        return self.future == 0
 
     def one_speaker_equivalent(self) -> str | None:
         """Every edge is a same-speaker edge: the window of the same reach
@@ -72,7 +63,7 @@ class SpeakerEdges(EdgeBuilder):
                 "and the other-speaker relations stay empty")
 
     def _directions(self) -> list[str]:
-        return temporal_kinds(self.past, self.future, self_loops=False)
+        return self.window_kinds(self_loops=False)
 
     def _speaker_kinds(self) -> list[str]:
         if self.pairwise:
@@ -95,7 +86,7 @@ class SpeakerEdges(EdgeBuilder):
                 f"speaker edges were sized for num_speakers={self.num_speakers}, "
                 f"but dialogue {int(batch.utterance_dialogue[u])} of the batch has "
                 f"speaker id {int(batch.speakers[u])}; raise num_speakers")
-        pairs = temporal_pairs(batch, self.past, self.future, self.self_loops)
+        pairs = self.window_pairs(batch, self.self_loops)
         num_who = len(self._speaker_kinds())
         by_kind = []
         for direction in self._directions():

@@ -8,12 +8,12 @@ from torch import Tensor
 
 from .batch import DialogueBatch
 from .builder import EdgeBuilder
-from .temporal import (check_window, per_modality, relation_names,
-                       temporal_kinds, temporal_pairs)
+from .temporal import per_modality, relation_names
+from .temporal_window import TemporalWindow
 
 
 @dataclass
-class WindowEdges(EdgeBuilder):
+class WindowEdges(TemporalWindow, EdgeBuilder):
     r"""Bidirectional temporal window within each modality.
 
     A node receives from the nodes of the same modality up to :obj:`past`
@@ -42,24 +42,9 @@ class WindowEdges(EdgeBuilder):
     future: int | None = 4
     self_loops: bool = False
 
-    def __post_init__(self) -> None:
-        check_window("past", self.past)
-        check_window("future", self.future)
-
-    @property
-    def horizon(self) -> int | None:
-        return self.past
-
-    @property
-    def causal(self) -> bool:
-        return self.future == 0
-
-    def _kinds(self) -> list[str]:
-        return temporal_kinds(self.past, self.future, self.self_loops)
-
     def relations(self, modalities: Sequence[str]) -> list[str]:
-        return relation_names(modalities, self._kinds())
+        return relation_names(modalities, self.window_kinds(self.self_loops))
 
     def edges(self, batch: DialogueBatch) -> tuple[Tensor, Tensor]:
-        pairs = temporal_pairs(batch, self.past, self.future, self.self_loops)
+        pairs = self.window_pairs(batch, self.self_loops)
         return per_modality(batch, list(pairs.values()))
