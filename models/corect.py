@@ -152,38 +152,39 @@ class CORECT(nn.Module):
         """Whether no prediction can depend on a later turn."""
         return self.builder.causal
 
-    def graph(self, batch: DialogueBatch) -> DialogueGraph:
+    def graph(self, batch: DialogueBatch,
+              states: dict[str, Tensor] | None = None) -> DialogueGraph:
         """The graph the model runs on for :obj:`batch`: the one place that
-        builds it, used by :meth:`forward`, the runner's checks, latency and
-        drawings. When the builder reads encoder states, the batch is
-        encoded first (without gradients: the builder sees them detached).
+        builds it, used by :meth:`forward`, the runner, latency and
+        drawings. When the builder reads encoder states and none are given,
+        the batch is encoded first (without gradients: the builder sees
+        states detached). The builder is handed only what it reads, never
+        the labels.
+
+        Built on CPU: builders are plain index arithmetic on small tensors,
+        which the host does faster than a launch per op, and third-party
+        builders need not handle devices. :meth:`forward` moves the edges
+        to the model.
 
         Args:
             batch (DialogueBatch): The batch, with the features the model
                 (and the builder) reads.
+            states (dict[str, Tensor], optional): The batch's encoder states
+                :math:`(U, H)` per modality (:meth:`encode`), when the
+                caller has them already.
 
         Raises:
             GraphBuildError: The builder failed; the message names it and
                 keeps its own error.
         """
-        states = None
-        if self.reads.states:
+        if self.reads.states and states is None:
             with torch.no_grad():
                 states, _ = self.encode(batch)
-        return self._build(batch, states)
-
-    def _build(self, batch: DialogueBatch,
-               states: dict[str, Tensor] | None) -> DialogueGraph:
-        """The builder's graph for :obj:`batch` and its encoder
-        :obj:`states` (when the builder reads them), built on CPU: builders
-        are plain index arithmetic on small tensors, which the host does
-        faster than a launch per op, and third-party builders need not
-        handle devices. :meth:`forward` moves the edges to the model."""
         content = {}
         if self.reads.features:
             content["features"] = {m: batch.features[m].detach()
                                    for m in self.reads.features if m in batch.features}
-        if self.reads.states and states is not None:
+        if self.reads.states:
             content["states"] = {m: states[m].detach()
                                  for m in self.reads.states if m in states}
         try:
@@ -260,7 +261,7 @@ class CORECT(nn.Module):
         parts = []
         if self.rtgcn is not None:
             if graph is None:
-                graph = self._build(batch, states)
+                graph = self.graph(batch, states)
             # A graph built on CPU (or given) may still need the move.
             device = placed.device
             nodes = torch.cat([states[m] for m in self.modalities])
