@@ -30,9 +30,9 @@ import torch
 from dialogues.open_format import (DATASET, FEATURES, UTTERANCES, is_open_format,
                                    read_csv_rows, read_open_format)
 from dialogues.text_encoder import TextEncoder
+from dialogues.transcripts import TRANSCRIPT_COLUMNS, group_turns
 from runner.cli import Arguments, Command, Option, main as run_command
-from experiments.predict import check_dimensions
-from experiments.prepare import TRANSCRIPT_COLUMNS, group_turns
+from runner.predictions import check_dimensions
 from models import Prediction, StreamingPredictor
 
 COMMAND = Command(

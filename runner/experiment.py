@@ -1,30 +1,28 @@
 """One experiment: train, evaluate, time, and write a run directory."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TextIO
+from typing import Any, Mapping, TextIO
 
 import torch
 
 import registry as registries
-from dialogues import (Corpus, DataError, Dialogue, SyntheticConfig, batches, collate,
-                       load_corpus)
+from dialogues import Corpus, DataError, SyntheticConfig, batches, collate, load_corpus
 from dialogues.folds import cross_validation_folds
 from graphs import GraphBuildError, GraphContractError, validate
 from storage.atomic import staged_folder
 from models import CORECT, Checkpoint, ModelConfig, save_checkpoint
-from models.heads import HEADS, Predictions
+from models.heads import HEADS
 
 from .config import ConfigError, dump, graph_spec
 from .figures import confusion_figure, dev_curves, training_curves
 from .latency import measure_latency, streaming_latency
 from .metrics import classification_metrics
+from .predictions import predictions_table
 from .run_log import RunLog, default_echo
 from .tensorboard_log import require_tensorboard
 from .training import TrainConfig, predict, train
@@ -123,36 +121,6 @@ def build_model(config: Mapping[str, Any], corpus: Corpus, registry=None) -> COR
 def default_run_dir(config: Mapping[str, Any]) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{config['dataset']['name']}-{config['graph']['name']}-{stamp}"
-
-
-def predictions_table(dialogues: Sequence[Dialogue], labels: torch.Tensor,
-                      predictions: Predictions, label_names: list[str]) -> str:
-    """CSV of dialogue_id, turn, speaker, label, prediction and the head's
-    own columns (:class:`models.heads.Predictions`; a classifier's
-    ``probability``, a regression head's ``score`` and ``predicted_score``),
-    one row per utterance in corpus order.
-
-    Args:
-        dialogues (Sequence[Dialogue]): The dialogues, in prediction order.
-        labels (LongTensor): True labels :obj:`[U]`, ``-1`` unknown.
-        predictions (Predictions): The head's classes :obj:`[U]` and columns.
-        label_names (list[str]): Class names, in index order.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["dialogue_id", "turn", "speaker", "label", "prediction",
-                     *predictions.columns])
-    cells = list(zip(*predictions.columns.values())) or None
-    row = 0
-    for dialogue in dialogues:
-        for turn, speaker in zip(dialogue.turns, dialogue.speakers):
-            label = int(labels[row])
-            writer.writerow([dialogue.id, turn, speaker,
-                             label_names[label] if label >= 0 else "",
-                             label_names[int(predictions.classes[row])],
-                             *(cells[row] if cells else ())])
-            row += 1
-    return out.getvalue()
 
 
 #: Dialogues per batch when the builder is checked before training: large

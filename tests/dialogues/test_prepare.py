@@ -1,4 +1,5 @@
-"""experiments/prepare.py with a fake encoder: table in, open format out."""
+"""Transcript tables into open-format corpora (dialogues/transcripts.py and
+experiments/prepare.py) with a fake encoder: table in, open format out."""
 from __future__ import annotations
 
 import csv
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from dialogues import DataError, load_corpus
+from dialogues.transcripts import prepare_corpus
 from runner.config import ConfigError
 
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "prepare.py"
@@ -44,8 +46,8 @@ ROWS = [
 
 def test_round_trip_through_load_corpus(prepare, tmp_path):
     table = write_table(tmp_path / "talk.csv", ROWS)
-    out = prepare.prepare(table, tmp_path / "out", fake_encode, batch_size=3,
-                          encoder="fake/encoder", progress=False)
+    out = prepare_corpus(table, tmp_path / "out", fake_encode, batch_size=3,
+                         encoder="fake/encoder", progress=False)
     corpus = load_corpus(out)
     assert corpus.name == "out"
     assert corpus.labels == ("anger", "joy")          # sorted distinct labels
@@ -65,23 +67,23 @@ def test_round_trip_through_load_corpus(prepare, tmp_path):
 
 def test_labels_argument_and_known_name(prepare, tmp_path):
     table = write_table(tmp_path / "t.csv", ROWS)
-    fixed = prepare.prepare(table, tmp_path / "o1", fake_encode, labels=["joy", "anger", "fear"],
-                            progress=False)
+    fixed = prepare_corpus(table, tmp_path / "o1", fake_encode, labels=["joy", "anger", "fear"],
+                           progress=False)
     assert load_corpus(fixed).labels == ("joy", "anger", "fear")
-    meld = prepare.prepare(table, tmp_path / "o2", fake_encode, name="meld", progress=False)
+    meld = prepare_corpus(table, tmp_path / "o2", fake_encode, name="meld", progress=False)
     corpus = load_corpus(meld)
     assert corpus.name == "meld" and corpus.labels[-1] == "anger"
     with pytest.raises(DataError, match=r"t.csv, line 2: label 'joy' is not one of \['anger'\]"):
-        prepare.prepare(table, tmp_path / "o3", fake_encode, labels=["anger"], progress=False)
+        prepare_corpus(table, tmp_path / "o3", fake_encode, labels=["anger"], progress=False)
 
 
 def test_without_split_column_uses_default_split(prepare, tmp_path):
     table = write_table(tmp_path / "t.csv", [r[:4] for r in ROWS],
                         header=("dialogue_id", "turn", "speaker", "text"))
     with pytest.raises(DataError, match="has no labels; pass labels="):
-        prepare.prepare(table, tmp_path / "o", fake_encode, progress=False)
-    out = prepare.prepare(table, tmp_path / "o", fake_encode, labels=["x"], split="predict",
-                          progress=False)
+        prepare_corpus(table, tmp_path / "o", fake_encode, progress=False)
+    out = prepare_corpus(table, tmp_path / "o", fake_encode, labels=["x"], split="predict",
+                         progress=False)
     corpus = load_corpus(out)
     assert [d.id for d in corpus.split("predict")] == ["b", "a"]
     assert all(d.labels.tolist() == [-1, -1] for d in corpus.split("predict"))
@@ -92,7 +94,7 @@ def test_refuses_existing_out_before_embedding(prepare, tmp_path):
     (tmp_path / "out").mkdir()
     calls = []
     with pytest.raises(DataError, match="already exists; refusing to overwrite"):
-        prepare.prepare(table, tmp_path / "out", lambda t: calls.append(t), progress=False)
+        prepare_corpus(table, tmp_path / "out", lambda t: calls.append(t), progress=False)
     assert calls == []
 
 
@@ -102,7 +104,7 @@ def test_failed_encoder_leaves_nothing(prepare, tmp_path):
     def broken(texts):
         return np.full((len(texts), 2), np.nan)
     with pytest.raises(DataError, match="non-finite"):
-        prepare.prepare(table, tmp_path / "out", broken, progress=False)
+        prepare_corpus(table, tmp_path / "out", broken, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
 
 
@@ -117,20 +119,20 @@ def test_failed_encoder_leaves_nothing(prepare, tmp_path):
 def test_bad_tables(prepare, tmp_path, rows, message):
     table = write_table(tmp_path / "t.csv", rows)
     with pytest.raises(DataError, match=message):
-        prepare.prepare(table, tmp_path / "o", fake_encode, progress=False)
+        prepare_corpus(table, tmp_path / "o", fake_encode, progress=False)
 
 
 def test_missing_column(prepare, tmp_path):
     table = write_table(tmp_path / "t.csv", [("a", "0", "K")], header=("dialogue_id", "turn", "speaker"))
     with pytest.raises(DataError, match=r"line 1 \(header\): missing column\(s\) text"):
-        prepare.prepare(table, tmp_path / "o", fake_encode, progress=False)
+        prepare_corpus(table, tmp_path / "o", fake_encode, progress=False)
 
 
 def test_folder_input_finds_the_table(prepare, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     write_table(folder / "whatever.csv", ROWS)
-    out = prepare.prepare(folder, tmp_path / "o", fake_encode, progress=False)
+    out = prepare_corpus(folder, tmp_path / "o", fake_encode, progress=False)
     assert load_corpus(out).metadata["source"] == "prepared from whatever.csv"
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from dialogues import load_corpus
 from dialogues.open_format import save_corpus
-from experiments.predict import predict_file
+from runner.predictions import predict_file
 from experiments.run import main
 from experiments.stream import main as stream_main
 from models import load_checkpoint

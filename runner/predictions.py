@@ -1,0 +1,98 @@
+"""Predictions of a trained model: the table of one split's predictions,
+and a checkpoint's predictions for a corpus on disk."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from dialogues import Corpus, DataError, Dialogue, load_corpus
+from models import load_checkpoint
+from models.heads import Predictions
+from storage.atomic import write_text_atomic
+
+from .training import predict
+
+
+def predictions_table(dialogues: Sequence[Dialogue], labels: torch.Tensor,
+                      predictions: Predictions, label_names: list[str]) -> str:
+    """CSV of dialogue_id, turn, speaker, label, prediction and the head's
+    own columns (:class:`models.heads.Predictions`; a classifier's
+    ``probability``, a regression head's ``score`` and ``predicted_score``),
+    one row per utterance in corpus order.
+
+    Args:
+        dialogues (Sequence[Dialogue]): The dialogues, in prediction order.
+        labels (LongTensor): True labels :obj:`[U]`, ``-1`` unknown.
+        predictions (Predictions): The head's classes :obj:`[U]` and columns.
+        label_names (list[str]): Class names, in index order.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["dialogue_id", "turn", "speaker", "label", "prediction",
+                     *predictions.columns])
+    cells = list(zip(*predictions.columns.values())) or None
+    row = 0
+    for dialogue in dialogues:
+        for turn, speaker in zip(dialogue.turns, dialogue.speakers):
+            label = int(labels[row])
+            writer.writerow([dialogue.id, turn, speaker,
+                             label_names[label] if label >= 0 else "",
+                             label_names[int(predictions.classes[row])],
+                             *(cells[row] if cells else ())])
+            row += 1
+    return out.getvalue()
+
+
+def check_dimensions(corpus: Corpus, expected: Mapping[str, int], where: Any) -> None:
+    """Refuse a corpus whose features do not have the checkpoint's
+    dimensions, naming :obj:`where` (the corpus path).
+
+    Args:
+        corpus (Corpus): The corpus to predict.
+        expected (Mapping[str, int]): Each modality's dimension in the
+            checkpoint.
+        where (Any): What the corpus is called in the message.
+
+    Raises:
+        DataError: A modality of another dimension.
+    """
+    for m, dim in expected.items():
+        if corpus.modalities[m] != dim:
+            raise DataError(f"{where}: modality {m!r} has dimension "
+                            f"{corpus.modalities[m]}, the checkpoint expects {dim}")
+
+
+def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out: str,
+                 label_view: str | None = None) -> Path:
+    """Write the predictions table for one split of a corpus; return it.
+
+    Args:
+        checkpoint_path (str): A run's ``checkpoint.pt``.
+        dataset_path (str, optional): The corpus; ``None`` for the
+            synthetic corpus.
+        split (str): The split to predict.
+        out (str): The table to write (``.csv``), atomically.
+        label_view (str, optional): Relabel the corpus through a view.
+    """
+    checkpoint = load_checkpoint(checkpoint_path)
+    model = checkpoint.build()
+    # Features pooled as the model was trained on them (sentiment pickles).
+    pool = (checkpoint.metadata.get("dataset") or {}).get("pool")
+    corpus = load_corpus(dataset_path or None, modalities=model.modalities,
+                         label_view=label_view, pool=pool)
+    if list(corpus.labels) != list(checkpoint.labels):
+        raise DataError(f"{dataset_path}: labels {list(corpus.labels)} differ from the "
+                        f"checkpoint's {list(checkpoint.labels)}")
+    check_dimensions(corpus, checkpoint.model.modalities,
+                     dataset_path or "the synthetic corpus")
+    dialogues = corpus.split(split)
+    labels, logits = predict(model, dialogues, 16, torch.device("cpu"))
+    table = predictions_table(dialogues, labels, model.head.predictions(logits, dialogues),
+                              list(checkpoint.labels))
+    out_path = Path(out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    return write_text_atomic(out_path, table)
