@@ -127,10 +127,10 @@ class StudyText:
 def features_of(records: list[RunRecord]) -> str | None:
     """``"fine-tuned"`` or ``"frozen"`` features, as the runs recorded them;
     :obj:`None` for runs that did not record it."""
-    recorded = next((r.metrics["dataset"] for r in records if r.metrics), {})
-    if "finetune" not in recorded:
+    recorded = next((r.metrics.dataset for r in records if r.metrics), None)
+    if recorded is None or not recorded.recorded("finetune"):
         return None
-    return "fine-tuned" if recorded["finetune"] else "frozen"
+    return "fine-tuned" if recorded.finetune else "frozen"
 
 
 def protocol_of(cv: int | str | None) -> str:
@@ -298,12 +298,12 @@ def features_sentence(sweeps: list[Sweep]) -> str:
     """What each kind of features is, as the runs recorded it."""
     described: dict[str, str] = {}
     for sweep in sweeps:
-        recorded = next((r.metrics["dataset"] for r in sweep.records if r.metrics), {})
+        recorded = next((r.metrics.dataset for r in sweep.records if r.metrics), None)
         kind = features_of(sweep.records)
         if kind is None or kind in described:
             continue
-        text = "; ".join(f"{m}: {d}" for m, d in (recorded.get("features") or {}).items())
-        recipe = recorded.get("finetune")
+        text = "; ".join(f"{m}: {d}" for m, d in (recorded.features or {}).items())
+        recipe = recorded.finetune
         if recipe:
             text += " (recipe: " + ", ".join(f"{k} {v}" for k, v in recipe.items()) + ")"
         described[kind] = f"{kind[0].upper()}{kind[1:]} features: {text or 'not described'}."

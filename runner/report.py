@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from storage.atomic import write_atomic, write_text_atomic
 
 from .figures import dev_curves
+from .record import METRICS_FILE, RunMetrics
 from .significance import RESAMPLES, Difference, dialogue_confusions, paired_bootstrap
 
 METRICS = ("accuracy", "weighted_f1", "macro_f1")
@@ -26,10 +27,19 @@ SCORE_METRICS = ("mae", "pearson")
 
 @dataclass
 class RunRecord:
-    """One run of a sweep, finished or failed."""
+    """One run of a sweep, finished or failed.
+
+    Args:
+        label (str): Its row (:func:`configuration_labels`).
+        seed (int, optional): Its seed.
+        metrics (RunMetrics, optional): Its record; none for a failed run.
+        error (str, optional): Why it failed.
+        path (str, optional): Its run directory.
+        config (dict, optional): Its resolved configuration.
+    """
     label: str
     seed: int | None
-    metrics: dict | None = None
+    metrics: RunMetrics | None = None
     error: str | None = None
     path: str | None = None
     config: dict | None = None
@@ -89,18 +99,17 @@ def find_runs(paths: Iterable[Path]) -> list[RunRecord]:
     :func:`configuration_labels` over all the finished runs together."""
     run_dirs, failed = [], []
     for path in map(Path, paths):
-        if (path / "metrics.json").exists():
+        if (path / METRICS_FILE).exists():
             run_dirs.append(path)
             continue
         if not path.is_dir():
             raise FileNotFoundError(f"{path} is neither a run nor a sweep directory")
-        run_dirs += [metrics.parent for metrics in sorted(path.glob("*/metrics.json"))]
+        run_dirs += [metrics.parent for metrics in sorted(path.glob(f"*/{METRICS_FILE}"))]
         failures = path / "failures.json"
         if failures.exists():
             failed += [RunRecord(**r) for r in json.loads(failures.read_text())]
     configs = [yaml.safe_load((d / "config.yaml").read_text()) for d in run_dirs]
-    return [RunRecord(label, config.get("seed"),
-                      json.loads((run_dir / "metrics.json").read_text()), path=str(run_dir),
+    return [RunRecord(label, config.get("seed"), RunMetrics.read(run_dir), path=str(run_dir),
                       config=config)
             for label, config, run_dir in zip(configuration_labels(configs), configs, run_dirs)
             ] + failed
@@ -145,19 +154,18 @@ def summarize(records: list[RunRecord], baseline: str = DEFAULT_BASELINE) -> lis
     for label, row in rows.items():
         done = [r.metrics for r in records if r.label == label and r.metrics]
         for metric in METRICS:
-            row.stats[metric] = _mean_std([m["test"][metric] for m in done])
+            row.stats[metric] = _mean_std([getattr(m.test, metric) for m in done])
         for metric in SCORE_METRICS:
-            row.stats[metric] = _mean_std([m["test"][metric] for m in done
-                                           if metric in m["test"]])
-        row.stats["dev_weighted_f1"] = _mean_std([m["dev"]["weighted_f1"] for m in done])
-        row.stats["ms_per_utterance"] = _mean_std(
-            [m["latency"]["ms_per_utterance"] for m in done])
+            row.stats[metric] = _mean_std([getattr(m.test, metric) for m in done
+                                           if getattr(m.test, metric) is not None])
+        row.stats["dev_weighted_f1"] = _mean_std([m.dev.weighted_f1 for m in done])
+        row.stats["ms_per_utterance"] = _mean_std([m.latency.ms_per_utterance for m in done])
         # Causal runs time a live push (older runs did not).
         row.stats["stream_ms"] = _mean_std(
-            [m["latency"]["stream_ms"] for m in done if "stream_ms" in m["latency"]])
+            [m.latency.stream_ms for m in done if m.latency.stream_ms is not None])
         if done:
-            row.causal = done[0]["graph"]["causal"]
-            row.edges_per_utterance = done[0]["graph"]["edges_per_utterance"]
+            row.causal = done[0].graph.causal
+            row.edges_per_utterance = done[0].graph.edges_per_utterance
     compare_with_baseline(rows, records, baseline)
     return [rows[label] for label in sorted(rows, key=natural_order)]
 
@@ -209,7 +217,7 @@ def _confusions(runs: list[RunRecord]) -> tuple[list[str], list]:
     ids, out = None, []
     for run in runs:
         run_ids, confusion = dialogue_confusions(Path(run.path) / "predictions.csv",
-                                                 run.metrics["dataset"]["labels"])
+                                                 run.metrics.dataset.labels)
         if ids is None:
             ids = run_ids
         position = {i: k for k, i in enumerate(run_ids)}
@@ -330,24 +338,28 @@ def write_report(records: list[RunRecord], directory: Path,
     tradeoff_plot(rows, directory / "tradeoff.png")
     # A cross-validated run has a dev curve per fold.
     curves = [(r.label, history) for r in records if r.metrics
-              for history in ([f["history"] for f in r.metrics.get("folds", [])]
-                              or [r.metrics["history"]]) if history]
+              for history in ([f.history for f in r.metrics.folds or []]
+                              or [r.metrics.history]) if history]
     if curves:
         dev_curves(curves, directory / "dev_curves.png",
                    title="dev weighted F1 of every run, by configuration")
 
 
 def describe_run(run_dir: Path) -> str:
-    """A few lines on a finished run, for the terminal."""
-    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-    t, lat, g = metrics["test"], metrics["latency"], metrics["graph"]
+    """A few lines on a finished run, for the terminal.
+
+    Args:
+        run_dir (Path): The run directory.
+    """
+    metrics = RunMetrics.read(run_dir)
+    t, lat, g = metrics.test, metrics.latency, metrics.graph
     return (f"run written to {run_dir}\n"
-            f"test accuracy {t['accuracy']:.2f}  weighted F1 {t['weighted_f1']:.2f}  "
-            f"macro F1 {t['macro_f1']:.2f}  (best dev epoch {metrics['best_epoch']})\n"
-            + (f"scores: MAE {t['mae']:.3f}  Pearson r {t['pearson']:.3f}\n"
-               if "mae" in t else "") +
-            f"graph {g['name']}: causal={g['causal']}, {g['num_relations']} relations, "
-            f"{g['edges_per_utterance']:.1f} edges/utterance\n"
-            f"latency {lat['ms_per_utterance']:.3f} ms/utterance "
-            f"(graph {lat['graph_ms_per_dialogue']:.3f} + forward "
-            f"{lat['forward_ms_per_dialogue']:.3f} ms/dialogue)")
+            f"test accuracy {t.accuracy:.2f}  weighted F1 {t.weighted_f1:.2f}  "
+            f"macro F1 {t.macro_f1:.2f}  (best dev epoch {metrics.best_epoch})\n"
+            + (f"scores: MAE {t.mae:.3f}  Pearson r {t.pearson:.3f}\n"
+               if t.mae is not None else "") +
+            f"graph {g.name}: causal={g.causal}, {g.num_relations} relations, "
+            f"{g.edges_per_utterance:.1f} edges/utterance\n"
+            f"latency {lat.ms_per_utterance:.3f} ms/utterance "
+            f"(graph {lat.graph_ms_per_dialogue:.3f} + forward "
+            f"{lat.forward_ms_per_dialogue:.3f} ms/dialogue)")
