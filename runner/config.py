@@ -306,6 +306,100 @@ def compose(args: Iterable[str] = (), config_dir: Path = CONFIG_DIR,
     return config
 
 
+@dataclass(frozen=True)
+class GraphOptions:
+    """The configured graph.
+
+    Args:
+        name (str): Its registry name.
+        params (dict[str, Any]): Its builder's parameters.
+    """
+
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run's resolved configuration, typed and validated: what the
+    runner receives (see :func:`run_config`).
+
+    Args:
+        composed (dict[str, Any]): The configuration as composed, which
+            ``config.yaml`` and the checkpoint record.
+        seed (int): Seeds weights, shuffling and dropout.
+        out (Path, optional): The run directory.
+        device (str): Where to train (:func:`runner.setup.resolve_device`).
+        log (str, optional): ``tensorboard`` also writes its events.
+        cv (int or str, optional): Cross-validation folds.
+        latency (LatencyOptions): How latency is timed.
+        dataset (DatasetOptions): The corpus.
+        graph (GraphOptions): The graph.
+        model (dict[str, Any]): :class:`~models.ModelConfig`'s keyword
+            arguments but the sizes that the corpus gives
+            (:func:`runner.setup.build_model`).
+        train (TrainConfig): Training.
+    """
+
+    composed: dict[str, Any]
+    seed: int
+    out: Path | None
+    device: str
+    log: str | None
+    cv: int | str | None
+    latency: LatencyOptions
+    dataset: DatasetOptions
+    graph: GraphOptions
+    model: dict[str, Any]
+    train: TrainConfig
+
+
+def run_config(config: Mapping[str, Any] | RunConfig) -> RunConfig:
+    """:obj:`config` (:func:`compose`'s) as the typed :class:`RunConfig`.
+
+    Raises:
+        ConfigError: A section its dataclass refuses.
+    """
+    if isinstance(config, RunConfig):
+        return config
+    name, params = graph_spec(config)
+    try:
+        train = TrainConfig(**config["train"])
+    except (TypeError, ValueError) as error:
+        raise ConfigError(str(error)) from None
+    latency = config.get("latency") or {}
+    return RunConfig(
+        composed=dict(config), seed=int(config["seed"]),
+        out=Path(config["out"]) if config.get("out") else None,
+        device=config.get("device", "auto"), log=config.get("log"), cv=config.get("cv"),
+        latency=LatencyOptions(repeats=latency.get("repeats", 5),
+                               warmup=latency.get("warmup", 1)),
+        dataset=dataset_options(config["dataset"]), graph=GraphOptions(name, params),
+        model=dict(config["model"]), train=train)
+
+
+def dataset_options(dataset: Mapping[str, Any] | DatasetOptions) -> DatasetOptions:
+    """The ``dataset`` section as :class:`DatasetOptions`.
+
+    Raises:
+        ConfigError: ``dataset.synthetic`` parameters :class:`SyntheticConfig`
+            refuses.
+    """
+    if isinstance(dataset, DatasetOptions):
+        return dataset
+    path = dataset.get("path") or None
+    synthetic = dataset.get("synthetic") if path is None else None
+    if synthetic:
+        try:
+            synthetic = SyntheticConfig(**synthetic)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"dataset.synthetic: {error}") from None
+    return DatasetOptions(name=dataset.get("name"), path=Path(path) if path else None,
+                          modalities=dataset.get("modalities"),
+                          label_view=dataset.get("label_view"), pool=dataset.get("pool"),
+                          synthetic=synthetic or None)
+
+
 def graph_spec(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """``(registry name, parameters)`` of the configured graph."""
     params = dict(config["graph"])

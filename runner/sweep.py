@@ -35,7 +35,8 @@ from .config import ConfigError, compose, parse_args
 from .options import split_values
 from .report import (SWEEP_KEYS, RunRecord, configuration_labels, find_runs, flatten,
                      write_report)
-from .experiment import resolve_device, run_experiment
+from .experiment import run_experiment
+from .setup import resolve_device
 from .tensorboard_log import require_tensorboard
 
 #: prctl option: a signal for this process when its parent dies (Linux).
