@@ -32,10 +32,10 @@ import yaml
 
 from runner.cli import Arguments, Command, Option, main as run_command
 from runner.config import ConfigError
+from runner.launchers import threads_per_run
 from runner.report import (LAUNCH_KEYS, Row, RunRecord, find_runs, format_difference,
                                 format_mean_std, summarize)
 from runner.significance import RESAMPLES
-from runner.sweep import threads_per_run
 from storage.atomic import write_text_atomic
 
 #: The study's words, beside this script.

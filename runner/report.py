@@ -53,11 +53,11 @@ def topology_label(config: dict) -> str:
     return f"{config['dataset']['name']}/{name}" + (f"({params})" if params else "")
 
 
-# Keys that shape a sweep itself rather than any one run.
-SWEEP_KEYS = ("jobs", "launcher", "ray_address", "out")
-# Settings that say how a run was launched, repeated, logged or timed, not
-# what it trained.
-LAUNCH_KEYS = ("seed", "log", *SWEEP_KEYS)
+#: Settings that say how a run was launched, repeated, logged or timed, not
+#: what it trained: the seed, the log, and the sweep's own keys
+#: (:data:`runner.sweep.SWEEP_KEYS`, which a report does not import: sweeps
+#: write reports, not the other way round).
+LAUNCH_KEYS = ("seed", "log", "jobs", "launcher", "ray_address", "out")
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

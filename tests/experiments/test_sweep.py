@@ -8,9 +8,11 @@ import pytest
 import yaml
 
 from experiments.compare import main as compare_main
-from runner.report import configuration_labels, natural_order
 from experiments.run import main as run_main
-from runner.sweep import _receive, expand
+from runner.config import ConfigError
+from runner.launchers import LocalLauncher, RayLauncher, _receive, launcher
+from runner.report import LAUNCH_KEYS, configuration_labels, natural_order
+from runner.sweep import SWEEP_KEYS, expand
 from storage.atomic import claim
 
 
@@ -263,3 +265,14 @@ def test_runs_recorded_before_a_setting_existed_ran_with_its_default(tiny, tmp_p
     # A setting away from its default is not what the older run did.
     assert run_main([*command, "model.speaker_gru=true"]) == 2
     assert "model.speaker_gru: false before, true now" in capsys.readouterr().err
+
+
+def test_launchers_are_chosen_by_name():
+    assert launcher("local") == LocalLauncher()
+    assert launcher("ray", "ray://head:10001") == RayLauncher("ray://head:10001")
+    with pytest.raises(ConfigError, match="unknown launcher 'slurm'; choices: local, ray"):
+        launcher("slurm")
+
+
+def test_a_sweeps_own_keys_never_separate_report_rows():
+    assert set(SWEEP_KEYS) <= set(LAUNCH_KEYS)
