@@ -68,7 +68,7 @@ def test_inference_pass(benchmark, model):
     ("audio=100,text=768,visual=512", 7.0), ("text=384", 2.0)])
 def test_epoch_time_and_peak_memory(dims, target_seconds):
     result = json.loads(subprocess.run(
-        [sys.executable, str(EPOCH_SCRIPT), "--dims", dims],
+        [sys.executable, str(EPOCH_SCRIPT), f"dims={dims}"],
         check=True, capture_output=True, text=True).stdout)
     print(f"\n{json.dumps(result)}")
     assert result["epoch_seconds"] <= target_seconds
