@@ -6,11 +6,11 @@ import pytest
 
 from dialogues.open_format import save_corpus
 from dialogues.synthetic import SyntheticConfig, synthetic_corpus
-from runner.report import Row
-from experiments.results import (Note, StudyText, Sweep, Target, lead_table,
-                                 main as results_main, target_lines)
+from experiments.results import main as results_main
 from experiments.run import main as run_main
+from runner.report import Row
 from runner.significance import Difference
+from runner.study import Note, StudyText, Sweep, Target, lead_table, target_lines
 
 from .conftest import TINY
 
