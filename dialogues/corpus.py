@@ -1,6 +1,7 @@
 """A labelled corpus of dialogues, split into train/dev/test."""
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -71,6 +72,46 @@ class Corpus:
             raise DataError(f"corpus {self.name!r} has {state} split {name!r}; "
                             f"splits: {known}")
         return dialogues
+
+    def find_dialogue(self, dialogue_id: str | None = None,
+                      split: str | None = None) -> Dialogue:
+        """A dialogue by id, or the default one.
+
+        Args:
+            dialogue_id (str, optional): The dialogue's id (default: the
+                first dialogue of ``test``, else of the first non-empty
+                split searched).
+            split (str, optional): The only split searched (default: every
+                split).
+
+        Raises:
+            DataError: No such split or dialogue; names close ids.
+        """
+        if split is not None:
+            if not self.splits.get(split):
+                known = ", ".join(f"{k} ({len(v)})" for k, v in self.splits.items())
+                raise DataError(f"split={split!r}: the corpus has no dialogues "
+                                f"there; splits: {known or 'none'}")
+            searched = {split: self.splits[split]}
+        else:
+            searched = {k: v for k, v in self.splits.items() if v}
+        if not searched:
+            raise DataError("the corpus has no dialogues")
+        if dialogue_id is None:
+            default = "test" if "test" in searched else next(iter(searched))
+            return searched[default][0]
+        for dialogues in searched.values():
+            for dialogue in dialogues:
+                if dialogue.id == dialogue_id:
+                    return dialogue
+        ids = [d.id for ds in searched.values() for d in ds]
+        where = f"split {split!r}" if split else "the corpus"
+        message = (f"dialogue={dialogue_id!r}: no such dialogue in {where} "
+                   f"({len(ids)} dialogues, e.g. {', '.join(ids[:5])})")
+        close = difflib.get_close_matches(dialogue_id, ids, n=1)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+        raise DataError(message)
 
     @property
     def num_classes(self) -> int:

@@ -42,7 +42,6 @@ alone.
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import sys
 from pathlib import Path
@@ -52,9 +51,9 @@ import torch
 
 from dialogues import DataError, collate
 from runner.cli import Arguments, Command, Option, main as run_command
-from runner.config import ConfigError, compose, graph_spec
-from runner.options import split_values
-from runner.experiment import corpus_from_config
+from runner.config import graph_spec
+from runner.graph_choices import compose_per_graph
+from runner.setup import corpus_from_config
 from viewing.draw import dialogue_figure, parse_turns, save_figure
 from storage.atomic import write_text_atomic
 from viewing.networkx import to_networkx, write_gexf, write_graphml
@@ -86,67 +85,6 @@ COMMAND = Command(
 
 class UsageError(ValueError):
     """Input the command cannot use; exits with status 2."""
-
-
-def configs(args: Sequence[str]) -> list[dict[str, Any]]:
-    """One composed config per name of ``graph=a,b,c``; see the module
-    docstring for how ``graph.KEY`` overrides are shared out."""
-    names, others, graph_overrides = None, [], []
-    for arg in args:
-        key = arg.partition("=")[0].strip()
-        if key == "graph":
-            names = [n.strip() for n in split_values(arg.partition("=")[2])]
-        elif key.startswith("graph."):
-            graph_overrides.append(arg)
-        else:
-            others.append(arg)
-    if names is None or len(names) == 1:
-        return [compose(args)]
-    if not all(names):
-        raise ConfigError(f"graph={','.join(names)}: empty graph name")
-    result, used = [], set()
-    for name in names:
-        keys = compose([*others, f"graph={name}"])["graph"]
-        mine = []
-        for arg in graph_overrides:
-            if arg.partition("=")[0].strip().split(".")[1] in keys:
-                mine.append(arg)
-                used.add(arg)
-        result.append(compose([*others, f"graph={name}", *mine]))
-    unused = [a for a in graph_overrides if a not in used]
-    if unused:
-        raise ConfigError(f"{', '.join(unused)}: none of the graphs "
-                          f"{', '.join(names)} has that key")
-    return result
-
-
-def find_dialogue(corpus, dialogue_id: str | None, split: str | None):
-    """The requested dialogue (see the module docstring for the default)."""
-    if split is not None:
-        if not corpus.splits.get(split):
-            known = ", ".join(f"{k} ({len(v)})" for k, v in corpus.splits.items())
-            raise UsageError(f"split={split!r}: the corpus has no dialogues "
-                             f"there; splits: {known or 'none'}")
-        searched = {split: corpus.splits[split]}
-    else:
-        searched = {k: v for k, v in corpus.splits.items() if v}
-    if not searched:
-        raise UsageError("the corpus has no dialogues")
-    if dialogue_id is None:
-        default = "test" if "test" in searched else next(iter(searched))
-        return searched[default][0]
-    for dialogues in searched.values():
-        for dialogue in dialogues:
-            if dialogue.id == dialogue_id:
-                return dialogue
-    ids = [d.id for ds in searched.values() for d in ds]
-    where = f"split {split!r}" if split else "the corpus"
-    message = (f"dialogue={dialogue_id!r}: no such dialogue in {where} "
-               f"({len(ids)} dialogues, e.g. {', '.join(ids[:5])})")
-    close = difflib.get_close_matches(dialogue_id, ids, n=1)
-    if close:
-        message += f"; did you mean {close[0]!r}?"
-    raise UsageError(message)
 
 
 def dialogue_content(dialogue, modalities: list[str], builders, checkpoint: str | None):
@@ -205,7 +143,7 @@ def run(arguments: Arguments) -> int:
     if out is not None and not out.parent.is_dir():
         raise UsageError(f"out={out}: folder {out.parent} does not exist")
 
-    composed = configs(rest)
+    composed = compose_per_graph(rest)
     builders = []
     for config in composed:
         name, params = graph_spec(config)
@@ -218,7 +156,7 @@ def run(arguments: Arguments) -> int:
         corpus = corpus_from_config(composed[0]["dataset"])
     except (DataError, TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    dialogue = find_dialogue(corpus, own["dialogue"], own["split"])
+    dialogue = corpus.find_dialogue(own["dialogue"], own["split"])
     structure = dialogue_content(dialogue, list(corpus.modalities), builders,
                                  own["checkpoint"])
     labels = [corpus.labels[i] if 0 <= i < len(corpus.labels) else None
