@@ -14,7 +14,8 @@ from runner.config import compose
 from experiments.predict import main as predict_main
 from experiments.run import main as run_main
 from runner.experiment import corpus_from_config
-from experiments.stream import HEADER, console_utterances, main, stream
+from experiments.stream import main
+from runner.replay import HEADER, console_utterances, stream
 from models import CORECT, ModelConfig, StreamingPredictor
 from registry import EdgeBuilderRegistry
 
