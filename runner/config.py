@@ -339,6 +339,9 @@ class RunConfig:
             arguments but the sizes that the corpus gives
             (:func:`runner.setup.build_model`).
         train (TrainConfig): Training.
+        jobs (int): Parallel runs of a sweep.
+        launcher (str): How a sweep starts its runs (:mod:`runner.launchers`).
+        ray_address (str, optional): A Ray cluster to join.
     """
 
     composed: dict[str, Any]
@@ -352,6 +355,9 @@ class RunConfig:
     graph: GraphOptions
     model: dict[str, Any]
     train: TrainConfig
+    jobs: int = 1
+    launcher: str = "local"
+    ray_address: str | None = None
 
 
 def run_config(config: Mapping[str, Any] | RunConfig) -> RunConfig:
@@ -375,7 +381,8 @@ def run_config(config: Mapping[str, Any] | RunConfig) -> RunConfig:
         latency=LatencyOptions(repeats=latency.get("repeats", 5),
                                warmup=latency.get("warmup", 1)),
         dataset=dataset_options(config["dataset"]), graph=GraphOptions(name, params),
-        model=dict(config["model"]), train=train)
+        model=dict(config["model"]), train=train, jobs=int(config.get("jobs", 1)),
+        launcher=config.get("launcher", "local"), ray_address=config.get("ray_address"))
 
 
 def dataset_options(dataset: Mapping[str, Any] | DatasetOptions) -> DatasetOptions:

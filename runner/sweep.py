@@ -23,7 +23,7 @@ import yaml
 
 from storage.atomic import claim, write_text_atomic
 
-from .config import ConfigError, compose, parse_args
+from .config import ConfigError, RunConfig, compose, parse_args, run_config
 from .launchers import Outcome, launcher, threads_per_run
 from .options import split_values
 from .record import METRICS_FILE
@@ -160,13 +160,13 @@ def run_sweep(args: list[str]) -> Path:
     docstring).
     """
     combos, names, settings = expand(args)
-    base = compose([f"{k}={v}" for k, v in settings.items()])
-    jobs = max(int(base["jobs"]), 1)
-    sweep_dir = Path(base["out"] or Path("multirun") / time.strftime("%Y%m%d-%H%M%S"))
+    base = run_config(compose([f"{k}={v}" for k, v in settings.items()]))
+    jobs = max(base.jobs, 1)
+    sweep_dir = base.out or Path("multirun") / time.strftime("%Y%m%d-%H%M%S")
     configs = []
     for combo, name in zip(combos, names):
         config = compose(combo)
-        config.update(jobs=jobs, launcher=base["launcher"], ray_address=base["ray_address"])
+        config.update(jobs=jobs, launcher=base.launcher, ray_address=base.ray_address)
         config["out"] = str(sweep_dir / name)
         configs.append(config)
     # Settings the machine cannot serve fail once here, not once per run.
@@ -182,7 +182,7 @@ def run_sweep(args: list[str]) -> Path:
 
 
 def _run_claimed(args: list[str], sweep_dir: Path, configs: list[dict], names: list[str],
-                 base: dict[str, Any], jobs: int) -> Path:
+                 base: RunConfig, jobs: int) -> Path:
     resuming = sweep_dir.exists() and any(sweep_dir.iterdir())
     previous: dict[str, Any] = {}
     if resuming:
@@ -199,7 +199,7 @@ def _run_claimed(args: list[str], sweep_dir: Path, configs: list[dict], names: l
                   f"ones get {threads_per_run(jobs)} (jobs={jobs}); CPU results are "
                   "bit-exact only at the same thread count", file=sys.stderr, flush=True)
     record = {"args": args, "runs": len(configs), "jobs": jobs,
-              "launcher": base["launcher"], "complete": False,
+              "launcher": base.launcher, "complete": False,
               "wall_seconds": previous.get("wall_seconds", 0.0), "configs": configs}
     write_text_atomic(sweep_dir / "sweep.json", json.dumps(record, indent=2, default=str))
     started = time.time()
@@ -213,8 +213,7 @@ def _run_claimed(args: list[str], sweep_dir: Path, configs: list[dict], names: l
         print(f"[{len(outcomes)}/{len(todo)}] {names[index]} {status}",
               file=sys.stderr, flush=True)
 
-    launcher(base["launcher"], base["ray_address"]).launch([configs[i] for i in todo], jobs,
-                                                           report)
+    launcher(base.launcher, base.ray_address).launch([configs[i] for i in todo], jobs, report)
 
     labels = configuration_labels(configs)
     failures = [RunRecord(labels[i], configs[i].get("seed"), error=error)
