@@ -4,8 +4,9 @@ from dataclasses import asdict, dataclass
 import pytest
 
 from dialogues import SyntheticConfig
-from runner.config import (CHECKOUT, CONFIG_DIR, ConfigError, compose, dump, graph_spec,
-                                groups, option_type)
+from runner.config import (CHECKOUT, CONFIG_DIR, ConfigError, DatasetOptions, GraphOptions,
+                           compose, dump, graph_spec, groups, option_type, run_config)
+from runner.training import TrainConfig
 from graphs import NoEdges
 from registry import EdgeBuilderRegistry, default_registry
 
@@ -172,3 +173,20 @@ def test_a_run_is_named_after_its_data(tmp_path):
 def test_values_that_would_train_the_wrong_thing_are_refused(args, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         compose(args)
+
+
+def test_the_runner_receives_the_configuration_typed(tmp_path):
+    config = run_config(compose(["graph=causal", "graph.past=2", "train.lr=0.01",
+                                 f"dataset.path={tmp_path}", "cv=3", "jobs=2"]))
+    assert isinstance(config.train, TrainConfig) and config.train.lr == 0.01
+    assert config.graph == GraphOptions("causal", {"past": 2, "self_loops": False})
+    assert isinstance(config.dataset, DatasetOptions) and config.dataset.path == tmp_path
+    assert (config.cv, config.jobs, config.launcher, config.seed) == (3, 2, "local", 0)
+    assert run_config(config) is config
+    synthetic = run_config(compose([])).dataset
+    assert synthetic.path is None and isinstance(synthetic.synthetic, SyntheticConfig)
+
+
+def test_a_section_its_dataclass_refuses_is_a_config_error():
+    with pytest.raises(ConfigError, match="dataset.synthetic: "):
+        run_config({**compose([]), "dataset": {"name": "synthetic", "synthetic": {"nope": 1}}})
