@@ -4,7 +4,7 @@
 
 Needs ``../shared/data/iemocap`` and ``../shared/data/meld`` (skipped
 otherwise). The runner validates the builder on the whole corpus before
-training (:func:`runner.experiment.check_graphs`); the target is under one
+training (:func:`runner.graph_check.check_graphs`); the target is under one
 second per run, for positional builders and content-reading ones alike.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dialogues import load_corpus
-from runner.experiment import check_graphs
+from runner.graph_check import check_graphs
 from models import CORECT, ModelConfig
 from registry import EdgeBuilderRegistry
 

@@ -1,7 +1,7 @@
 """One experiment: train, evaluate, time, and write a run directory.
 
 :func:`run_experiment` orchestrates the steps: prepare the data and build
-the model (:mod:`runner.setup`), check the graphs (:func:`check_graphs`),
+the model (:mod:`runner.setup`), check the graphs (:mod:`runner.graph_check`),
 train (:func:`train_folds`), then evaluate and write the records
 (:mod:`runner.evaluation`, :mod:`runner.outputs`, :mod:`runner.record`).
 """
@@ -15,14 +15,15 @@ from typing import Any, Mapping, TextIO
 import torch
 
 import registry as registries
-from dialogues import Corpus, DataError, batches
+from dialogues import Corpus
 from dialogues.folds import cross_validation_folds
-from graphs import GraphBuildError, GraphContractError, validate
+from graphs import GraphBuildError
 from models import CORECT
 from storage.atomic import staged_folder
 
 from .config import ConfigError, RunConfig, dump, run_config
 from .evaluation import Fold
+from .graph_check import check_graphs
 from .outputs import save_model, write_outputs
 from .run_log import RunLog, default_echo
 from .setup import (RunSetup, build_model, check_trainable, corpus_from_config,
@@ -73,9 +74,10 @@ def run_experiment(config: RunConfig | Mapping[str, Any], registry=None,
 
 
 def prepare_run(config: RunConfig, registry=None) -> RunSetup:
-    """Refuse a run that would be meaningless (see :func:`check_trainable`,
-    :func:`check_graphs`, :class:`TrainConfig`, cross-validation folds),
-    before any training.
+    """Build the run's device, corpus (or folds) and model, refusing a run
+    that would be meaningless (see :func:`runner.setup.check_trainable`,
+    :func:`runner.graph_check.check_graphs`, cross-validation folds) before
+    any training.
 
     Args:
         config (RunConfig): The run's configuration.
@@ -100,40 +102,6 @@ def prepare_run(config: RunConfig, registry=None) -> RunSetup:
     check_graphs(model, corpus, entry.label())
     return RunSetup(device, corpus, folds, model, entry, registry,
                     time.perf_counter() - started)
-
-
-#: Dialogues per batch when the builder is checked before training: large
-#: enough that the check is a few vectorised builds, small enough that a
-#: dense per-dialogue builder stays within memory.
-CHECK_BATCH = 256
-
-
-def check_graphs(model: CORECT, corpus: Corpus, graph_name: str) -> None:
-    """Hold the builder to its contract on every dialogue of every split,
-    with the content it reads (stand-in states for a builder of encoder
-    states), before any training: a builder that breaks it only on some
-    dialogues, past its 24th turn say, fails here and not as a silently
-    wrong ``causal`` run.
-
-    Raises:
-        GraphContractError: Naming the builder, its origin, the split and
-            the first offending edge.
-    """
-    missing = [name for name in model.reads.annotations
-               if name != "turn" and not any(name in d.annotations
-                                             for ds in corpus.splits.values() for d in ds)]
-    if missing:
-        skipped = corpus.metadata.get("non_numeric_columns") or {}
-        why = "".join(f"; column {name!r} is not numeric ({skipped[name]})"
-                      for name in missing if name in skipped)
-        raise DataError(f"graph {graph_name!r} reads annotations {missing}, which corpus "
-                        f"{corpus.name!r} does not have{why}")
-    for split, dialogues in corpus.splits.items():
-        for batch in batches(dialogues, model.modalities, CHECK_BATCH):
-            try:  # the builder is handed only what it reads, never the labels
-                validate(model.builder, batch, graph_name)
-            except GraphContractError as error:
-                raise GraphContractError(f"{error} (split {split!r})") from None
 
 
 def describe_setup(config: RunConfig, setup: RunSetup, log: RunLog) -> None:
