@@ -26,7 +26,7 @@ def write_outputs(config: RunConfig, setup: RunSetup, folds: list[Fold], staging
 
     Args:
         config (RunConfig): The run's configuration.
-        setup (RunSetup): What :func:`prepare_run` built.
+        setup (RunSetup): What :func:`runner.experiment.prepare_run` built.
         folds (list[Fold]): The trained folds.
         staging (Path): The run's staging folder.
         log (RunLog): The run's log.
@@ -62,7 +62,7 @@ def run_record(config: RunConfig, setup: RunSetup, folds: list[Fold],
 
     Args:
         config (RunConfig): The run's configuration.
-        setup (RunSetup): What :func:`prepare_run` built.
+        setup (RunSetup): What :func:`runner.experiment.prepare_run` built.
         folds (list[Fold]): The trained folds.
         test (TestMetrics): The pooled test scores.
         log (RunLog): The run's log, for the timings.
