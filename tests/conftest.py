@@ -1,8 +1,17 @@
 import os
 
-import pytest
+# Tests run chains of small ops on a shared two-core machine, where a second
+# intra-op thread makes each op wait for a descheduled peer: under load the
+# leakage tests took 400 s with torch's default threads and 20 s with one.
+# Set before torch is imported, so that the scripts tests start inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from graphs import DialogueBatch
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from graphs import DialogueBatch  # noqa: E402
+
+torch.set_num_threads(1)
 
 # Tests see exactly the built-ins unless a test installs a plugin itself.
 os.environ.setdefault("ERGRAPH_DISABLE_PLUGIN_AUTOLOAD", "1")
