@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from experiments.run import main
+from runner.run_log import RunLog
 
 from .conftest import TINY
 
@@ -43,6 +44,28 @@ def entries(folder: Path) -> list[str]:
 
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"),
                                                 (signal.SIGINT, 130, "interrupted")])
+def test_a_run_signalled_in_process_removes_its_staging_folder_and_says_so_in_one_line(
+        tmp_path, capsys, monkeypatch, signum, code, word):
+    """The fast version of the next test: the signal comes from the run's
+    own process, as the first epoch ends."""
+    record_epoch = RunLog.epoch
+
+    def signal_after_the_epoch(self, *args, **kwargs):
+        record_epoch(self, *args, **kwargs)
+        assert [p.name for p in tmp_path.glob(".run.*.tmp")], "no staging folder to remove"
+        os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(RunLog, "epoch", signal_after_the_epoch)
+    assert main([*TINY, "graph=causal", f"out={tmp_path / 'run'}"]) == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == f"run.py: {word}; unfinished outputs were removed"
+    assert entries(tmp_path) == []
+
+
+@pytest.mark.slow  # a subprocess trains until signalled
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"),
+                                                (signal.SIGINT, 130, "interrupted")])
 def test_a_signalled_run_removes_its_staging_folder_and_says_so_in_one_line(
         tmp_path, signum, code, word):
     process = start([*LONG, f"out={tmp_path / 'run'}"])
@@ -56,6 +79,7 @@ def test_a_signalled_run_removes_its_staging_folder_and_says_so_in_one_line(
     assert entries(tmp_path) == []
 
 
+@pytest.mark.slow  # a subprocess trains until signalled
 def test_a_folder_left_by_sigkill_is_cleaned_by_the_next_run_of_that_out(tmp_path, capsys):
     process = start([*LONG, f"out={tmp_path / 'run'}"])
     staging = wait_for_epochs(tmp_path, "run")
@@ -67,6 +91,7 @@ def test_a_folder_left_by_sigkill_is_cleaned_by_the_next_run_of_that_out(tmp_pat
     assert entries(tmp_path) == ["run"]
 
 
+@pytest.mark.slow  # a subprocess trains until signalled
 def test_a_live_run_is_never_cleaned_by_another(tmp_path, capsys):
     process = start([*LONG, f"out={tmp_path / 'run'}"])
     try:
@@ -81,6 +106,7 @@ def test_a_live_run_is_never_cleaned_by_another(tmp_path, capsys):
     assert entries(tmp_path) == []
 
 
+@pytest.mark.slow  # a subprocess trains until signalled
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"),
                                                 (signal.SIGINT, 130, "interrupted")])
 def test_a_signalled_parallel_sweep_stops_in_one_line_and_leaves_no_staging(
