@@ -42,6 +42,7 @@ def test_predict_help_gives_types_and_defaults(capsys):
     assert "(path; required)" in out
 
 
+@pytest.mark.slow
 def test_results_runs_as_a_script_with_help():
     script = Path(__file__).resolve().parents[2] / "experiments" / "results.py"
     done = subprocess.run([sys.executable, str(script), "-h"], capture_output=True,

@@ -4,6 +4,8 @@ a causal one, which beats no graph. Text is MLP-encoded here, so that the
 graph is the only way context reaches an utterance."""
 import json
 
+import pytest
+
 from runner.config import compose
 from runner.experiment import run_experiment
 
@@ -15,6 +17,7 @@ SMALL = ["dataset.synthetic.num_train=40", "dataset.synthetic.num_dev=8",
          "train.batch_size=8", "latency.repeats=1", "device=cpu", "seed=0"]
 
 
+@pytest.mark.slow  # three trainings of fifteen epochs
 def test_window_beats_causal_beats_none(tmp_path):
     accuracy = {}
     for graph, params in [("none", []), ("causal", ["graph.past=2"]),

@@ -111,6 +111,7 @@ def test_bad_arguments_exit_2_with_a_message(tiny_run, tmp_path, capsys, args, m
     assert re.search(message, captured.err)
 
 
+@pytest.mark.slow
 def test_runs_as_a_script():
     script = Path(__file__).resolve().parents[2] / "experiments" / "stream.py"
     done = subprocess.run([sys.executable, str(script), "input=-"], capture_output=True,

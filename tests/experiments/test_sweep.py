@@ -57,6 +57,7 @@ def test_failed_run_is_recorded_and_others_complete(tiny, tmp_path, capsys):
     assert "Failed runs:" in markdown
 
 
+@pytest.mark.slow
 def test_ray_launcher_runs_the_sweep_on_a_local_instance(tiny, tmp_path):
     pytest.importorskip("ray")
     sweep = tmp_path / "sweep"

@@ -147,6 +147,7 @@ def test_out_is_required_and_checked(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_runs_as_a_script_from_anywhere(tmp_path):
     out = tmp_path / "g.svg"
     done = subprocess.run(
