@@ -18,7 +18,7 @@ from serving import Engine, ServeConfig, SessionStore  # noqa: E402
 from serving.app import create_app  # noqa: E402
 
 from .conftest import SPLITS  # noqa: E402
-from .test_engine import CountingEncoder  # noqa: E402
+from .helpers import CountingEncoder, features_of, first_push  # noqa: E402
 
 
 class Clock:
@@ -27,10 +27,6 @@ class Clock:
 
     def __call__(self):
         return self.now
-
-
-def features_of(dialogue, k, modalities):
-    return {m: dialogue.features[m][k].tolist() for m in modalities}
 
 
 def run_async(app, body):
@@ -119,11 +115,6 @@ def test_pushes_to_one_session_run_in_arrival_order(tiny_run, engine):
     answers = [r.json() for r in run_async(app, flood)]
     assert [(a["turn"], a["speaker"], a["label"]) for a in answers] == [
         (k, speaker, label) for k, (_, speaker, label, _) in enumerate(offline[dialogue.id])]
-
-
-def first_push(engine, speaker="a"):
-    return {"speaker": speaker, "features": {m: [0.5] * dim
-                                             for m, dim in engine.modalities.items()}}
 
 
 def bad_bodies(engine):

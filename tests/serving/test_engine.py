@@ -10,6 +10,7 @@ from registry import EdgeBuilderRegistry
 from serving import Batcher, Engine, PushError, SessionStore, TooManySessions, UnknownSession
 
 from ..experiments.conftest import TINY
+from .helpers import CountingEncoder
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
 
@@ -20,20 +21,6 @@ def text_model(graph="causal", **params):
                               gnn_heads=2, sequence_heads=2, max_speakers=3,
                               self_attention_layers=1, crossmodal_layers=1),
                   REGISTRY.get(graph, **params)).eval()
-
-
-class CountingEncoder:
-    """A stand-in sentence encoder: a fixed vector per text, and a record
-    of every call."""
-
-    def __init__(self, dim):
-        self.dim = dim
-        self.calls = []
-
-    def __call__(self, texts):
-        self.calls.append(list(texts))
-        return np.stack([np.random.default_rng(sum(map(ord, t))).standard_normal(self.dim)
-                         for t in texts]).astype(np.float32)
 
 
 def dialogues(count, length, seed=0):

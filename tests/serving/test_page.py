@@ -24,8 +24,10 @@ sync_api = pytest.importorskip("playwright.sync_api",
 from serving import Engine  # noqa: E402
 from serving.app import create_app  # noqa: E402
 
-from .test_engine import CountingEncoder  # noqa: E402
-from .test_serve import free_port  # noqa: E402
+from .helpers import CountingEncoder, free_port  # noqa: E402
+
+# A headless browser per module: seconds to start.
+pytestmark = pytest.mark.slow
 
 # Where Playwright cannot download its own browser, a packaged one will do.
 CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",

@@ -27,8 +27,7 @@ from serving.app import create_api, create_app  # noqa: E402
 from serving.ray_app import APP_NAME, ReplicaSessions, SessionReplica  # noqa: E402
 
 from .conftest import SPLITS  # noqa: E402
-from .test_app import features_of, first_push  # noqa: E402
-from .test_serve import free_port  # noqa: E402
+from .helpers import features_of, first_push, free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -232,6 +231,7 @@ def ray_server(tiny_run, tmp_path_factory):
     assert code == 0, log.read_text()
 
 
+@pytest.mark.slow
 def test_ray_serve_sessions_predict_what_predict_py_predicts(tiny_run, ray_server):
     url, _ = ray_server
     checkpoint, corpus, offline = tiny_run
@@ -249,6 +249,7 @@ def test_ray_serve_sessions_predict_what_predict_py_predicts(tiny_run, ray_serve
     assert kept["predictions"] == answers[dialogues[0].id]
 
 
+@pytest.mark.slow
 def test_a_websocket_reaches_the_replica_of_its_session(tiny_run, ray_server):
     url, _ = ray_server
     engine = Engine.from_checkpoint(tiny_run[0])
@@ -275,6 +276,7 @@ def test_a_websocket_reaches_the_replica_of_its_session(tiny_run, ray_server):
     assert strip(by_socket) == strip(by_post)
 
 
+@pytest.mark.slow
 def test_a_killed_replica_restarts_empty_and_a_replay_restores_its_session(tiny_run,
                                                                              ray_server):
     url, _ = ray_server

@@ -1,6 +1,5 @@
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from experiments.run import main as run_main
 from experiments.serve import main
 
 from ..experiments.conftest import TINY
+from .helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,12 +38,7 @@ def test_a_non_causal_checkpoint_is_refused(tmp_path, capsys):
     assert "graph 'window'" in err and "turns that have not happened yet" in err
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
+@pytest.mark.slow
 def test_the_script_serves_until_sigterm(tiny_run):
     httpx = pytest.importorskip("httpx")
     pytest.importorskip("fastapi")
