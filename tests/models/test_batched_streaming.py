@@ -5,8 +5,7 @@ import torch
 
 from models import DialogueState, Push
 
-from .test_corect import DIMS, small_config
-from .test_streaming import CAUSAL, CONTENT, one_thread, random_dialogues, trained  # noqa: F401
+from .helpers import CAUSAL, CONTENT, DIMS, random_dialogues, small_config, trained
 
 GRAPHS = CAUSAL[:5] + CONTENT
 # Encoders with per-dialogue state, all with P-CM over three modalities:

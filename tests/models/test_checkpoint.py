@@ -4,7 +4,7 @@ import torch
 from models import CORECT, Checkpoint, load_checkpoint, load_weights, save_checkpoint
 from registry import EdgeBuilderRegistry
 
-from .test_corect import random_batch, small_config
+from .helpers import random_batch, small_config
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
 

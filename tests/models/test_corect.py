@@ -2,24 +2,12 @@ import pytest
 import torch
 
 from graphs import DialogueBatch, EdgeBuilder
-from models import CORECT, ModelConfig
+from models import CORECT
 from registry import EdgeBuilderRegistry
 
+from .helpers import DIMS, random_batch, small_config
+
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
-DIMS = {"text": 12, "audio": 5, "visual": 7}
-
-
-def small_config(modalities=DIMS, **kwargs) -> ModelConfig:
-    return ModelConfig(modalities=dict(modalities), num_classes=4, max_speakers=3,
-                       hidden=8, gnn_heads=2, crossmodal_heads=2,
-                       self_attention_heads=2, sequence_heads=2, **kwargs)
-
-
-def random_batch(lengths, modalities=DIMS, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    speakers = torch.randint(0, 3, (sum(lengths),), generator=g)
-    features = {m: torch.randn(sum(lengths), d, generator=g) for m, d in modalities.items()}
-    return features, DialogueBatch(lengths, speakers, list(modalities))
 
 
 @pytest.mark.parametrize("modalities", [("text",), ("audio",), ("text", "visual"),

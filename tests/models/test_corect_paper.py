@@ -14,8 +14,7 @@ from models.crossmodal import PairwiseCrossModal
 from models.history import History
 from registry import EdgeBuilderRegistry
 
-from .test_corect import random_batch, small_config
-from .test_streaming import assert_streams_like_offline, random_dialogues
+from .helpers import assert_streams_like_offline, random_batch, random_dialogues, small_config
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
 # CORECT's IEMOCAP feature dims (train.py's dataset_embedding_dims), in its

@@ -9,7 +9,7 @@ from graphs import DialogueBatch, EdgeBuilder, Reads, offset_pairs, per_modality
 from models import CORECT
 from registry import EdgeBuilderRegistry
 
-from .test_corect import random_batch, small_config
+from .helpers import random_batch, small_config
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
 

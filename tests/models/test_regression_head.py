@@ -7,8 +7,7 @@ import torch
 from models import CORECT, Checkpoint, ModelConfig, StreamingPredictor, save_checkpoint
 from registry import EdgeBuilderRegistry
 
-from .test_corect import DIMS, random_batch, small_config
-from .test_streaming import CONTENT, random_dialogues, pushed
+from .helpers import CONTENT, DIMS, pushed, random_batch, random_dialogues, small_config
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
 

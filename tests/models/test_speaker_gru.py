@@ -7,7 +7,7 @@ from models import CORECT
 from models.speaker_gru import SpeakerGRU
 from registry import EdgeBuilderRegistry
 
-from .test_corect import random_batch, small_config
+from .helpers import random_batch, small_config
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
 # Dialogues of 5, 4 and 1 turns; speaker 1 opens the second one, and the

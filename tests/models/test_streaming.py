@@ -14,20 +14,11 @@ from models.encoders import GRUEncoder
 from models.speaker_gru import SpeakerGRU
 from registry import EdgeBuilderRegistry
 
-from .test_corect import DIMS, small_config
+from .helpers import (CAUSAL, CONTENT, DIMS, assert_streams_like_offline, pushed,
+                      random_dialogues, small_config, trained)
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
-CAUSAL = [("causal", {}), ("causal", {"past": None, "self_loops": True}),
-          ("window", {"past": 2, "future": 0}), ("speaker", {"future": 0}),
-          ("speaker", {"future": 0, "pairwise": True, "num_speakers": 3}),
-          ("modality", {}), ("none", {}),
-          ("union", {"parts": {"causal": {}, "modality": {}}})]
 MODALITY_SETS = [("text",), ("audio", "visual"), ("text", "audio", "visual")]
-# Builders that read content besides structure.
-CONTENT = [("dag", {}), ("similarity", {"k": 3, "past_only": True}),
-           ("similarity", {"k": 2, "past_only": True, "weighted": True, "modality": "text"}),
-           ("similarity", {"k": 2, "vectors": "states", "past_only": True}),
-           ("mmgcn", {"past_only": True})]
 LABELS = ["a", "b", "c", "d"]
 
 
@@ -40,59 +31,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def local_ids(raw):
-    """Speaker ids numbered by first appearance, as dialogues/ does."""
-    index = {}
-    return [index.setdefault(s, len(index)) for s in raw]
-
-
-def random_dialogues(lengths, dims, seed=0, speakers=3):
-    """Features and local speaker ids per dialogue, and the batch of all."""
-    g = torch.Generator().manual_seed(seed)
-    dialogues = []
-    for n in lengths:
-        raw = torch.randint(0, speakers, (n,), generator=g).tolist()
-        features = {m: torch.randn(n, d, generator=g) for m, d in dims.items()}
-        dialogues.append((features, local_ids(raw)))
-    batch_features = {m: torch.cat([f[m] for f, _ in dialogues]) for m in dims}
-    structure = DialogueBatch(lengths, [s for _, ss in dialogues for s in ss], list(dims))
-    return dialogues, batch_features, structure
-
-
-def trained(config, name, params, seed=0, speakers=3):
-    """A model after a few steps, so BatchNorm's running statistics and the
-    weights are far from their initial values."""
-    torch.manual_seed(seed)
-    model = CORECT(config, REGISTRY.get(name, **params))
-    _, features, structure = random_dialogues([9, 4, 12], config.modalities, seed + 100,
-                                              speakers)
-    optimiser = torch.optim.Adam(model.parameters(), 1e-2)
-    for _ in range(3):
-        optimiser.zero_grad()
-        labels = torch.randint(0, config.num_classes, (structure.num_utterances,))
-        model.loss(model(structure.with_content(features=features)), labels).backward()
-        optimiser.step()
-    return model.eval()
-
-
-def pushed(predictor, features, speakers):
-    predictor.reset()
-    return torch.stack([
-        predictor.push(s, {m: x[t] for m, x in features.items()}).logits
-        for t, s in enumerate(speakers)])
-
-
-def assert_streams_like_offline(model, lengths, seed=0):
-    dialogues, features, structure = random_dialogues(
-        lengths, model.config.modalities, seed, speakers=model.config.max_speakers)
-    with torch.no_grad():
-        offline = model(structure.with_content(features=features))
-    assert offline.std(0).min() > 1e-4  # a collapsed model would match anything
-    predictor = StreamingPredictor(model, [f"c{i}" for i in range(model.config.num_classes)])
-    live = torch.cat([pushed(predictor, f, s) for f, s in dialogues])
-    torch.testing.assert_close(live, offline, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("modalities", MODALITY_SETS, ids="+".join)
