@@ -9,7 +9,7 @@ import torch
 from dialogues import DataError, Dialogue, collate, load_corpus
 from dialogues.open_format import save_corpus
 
-from .test_pickle_formats import corect_dialogue, write_corect
+from .helpers import corect_dialogue, write_corect
 from .tiny import TINY_ROWS
 
 HEADER = ("dialogue_id", "turn", "speaker", "label", "split", "text",

@@ -9,21 +9,7 @@ import yaml
 
 from dialogues import DataError, load_corpus
 
-
-def corect_dialogue(vid, speakers, labels, offset=0.0):
-    T = len(speakers)
-    rows = np.arange(T, dtype=np.float32)[:, None] + offset
-    return {"vid": vid, "speakers": speakers, "labels": labels,
-            "text": [r for r in np.repeat(rows, 4, 1)],     # list of vectors
-            "audio": np.repeat(rows, 2, 1) * 10,             # one array
-            "visual": [list(r) for r in np.repeat(rows, 3, 1)],  # nested lists
-            "sentence": [f"{vid}-{i}" for i in range(T)]}
-
-
-def write_corect(path, data):
-    with open(path, "wb") as f:
-        pickle.dump(data, f)
-    return path
+from .helpers import corect_dialogue, write_corect
 
 
 @pytest.fixture

@@ -12,13 +12,7 @@ import pytest
 from dialogues import DataError, load_corpus
 from dialogues.safe_pickle import safe_load, safe_loads
 
-
-class SystemCall:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
+from .helpers import SystemCall
 
 
 @pytest.mark.parametrize("protocol", [0, 2, pickle.HIGHEST_PROTOCOL])

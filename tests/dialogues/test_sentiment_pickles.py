@@ -16,7 +16,7 @@ from dialogues.open_format import save_corpus
 from dialogues.sentiment_pickles import pool_sequences
 
 from . import sentiment_files as files
-from .test_safe_pickle import SystemCall
+from .helpers import SystemCall
 
 
 @pytest.fixture(scope="module")

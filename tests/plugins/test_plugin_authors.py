@@ -12,7 +12,7 @@ from models.checkpoint import MissingBuilderError
 from registry import EdgeBuilderRegistry
 
 from ..experiments.conftest import TINY
-from .test_plugins import GOOD_PLUGIN, install
+from .helpers import GOOD_PLUGIN, install
 
 REQUIRED_PLUGIN = GOOD_PLUGIN.replace("    gap: int = 2", "    gap: int")
 

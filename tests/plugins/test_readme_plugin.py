@@ -17,7 +17,7 @@ from models import StreamingPredictor
 from registry import EdgeBuilderRegistry
 
 from ..experiments.conftest import TINY
-from .test_plugins import install
+from .helpers import install
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
