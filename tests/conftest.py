@@ -10,8 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from graphs import DialogueBatch  # noqa: E402
-
-torch.set_num_threads(1)
+from runner import sweep  # noqa: E402
 
 # Tests see exactly the built-ins unless a test installs a plugin itself.
 os.environ.setdefault("ERGRAPH_DISABLE_PLUGIN_AUTOLOAD", "1")
@@ -21,6 +20,21 @@ os.environ.setdefault("ERGRAPH_DISABLE_PLUGIN_AUTOLOAD", "1")
 # loopback; tests keep every byte of their traffic on 127.0.0.1. Set before
 # any test imports Ray, and inherited by the processes Ray starts.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """One intra-op thread again before each test and its fixtures: a sweep
+    run in this process sets its runs' thread count and leaves it set."""
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def sweeps_share_out_one_thread(monkeypatch):
+    """A local sweep gives its runs a share of the cores, two threads here
+    at jobs=1; under load each of their small ops then waits for a
+    descheduled peer, and a two-run sweep took 20 s instead of 2."""
+    monkeypatch.setattr(sweep, "threads_per_run", lambda jobs: 1)
 
 
 @pytest.fixture
