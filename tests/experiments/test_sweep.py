@@ -75,6 +75,7 @@ def test_rows_order_the_numbers_in_their_labels_by_value():
         "d/none", "d/speaker(past=2)", "d/speaker(past=4)", "d/speaker(past=16)"]
 
 
+@pytest.mark.slow  # four runs; the labels' unit test is fast
 def test_a_sweep_over_a_setting_gives_a_row_per_value(tiny, tmp_path):
     sweep = tmp_path / "sweep"
     assert run_main(["-m", *tiny, "graph=none", "model.dropout=0.1,0.3", "seed=0,1",
@@ -102,6 +103,7 @@ def test_labels_name_only_settings_that_separate_runs_of_one_dataset():
         "synthetic/causal(past=4) model.dropout=0.3"]
 
 
+@pytest.mark.slow  # six runs; resuming is fast in test_a_failed_combination_is_tried_again
 def test_rerunning_a_sweep_runs_only_what_did_not_complete(tiny, tmp_path, capsys):
     sweep = tmp_path / "sweep"
     command = ["-m", *tiny, "graph=none,causal", "seed=0,1", f"out={sweep}"]
@@ -187,6 +189,7 @@ def test_every_row_is_compared_with_the_baseline_by_a_paired_bootstrap(tiny, tmp
     assert float(rows["synthetic/none"]["wf1_delta"]) == pytest.approx(-delta, abs=1e-3)
 
 
+@pytest.mark.slow  # two cross-validated runs; test_run covers cv fast
 def test_cross_validated_runs_are_compared_over_every_dialogue(tiny, tmp_path):
     sweep = tmp_path / "sweep"
     assert run_main(["-m", *tiny, "graph=none,causal", "cv=2", f"out={sweep}"]) == 0
@@ -208,6 +211,7 @@ def test_a_run_whose_process_dies_is_recorded_as_failed():
     assert _receive(receive) is None  # not an EOFError that ends the sweep
 
 
+@pytest.mark.slow  # a second sweep; the two-by-two sweep runs compare.py
 def test_compare_takes_a_sweeps_own_run_folders(tiny, tmp_path, capsys):
     sweep = tmp_path / "sweep"
     assert run_main(["-m", *tiny, "graph=none,causal", f"out={sweep}"]) == 0
