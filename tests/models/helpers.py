@@ -15,6 +15,15 @@ def small_config(modalities=DIMS, **kwargs) -> ModelConfig:
                        self_attention_heads=2, sequence_heads=2, **kwargs)
 
 
+def regression_config(modalities=DIMS, view="sentiment_2", max_speakers=3) -> ModelConfig:
+    """small_config's sizes, with the regression head of a score view."""
+    classes = {"sentiment_2": 2, "sentiment_2_nonzero": 2, "sentiment_7": 7}[view]
+    return ModelConfig(modalities=dict(modalities), num_classes=classes,
+                       max_speakers=max_speakers, hidden=8, gnn_heads=2,
+                       crossmodal_heads=2, self_attention_heads=2, sequence_heads=2,
+                       head="regression", score_view=view)
+
+
 def random_batch(lengths, modalities=DIMS, seed=0):
     g = torch.Generator().manual_seed(seed)
     speakers = torch.randint(0, 3, (sum(lengths),), generator=g)

@@ -13,8 +13,7 @@ from models.heads import (HEADS, ClassificationHead, Head, RegressionHead,
 from registry import EdgeBuilderRegistry
 from runner.experiment import predictions_table
 
-from .test_corect import DIMS, random_batch, small_config
-from .test_regression_head import regression_config
+from .helpers import DIMS, random_batch, regression_config, small_config
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
 CLASSIFIER_KEYS = ["classifier.0.weight", "classifier.0.bias", "classifier.3.weight",

@@ -7,18 +7,10 @@ import torch
 from models import CORECT, Checkpoint, ModelConfig, StreamingPredictor, save_checkpoint
 from registry import EdgeBuilderRegistry
 
-from .helpers import CONTENT, DIMS, pushed, random_batch, random_dialogues, small_config
+from .helpers import (CONTENT, DIMS, pushed, random_batch, random_dialogues, regression_config,
+                      small_config)
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
-
-
-def regression_config(modalities=DIMS, view="sentiment_2", max_speakers=3) -> ModelConfig:
-    """test_corect's small sizes, with the regression head of a score view."""
-    classes = {"sentiment_2": 2, "sentiment_2_nonzero": 2, "sentiment_7": 7}[view]
-    return ModelConfig(modalities=dict(modalities), num_classes=classes,
-                       max_speakers=max_speakers, hidden=8, gnn_heads=2,
-                       crossmodal_heads=2, self_attention_heads=2, sequence_heads=2,
-                       head="regression", score_view=view)
 
 
 def trained(config, name, params, seed=0):
