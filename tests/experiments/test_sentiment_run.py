@@ -39,6 +39,7 @@ def read(out):
         return metrics, list(csv.DictReader(f))
 
 
+@pytest.mark.slow  # six epochs to learn the planted sentiment
 def test_a_classification_run_beats_chance_and_reports_no_mae(mosei_like, tmp_path):
     out = tmp_path / "run"
     assert run(mosei_like, out, "train.epochs=6") == 0
@@ -146,6 +147,7 @@ def test_a_sentiment_view_on_an_emotion_corpus_is_refused(tmp_path, capsys):
             "corpus 'synthetic' has no scores") in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a two-run sweep, one run per head
 def test_a_sweep_over_heads_shows_score_columns_only_where_scored(mosei_like, tmp_path):
     sweep = tmp_path / "sweep"
     assert main(["-m", f"dataset.path={mosei_like}", "dataset.label_view=sentiment_2",

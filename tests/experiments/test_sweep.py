@@ -162,6 +162,7 @@ def test_a_folder_that_is_not_a_sweep_is_refused(tiny, tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
 
 
+@pytest.mark.slow  # a second 2x2 sweep; test_significance is fast
 def test_every_row_is_compared_with_the_baseline_by_a_paired_bootstrap(tiny, tmp_path,
                                                                        capsys):
     sweep = tmp_path / "sweep"
