@@ -244,10 +244,14 @@ def test_features_of_another_dimension_are_refused_by_name(tiny_run, tmp_path, c
                      r"expects 12", capsys.readouterr().err)
 
 
+# States-read similarity runs fast; the other builders' runs are slow (each
+# builder also streams exactly in tests/models/test_streaming.py).
 @pytest.mark.parametrize("graph", [
-    ["graph=similarity", "graph.k=4", "graph.past_only=true"],
+    pytest.param(["graph=similarity", "graph.k=4", "graph.past_only=true"],
+                 marks=pytest.mark.slow),
     ["graph=similarity_causal_weighted", "graph.vectors=states"],
-    ["graph=mmgcn_causal"], ["graph=dag"]], ids=lambda g: "-".join(g))
+    pytest.param(["graph=mmgcn_causal"], marks=pytest.mark.slow),
+    pytest.param(["graph=dag"], marks=pytest.mark.slow)], ids=lambda g: "-".join(g))
 def test_a_content_graph_streams_what_predict_py_predicts(graph, tiny_run, tmp_path, capsys):
     _, folder, corpus = tiny_run
     run = tmp_path / "run"

@@ -140,7 +140,8 @@ def test_a_failed_combination_is_tried_again(tiny, tmp_path, capsys):
 
 @pytest.mark.parametrize("changed, message", [
     (["seed=0,1"], "seed: 0 before, 0,1 now"),
-    (["seed=0", "train.lr=0.01"], "train.lr: 0.001 before, 0.01 now"),
+    pytest.param(["seed=0", "train.lr=0.01"], "train.lr: 0.001 before, 0.01 now",
+                 marks=pytest.mark.slow),
 ])
 def test_a_sweep_of_another_command_is_refused_naming_what_differs(
         tiny, tmp_path, capsys, changed, message):

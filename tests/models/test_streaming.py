@@ -18,7 +18,9 @@ from .helpers import (CAUSAL, CONTENT, DIMS, assert_streams_like_offline, pushed
                       random_dialogues, small_config, trained)
 
 REGISTRY = EdgeBuilderRegistry(entry_points=False)
-MODALITY_SETS = [("text",), ("audio", "visual"), ("text", "audio", "visual")]
+# Two modalities without text stream in the slow set only.
+MODALITY_SETS = [("text",), pytest.param(("audio", "visual"), marks=pytest.mark.slow),
+                 ("text", "audio", "visual")]
 LABELS = ["a", "b", "c", "d"]
 
 
