@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from graphs import DialogueBatch  # noqa: E402
-from runner import sweep  # noqa: E402
+from runner import launchers  # noqa: E402
 
 # Tests see exactly the built-ins unless a test installs a plugin itself.
 os.environ.setdefault("ERGRAPH_DISABLE_PLUGIN_AUTOLOAD", "1")
@@ -34,7 +34,7 @@ def sweeps_share_out_one_thread(monkeypatch):
     """A local sweep gives its runs a share of the cores, two threads here
     at jobs=1; under load each of their small ops then waits for a
     descheduled peer, and a two-run sweep took 20 s instead of 2."""
-    monkeypatch.setattr(sweep, "threads_per_run", lambda jobs: 1)
+    monkeypatch.setattr(launchers, "threads_per_run", lambda jobs: 1)
 
 
 @pytest.fixture
