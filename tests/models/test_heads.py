@@ -11,7 +11,7 @@ from models import CORECT, ModelConfig
 from models.heads import (HEADS, ClassificationHead, Head, RegressionHead,
                           register_head)
 from registry import EdgeBuilderRegistry
-from runner.experiment import predictions_table
+from runner.predictions import predictions_table
 
 from .helpers import DIMS, random_batch, regression_config, small_config
 
