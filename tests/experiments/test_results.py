@@ -28,6 +28,7 @@ def tiny_corpus(path: Path, finetune: dict | None) -> Path:
     return save_corpus(corpus, path)
 
 
+@pytest.mark.slow  # six runs in three sweeps; the page's tables are unit-tested fast
 def test_results_page_is_written_from_sweep_directories(tmp_path):
     frozen = tiny_corpus(tmp_path / "iemocap", None)
     tuned = tiny_corpus(tmp_path / "iemocap_tuned", {"base": "fake", "seed": 3})
