@@ -42,10 +42,19 @@ def entries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal, also where pytest
+    was started as a background job, which ignores SIGINT."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"),
                                                 (signal.SIGINT, 130, "interrupted")])
 def test_a_run_signalled_in_process_removes_its_staging_folder_and_says_so_in_one_line(
-        tmp_path, capsys, monkeypatch, signum, code, word):
+        tmp_path, capsys, monkeypatch, ctrl_c_raises, signum, code, word):
     """The fast version of the next test: the signal comes from the run's
     own process, as the first epoch ends."""
     record_epoch = RunLog.epoch
