@@ -9,7 +9,6 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
-from dialogues.views import ScoreView
 from graphs import DialogueBatch, DialogueGraph, EdgeBuilder, GraphBuildError
 
 from .config import ModelConfig
@@ -458,13 +457,3 @@ class CORECT(nn.Module):
         """The head's predicted class of every utterance :obj:`[U]`
         (:meth:`models.heads.Head.classes`)."""
         return self.head.classes(logits)
-
-    @property
-    def score_view(self) -> ScoreView | None:
-        """The regression head's score view, else :obj:`None`.
-
-        Transitional: the live path (``models/streaming.py``,
-        ``experiments/stream.py``, ``serving/engine.py``) still tells a
-        regression head by it; remove it once they ask :attr:`head`.
-        """
-        return getattr(self.head, "view", None)

@@ -6,7 +6,7 @@ one tab-separated line printed per push.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, TextIO
+from typing import Iterable, Iterator, Mapping, TextIO
 
 from dialogues.open_format import (DATASET, FEATURES, UTTERANCES, is_open_format,
                                    read_csv_rows, read_open_format)
@@ -126,13 +126,13 @@ def stream(predictor: StreamingPredictor, utterances: Iterable[Utterance],
     current, count = None, 0
     regression = predictor.live.head.gives_scores
     print("\t".join(SCORE_HEADER if regression else HEADER), file=out, flush=True)
-    for dialogue, turn, speaker, features, text, annotations in utterances:
+    for dialogue, turn, speaker, features, text, values in utterances:
         if dialogue != current:
             predictor.reset()
             current = dialogue
         try:
             prediction = predictor.push(speaker, features, text=text,
-                                        annotations=annotations)
+                                        annotations=values)
         except (ValueError, TypeError) as error:
             raise StreamError(f"dialogue {dialogue!r}, turn {turn}: {error}") from None
         print(format_line(dialogue, turn, prediction), file=out, flush=True)

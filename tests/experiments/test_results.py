@@ -10,7 +10,7 @@ from experiments.results import main as results_main
 from experiments.run import main as run_main
 from runner.report import Row
 from runner.significance import Difference
-from runner.study import Note, StudyText, Sweep, Target, lead_table, target_lines
+from runner.study import StudyText, Sweep, Target, lead_table, target_lines
 
 from .conftest import TINY
 

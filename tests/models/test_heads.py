@@ -144,13 +144,6 @@ def test_a_head_must_say_what_it_is():
         Incomplete(small_config())
 
 
-def test_the_transitional_score_view_follows_the_head():
-    # Kept for the live path until it asks the head; see CORECT.score_view.
-    assert CORECT(small_config(), REGISTRY.get("none")).score_view is None
-    regressor = CORECT(regression_config(view="sentiment_7"), REGISTRY.get("none"))
-    assert regressor.score_view.name == "sentiment_7"
-
-
 def test_model_loss_and_classes_delegate_to_the_head():
     model = CORECT(small_config(), REGISTRY.get("causal"))
     features, structure = random_batch([3, 4])

@@ -1,7 +1,6 @@
 """What a plugin author meets: command lines, checkpoints and errors that
 name the plugin's distribution."""
 import pytest
-import torch
 
 from runner.config import ConfigError, compose
 from experiments.predict import main as predict_main

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from experiments.serve import main as serve_main  # noqa: E402
 from serving import Engine, ServeConfig  # noqa: E402
 from serving.app import create_api, create_app  # noqa: E402
-from serving.ray_app import APP_NAME, ReplicaSessions, SessionReplica  # noqa: E402
+from serving.ray_app import ReplicaSessions, SessionReplica  # noqa: E402
 
 from .conftest import SPLITS  # noqa: E402
 from .helpers import features_of, first_push, free_port  # noqa: E402
