@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch_geometric.nn import RGCNConv, TransformerConv
 
-from models.dense_attention import dense_transformer_conv
+from models.rtgcn import dense_transformer_conv
 from models.rtgcn import RTGCN, attention_rows, relational_rows
 
 

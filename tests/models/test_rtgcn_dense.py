@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch_geometric.nn import TransformerConv
 
-from models.dense_attention import dense_transformer_conv, group_positions
+from models.rtgcn import dense_transformer_conv, group_positions
 
 
 def test_group_positions():
