@@ -1,10 +1,12 @@
 """The window of turns that the temporal builders share."""
 from __future__ import annotations
 
+from typing import Sequence
+
 from torch import Tensor
 
 from .batch import DialogueBatch
-from .temporal import check_window, temporal_kinds, temporal_pairs
+from .temporal import check_window, per_modality, relation_names, temporal_kinds, temporal_pairs
 
 
 class TemporalWindow:
@@ -13,7 +15,8 @@ class TemporalWindow:
     turns later (:obj:`None`: all of them), and, with :obj:`self_loops`,
     from itself. It holds the arithmetic every such builder shares: the
     checks, the :attr:`horizon`, causality, the kinds of edge and their
-    pairs.
+    pairs, and the plain per-modality window's relations and edges, which a
+    builder that splits the window further (by speaker, say) overrides.
 
     A subclass is a dataclass with fields :obj:`past` and :obj:`self_loops`
     and, unless it only looks back, :obj:`future`; it lists the mixin
@@ -59,3 +62,12 @@ class TemporalWindow:
             self_loops (bool): Whether ``self`` pairs are included.
         """
         return temporal_pairs(batch, self.past, self.future, self_loops)
+
+    def relations(self, modalities: Sequence[str]) -> list[str]:
+        """One relation per modality and kind of edge, modality-major."""
+        return relation_names(modalities, self.window_kinds(self.self_loops))
+
+    def edges(self, batch: DialogueBatch) -> tuple[Tensor, Tensor]:
+        """The window's pairs inside every modality."""
+        pairs = self.window_pairs(batch, self.self_loops)
+        return per_modality(batch, list(pairs.values()))

@@ -2,13 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
-from torch import Tensor
-
-from .batch import DialogueBatch
 from .builder import EdgeBuilder
-from .temporal import per_modality, relation_names
 from .temporal_window import TemporalWindow
 
 
@@ -41,10 +36,3 @@ class WindowEdges(TemporalWindow, EdgeBuilder):
     past: int | None = 4
     future: int | None = 4
     self_loops: bool = False
-
-    def relations(self, modalities: Sequence[str]) -> list[str]:
-        return relation_names(modalities, self.window_kinds(self.self_loops))
-
-    def edges(self, batch: DialogueBatch) -> tuple[Tensor, Tensor]:
-        pairs = self.window_pairs(batch, self.self_loops)
-        return per_modality(batch, list(pairs.values()))
