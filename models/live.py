@@ -461,3 +461,34 @@ class LiveModel:
         scores = [None] * len(classes) if scores is None else scores.tolist()
         return [(self.labels[best], row.get(self.labels[best], float("nan")), row, score)
                 for best, row, score in zip(classes, rows, scores)]
+
+
+class LiveFront:
+    """What both live fronts (:class:`~models.StreamingPredictor`, one
+    dialogue; :class:`~serving.Engine`, many sessions) expose of the
+    :class:`LiveModel` they run on, :attr:`live`."""
+
+    live: LiveModel
+
+    @property
+    def model(self) -> CORECT:
+        return self.live.model
+
+    @property
+    def labels(self) -> list[str]:
+        return self.live.labels
+
+    @property
+    def encoder_name(self) -> str | None:
+        return self.live.encoder_name
+
+    @property
+    def text_encoder(self) -> TextEncoder:
+        """The encoder of text pushes (:attr:`LiveModel.text_encoder`),
+        loaded on first use.
+
+        Raises:
+            PushError: No encoder was given and none is named.
+            ImportError: The ``ergraph[text]`` extra is not installed.
+        """
+        return self.live.text_encoder

@@ -20,12 +20,12 @@ from dialogues.text_encoder import TextEncoder
 
 from .corect import CORECT
 from .dialogue_state import DialogueState
-from .live import LiveModel, Prediction, load_live_checkpoint
+from .live import LiveFront, LiveModel, Prediction, load_live_checkpoint
 
 __all__ = ["Prediction", "StreamingPredictor", "TextEncoder"]
 
 
-class StreamingPredictor:
+class StreamingPredictor(LiveFront):
     r"""Emotion predictions for a live dialogue, one utterance at a time.
 
     Speakers may be any hashable ids; they get local ids 0, 1, ... in order
@@ -80,24 +80,6 @@ class StreamingPredictor:
         loaded = load_live_checkpoint(path, registry)
         return cls(loaded.model, loaded.labels, text_encoder=text_encoder,
                    encoder_name=loaded.encoder_name)
-
-    @property
-    def model(self) -> CORECT:
-        return self.live.model
-
-    @property
-    def labels(self) -> list[str]:
-        return self.live.labels
-
-    @property
-    def encoder_name(self) -> str | None:
-        return self.live.encoder_name
-
-    @property
-    def text_encoder(self) -> TextEncoder:
-        """The encoder of :obj:`push(..., text=...)`
-        (:attr:`~models.live.LiveModel.text_encoder`), loaded on first use."""
-        return self.live.text_encoder
 
     @property
     def turn(self) -> int:

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from dialogues.text_encoder import TextEncoder
 from models import CORECT, DialogueState, Prediction
-from models.live import CheckedPush, LiveModel, PushError, load_live_checkpoint
+from models.live import CheckedPush, LiveFront, LiveModel, PushError, load_live_checkpoint
 
 __all__ = ["Engine", "PushError", "Session"]
 
@@ -67,7 +67,7 @@ class Session:
         return self.state.nbytes()
 
 
-class Engine:
+class Engine(LiveFront):
     r"""A causal model that steps many live dialogues.
 
     Args:
@@ -128,30 +128,8 @@ class Engine:
                    info=loaded.info)
 
     @property
-    def model(self) -> CORECT:
-        return self.live.model
-
-    @property
-    def labels(self) -> list[str]:
-        return self.live.labels
-
-    @property
-    def encoder_name(self) -> str | None:
-        return self.live.encoder_name
-
-    @property
     def modalities(self) -> dict[str, int]:
         return self.live.modalities
-
-    @property
-    def text_encoder(self) -> TextEncoder:
-        """The encoder of text pushes (:attr:`~models.live.LiveModel.text_encoder`).
-
-        Raises:
-            PushError: No encoder was given and none is named.
-            ImportError: The ``ergraph[text]`` extra is not installed.
-        """
-        return self.live.text_encoder
 
     def open(self, session_id: str) -> Session:
         """A new, empty session."""
