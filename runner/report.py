@@ -18,7 +18,8 @@ from storage.atomic import write_atomic, write_text_atomic
 
 from .figures import dev_curves
 from .record import METRICS_FILE, RunMetrics
-from .significance import RESAMPLES, Difference, dialogue_confusions, paired_bootstrap
+from .significance import (METHOD, MIN_SEEDS, Difference, dialogue_confusions,
+                           paired_bootstrap)
 
 METRICS = ("accuracy", "weighted_f1", "macro_f1")
 #: What a regression head adds; tables show them only when a run has them.
@@ -225,15 +226,30 @@ def _confusions(runs: list[RunRecord]) -> tuple[list[str], list]:
     return ids, out
 
 
+#: Follows an interval from fewer than :data:`MIN_SEEDS` seeds a side.
+FEW_SEEDS = f"(<{MIN_SEEDS} seeds)"
+
+
 def format_difference(row: Row) -> str:
     """``+2.31 [+0.85, +3.70] *``, the star where the interval excludes
-    zero; ``baseline`` for the baseline itself, ``—`` without one."""
+    zero with enough seeds, :data:`FEW_SEEDS` in its place without them;
+    ``baseline`` for the baseline itself, ``—`` without one."""
     if row.baseline == row.label:
         return "baseline"
     d = row.difference
     if d is None:
         return "—"
-    return f"{d.delta:+.2f} [{d.low:+.2f}, {d.high:+.2f}]" + (" *" if d.significant else "")
+    mark = " *" if d.significant else "" if d.enough_seeds else f" {FEW_SEEDS}"
+    return f"{d.delta:+.2f} [{d.low:+.2f}, {d.high:+.2f}]" + mark
+
+
+def difference_note(baselines: str) -> str:
+    """What the Δ column means and how its interval was made."""
+    return (f"Δ: test weighted F1 minus that of the baseline ({baselines}) on the same "
+            f"dataset with the same other settings, seeds averaged; the 95% interval is "
+            f"{METHOD}; * marks an interval that excludes 0, given only with at least "
+            f"{MIN_SEEDS} seeds per configuration; {FEW_SEEDS} marks an interval from "
+            "fewer, which cannot be starred.")
 
 
 def natural_order(label: str) -> list:
@@ -273,11 +289,7 @@ def summary_markdown(rows: list[Row]) -> str:
     lines += ["", "ms/utterance: offline, batch size 1, graph and forward pass; ms/push: a "
               "causal model's live push of turn 50 (or a shorter dialogue's last) on CPU."]
     if bases:
-        lines += ["", f"Δ: test weighted F1 minus that of the baseline ({', '.join(bases)}) "
-                  "on the same dataset with the same other settings, seeds averaged; the "
-                  f"interval is a paired bootstrap over test dialogues ({RESAMPLES} "
-                  "resamples, both configurations scored on the same resampled "
-                  "dialogues); * marks an interval that excludes 0."]
+        lines += ["", difference_note(", ".join(bases))]
     errors = [f"- {r.label}, {e}" for r in rows for e in r.errors]
     if errors:
         lines += ["", "Failed runs:", *errors]
@@ -292,13 +304,14 @@ def summary_csv(rows: list[Row]) -> str:
     writer.writerow(["configuration", "runs", "failed",
                      *[f"{c}_{s}" for c in columns for s in ("mean", "std")],
                      "edges_per_utterance", "causal", "baseline", "wf1_delta", "wf1_delta_low",
-                     "wf1_delta_high", "significant", "errors"])
+                     "wf1_delta_high", "significant", "wf1_delta_fewest_seeds", "errors"])
     for r in rows:
         d = r.difference
-        delta = (["", "", "", ""] if d is None else
-                 [f"{d.delta:.4f}", f"{d.low:.4f}", f"{d.high:.4f}", d.significant])
+        delta = (["", "", "", "", ""] if d is None else
+                 [f"{d.delta:.4f}", f"{d.low:.4f}", f"{d.high:.4f}", d.significant,
+                  min(d.candidate_seeds, d.baseline_seeds)])
         if r.baseline == r.label:
-            delta = ["0.0000", "", "", ""]
+            delta = ["0.0000", "", "", "", ""]
         writer.writerow([r.label, r.runs, r.failed,
                          *[f"{v:.4f}" for c in columns for v in r.stats[c]],
                          "" if r.edges_per_utterance is None else f"{r.edges_per_utterance:.3f}",

@@ -27,9 +27,9 @@ from storage.atomic import write_text_atomic
 
 from .config import ConfigError
 from .launchers import threads_per_run
-from .report import (LAUNCH_KEYS, Row, RunRecord, find_runs, format_difference,
+from .report import (FEW_SEEDS, LAUNCH_KEYS, Row, RunRecord, find_runs, format_difference,
                      format_mean_std, summarize)
-from .significance import RESAMPLES
+from .significance import METHOD, MIN_SEEDS, RESAMPLES
 
 #: The study's words, beside the results command in experiments/.
 STUDY_FOLDER = Path(__file__).resolve().parents[1] / "experiments" / "study"
@@ -352,6 +352,9 @@ def write_results(paths: dict[str, Path], out: Path, data: str, study: StudyText
                               f"torch {torch.__version__}."]),
         "threads": threads,
         "resamples": str(RESAMPLES),
+        "method": METHOD,
+        "min_seeds": str(MIN_SEEDS),
+        "few_seeds": FEW_SEEDS,
         "settings": yaml.safe_dump({k: config[k] for k in ("model", "train") if k in config},
                                    sort_keys=False).rstrip(),
         "sections": "\n".join(sections),
