@@ -15,8 +15,9 @@ resample draws both:
   every model. Utterances of one dialogue are not independent (speakers,
   topic and mood are shared), so the dialogue is the unit.
 
-All seeds score the same test dialogues, so their spread is training noise
-alone and the dialogue draw adds the test set's; neither is counted twice.
+All seeds score the same test dialogues, so their spread measures training
+noise, not the test set's, and redrawing the dialogues on top does not count
+the test set twice.
 The interval is the percentile interval of
 
 .. math::
