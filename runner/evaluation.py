@@ -3,6 +3,7 @@ the graph's size and the model's latency, as the record's parts
 (:mod:`runner.record`)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -13,7 +14,7 @@ from models import CORECT
 from models.heads import Head, Predictions
 
 from .config import LatencyOptions
-from .latency import measure_latency, streaming_latency
+from .latency import load_average, measure_latency, streaming_latency
 from .metrics import classification_metrics
 from .record import DevMetrics, FoldRecord, GraphRecord, LatencyRecord, TestMetrics
 from .training import TrainResult
@@ -130,6 +131,9 @@ def latency_record(model: CORECT, dialogues: list[Dialogue], device: torch.devic
         options (LatencyOptions): Timed and warm-up passes.
         line (Callable): Logs one line.
     """
+    # Timings depend on the threads and on what else the machine runs, so
+    # both are recorded beside them.
+    load_start = load_average()
     timing = measure_latency(model, dialogues, device, repeats=options.repeats,
                              warmup=options.warmup)
     line(f"latency {timing['ms_per_utterance']:.3f} ms per utterance")
@@ -137,4 +141,6 @@ def latency_record(model: CORECT, dialogues: list[Dialogue], device: torch.devic
         timing.update(streaming_latency(model, dialogues))
         line(f"streaming: {timing['stream_ms']:.2f} ms for the push of turn "
              f"{timing['stream_turn']}")
-    return LatencyRecord.from_json(timing)
+    return LatencyRecord.from_json({**timing, "threads": torch.get_num_threads(),
+                                    "cores": os.cpu_count(), "load_start": load_start,
+                                    "load_end": load_average()})

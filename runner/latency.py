@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import statistics
 import time
 
@@ -14,6 +15,15 @@ from models import CORECT, StreamingPredictor
 #: the whole dialogue would show it, short enough that most corpora have
 #: test dialogues that long.
 STREAM_TURN = 50
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average (runnable and waiting threads);
+    None where the system keeps none (Windows)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _sync(device: torch.device) -> None:

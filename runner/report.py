@@ -7,6 +7,7 @@ import json
 import math
 import re
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -18,7 +19,8 @@ from storage.atomic import write_atomic, write_text_atomic
 
 from .figures import dev_curves
 from .record import METRICS_FILE, RunMetrics
-from .significance import RESAMPLES, Difference, dialogue_confusions, paired_bootstrap
+from .significance import (METHOD, MIN_SEEDS, Difference, dialogue_confusions,
+                           paired_bootstrap)
 
 METRICS = ("accuracy", "weighted_f1", "macro_f1")
 #: What a regression head adds; tables show them only when a run has them.
@@ -133,6 +135,10 @@ class Row:
     #: Weighted F1 minus the baseline row's, with its bootstrap interval.
     difference: Difference | None = None
     baseline: str | None = None
+    #: Intra-op threads each run's latency was timed at, where recorded.
+    latency_threads: list[int] = field(default_factory=list)
+    #: Runs timed while the machine's load exceeded its cores.
+    timed_under_load: int = 0
 
 
 #: The graph every configuration is compared with, unless told otherwise.
@@ -163,6 +169,11 @@ def summarize(records: list[RunRecord], baseline: str = DEFAULT_BASELINE) -> lis
         # Causal runs time a live push (older runs did not).
         row.stats["stream_ms"] = _mean_std(
             [m.latency.stream_ms for m in done if m.latency.stream_ms is not None])
+        # Runs from before the latency kept its threads were timed in the
+        # process that trained, at the threads the run recorded.
+        row.latency_threads = [m.latency.threads or m.threads for m in done
+                               if (m.latency.threads or m.threads) is not None]
+        row.timed_under_load = sum(bool(m.latency.under_load) for m in done)
         if done:
             row.causal = done[0].graph.causal
             row.edges_per_utterance = done[0].graph.edges_per_utterance
@@ -225,15 +236,30 @@ def _confusions(runs: list[RunRecord]) -> tuple[list[str], list]:
     return ids, out
 
 
+#: Follows an interval from fewer than :data:`MIN_SEEDS` seeds a side.
+FEW_SEEDS = f"(<{MIN_SEEDS} seeds)"
+
+
 def format_difference(row: Row) -> str:
     """``+2.31 [+0.85, +3.70] *``, the star where the interval excludes
-    zero; ``baseline`` for the baseline itself, ``—`` without one."""
+    zero with enough seeds, :data:`FEW_SEEDS` in its place without them;
+    ``baseline`` for the baseline itself, ``—`` without one."""
     if row.baseline == row.label:
         return "baseline"
     d = row.difference
     if d is None:
         return "—"
-    return f"{d.delta:+.2f} [{d.low:+.2f}, {d.high:+.2f}]" + (" *" if d.significant else "")
+    mark = " *" if d.significant else "" if d.enough_seeds else f" {FEW_SEEDS}"
+    return f"{d.delta:+.2f} [{d.low:+.2f}, {d.high:+.2f}]" + mark
+
+
+def difference_note(baselines: str) -> str:
+    """What the Δ column means and how its interval was made."""
+    return (f"Δ: test weighted F1 minus that of the baseline ({baselines}) on the same "
+            f"dataset with the same other settings, seeds averaged; the 95% interval is "
+            f"{METHOD}; * marks an interval that excludes 0, given only with at least "
+            f"{MIN_SEEDS} seeds per configuration; {FEW_SEEDS} marks an interval from "
+            "fewer, which cannot be starred.")
 
 
 def natural_order(label: str) -> list:
@@ -247,6 +273,62 @@ def format_mean_std(mean_std: tuple[float, float], digits: int = 2) -> str:
     return "—" if mean != mean else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+#: Marks a latency cell timed, at least in part, at another thread count
+#: than most of its column.
+OTHER_THREADS = "†"
+#: Marks a latency cell with a run timed on a machine under load.
+UNDER_LOAD = "‡"
+
+
+def usual_threads(rows: list[Row]) -> int | None:
+    """The thread count most of the rows' runs were timed at (the fewer
+    threads on a tie); None when all runs were timed at one count, or none
+    was recorded, so that there is nothing to mark."""
+    counts = Counter(t for r in rows for t in r.latency_threads)
+    if len(counts) < 2:
+        return None
+    return max(counts, key=lambda threads: (counts[threads], -threads))
+
+
+def latency_marks(rows: list[Row]) -> dict[str, str]:
+    """Each row's marks for its latency cells: :data:`OTHER_THREADS` where
+    the column mixes thread counts and a run of the row was timed at other
+    than the most common, :data:`UNDER_LOAD` where a run was timed while
+    the machine's 1-minute load average exceeded its cores."""
+    usual = usual_threads(rows)
+    return {r.label: ("" if usual is None or set(r.latency_threads) <= {usual}
+                      else OTHER_THREADS) + (UNDER_LOAD if r.timed_under_load else "")
+            for r in rows}
+
+
+def latency_notes(rows: list[Row]) -> list[str]:
+    """A line under the table for each mark :func:`latency_marks` used."""
+    marks = "".join(latency_marks(rows).values())
+    notes = []
+    if OTHER_THREADS in marks:
+        counts = Counter(t for r in rows for t in r.latency_threads)
+        mixed = "; ".join(f"{t} thread{'s' if t > 1 else ''}: {n} run{'s' if n > 1 else ''}"
+                          for t, n in sorted(counts.items()))
+        notes.append(f"{OTHER_THREADS} The latency columns mix intra-op thread counts "
+                     f"({mixed}; a sweep resumed with another jobs= does this): a marked "
+                     "cell was timed, at least in part, at another count than the column's "
+                     f"most common, {usual_threads(rows)}, and does not compare with the "
+                     "others.")
+    if UNDER_LOAD in marks:
+        runs = sum(r.timed_under_load for r in rows)
+        notes.append(f"{UNDER_LOAD} {runs} run{'s were' if runs > 1 else ' was'} timed "
+                     "while the machine's 1-minute load average exceeded its CPU cores: "
+                     "threads waited for a CPU, so a marked cell overstates the model's "
+                     "latency.")
+    return notes
+
+
+def format_latency(row: Row, metric: str, marks: dict[str, str], digits: int) -> str:
+    """The row's ``mean ± std`` of latency :obj:`metric`, with its marks."""
+    cell = format_mean_std(row.stats[metric], digits)
+    return cell if cell == "—" or not marks[row.label] else f"{cell} {marks[row.label]}"
+
+
 def _scored(rows: list[Row]) -> bool:
     """Whether any row has a regression head's score metrics."""
     return any(not math.isnan(r.stats.get("mae", (math.nan,))[0]) for r in rows)
@@ -258,6 +340,7 @@ def summary_markdown(rows: list[Row]) -> str:
              "| macro F1 | " + ("MAE | Pearson r | " if scored else "")
              + "ms/utterance | ms/push | edges/utterance | causal |",
              "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if scored else "")]
+    marks = latency_marks(rows)
     for r in rows:
         runs = f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else "")
         edges = "—" if r.edges_per_utterance is None else f"{r.edges_per_utterance:.1f}"
@@ -267,17 +350,15 @@ def summary_markdown(rows: list[Row]) -> str:
         lines.append(f"| {r.label} | {runs} | {format_mean_std(r.stats['accuracy'])} | "
                      f"{format_mean_std(r.stats['weighted_f1'])} | {format_difference(r)} | "
                      f"{format_mean_std(r.stats['macro_f1'])} | {scores}"
-                     f"{format_mean_std(r.stats['ms_per_utterance'], 3)} | "
-                     f"{format_mean_std(r.stats['stream_ms'], 2)} | {edges} | {causal} |")
+                     f"{format_latency(r, 'ms_per_utterance', marks, 3)} | "
+                     f"{format_latency(r, 'stream_ms', marks, 2)} | {edges} | {causal} |")
     bases = sorted({r.baseline for r in rows if r.baseline})
     lines += ["", "ms/utterance: offline, batch size 1, graph and forward pass; ms/push: a "
               "causal model's live push of turn 50 (or a shorter dialogue's last) on CPU."]
+    for note in latency_notes(rows):
+        lines += ["", note]
     if bases:
-        lines += ["", f"Δ: test weighted F1 minus that of the baseline ({', '.join(bases)}) "
-                  "on the same dataset with the same other settings, seeds averaged; the "
-                  f"interval is a paired bootstrap over test dialogues ({RESAMPLES} "
-                  "resamples, both configurations scored on the same resampled "
-                  "dialogues); * marks an interval that excludes 0."]
+        lines += ["", difference_note(", ".join(bases))]
     errors = [f"- {r.label}, {e}" for r in rows for e in r.errors]
     if errors:
         lines += ["", "Failed runs:", *errors]
@@ -292,18 +373,21 @@ def summary_csv(rows: list[Row]) -> str:
     writer.writerow(["configuration", "runs", "failed",
                      *[f"{c}_{s}" for c in columns for s in ("mean", "std")],
                      "edges_per_utterance", "causal", "baseline", "wf1_delta", "wf1_delta_low",
-                     "wf1_delta_high", "significant", "errors"])
+                     "wf1_delta_high", "significant", "wf1_delta_fewest_seeds",
+                     "latency_threads", "timed_under_load", "errors"])
     for r in rows:
         d = r.difference
-        delta = (["", "", "", ""] if d is None else
-                 [f"{d.delta:.4f}", f"{d.low:.4f}", f"{d.high:.4f}", d.significant])
+        delta = (["", "", "", "", ""] if d is None else
+                 [f"{d.delta:.4f}", f"{d.low:.4f}", f"{d.high:.4f}", d.significant,
+                  min(d.candidate_seeds, d.baseline_seeds)])
         if r.baseline == r.label:
-            delta = ["0.0000", "", "", ""]
+            delta = ["0.0000", "", "", "", ""]
         writer.writerow([r.label, r.runs, r.failed,
                          *[f"{v:.4f}" for c in columns for v in r.stats[c]],
                          "" if r.edges_per_utterance is None else f"{r.edges_per_utterance:.3f}",
                          "" if r.causal is None else r.causal, r.baseline or "", *delta,
-                         " | ".join(r.errors)])
+                         ";".join(map(str, sorted(set(r.latency_threads)))),
+                         r.timed_under_load, " | ".join(r.errors)])
     return out.getvalue()
 
 

@@ -1,19 +1,39 @@
-r"""Is a configuration's difference from a baseline more than noise? A paired
-bootstrap over test dialogues.
+r"""Is a configuration's difference from a baseline more than noise? A
+two-level (hierarchical) bootstrap over training seeds and test dialogues.
 
-Utterances of one dialogue are not independent (a dialogue's speakers,
-topic and mood are shared), so the unit resampled is the dialogue. Each
-resample draws :math:`D` test dialogues with replacement; the candidate and
-the baseline are scored on the *same* draw (paired), each averaged over its
-seeds, and the difference of their weighted F1 recorded. The interval is
-the percentile interval of those differences:
+Two things make a score vary: the seed a model trained with, and which
+dialogues happen to be in the test set. An interval that resamples only the
+dialogues, over seed-averaged scores, speaks for these seeds alone: two
+seeds 8 points apart can still get a tight interval and a star. So each
+resample draws both:
+
+- seeds: each configuration's own :math:`S` runs, :math:`S` times with
+  replacement, independently per configuration (a seed number means nothing
+  across configurations: the same seed trains another model);
+- dialogues: :math:`D` test dialogues with replacement, the same draw for
+  both configurations (paired), because a dialogue is hard or easy for
+  every model. Utterances of one dialogue are not independent (speakers,
+  topic and mood are shared), so the dialogue is the unit.
+
+All seeds score the same test dialogues, so their spread measures training
+noise, not the test set's, and redrawing the dialogues on top does not count
+the test set twice.
+The interval is the percentile interval of
 
 .. math::
-    \Delta^{(r)} = \frac{1}{|S_c|}\sum_{s \in S_c} \mathrm{wF1}(C_s^{(r)})
-                 - \frac{1}{|S_b|}\sum_{s \in S_b} \mathrm{wF1}(B_s^{(r)})
+    \Delta^{(r)} = \frac{1}{|S_c|}\sum_{s} m^{(r)}_{c,s}\,\mathrm{wF1}(C_s^{(r)})
+                 - \frac{1}{|S_b|}\sum_{s} m^{(r)}_{b,s}\,\mathrm{wF1}(B_s^{(r)})
 
-where :math:`C_s^{(r)}` is the confusion matrix of seed :math:`s` summed
-over the dialogues of draw :math:`r` (with their multiplicities).
+where :math:`m^{(r)}_{c,s}` is how often draw :math:`r` picked seed
+:math:`s` of the candidate and :math:`C_s^{(r)}` is that seed's confusion
+matrix summed over the dialogues of draw :math:`r` (with their
+multiplicities).
+
+A bootstrap over :math:`n` seeds sees their spread shrunk by
+:math:`(n-1)/n` and only a handful of distinct draws; with 2 seeds a draw
+picks the same seed twice half the time. So a difference is called
+significant (starred) only with at least :data:`MIN_SEEDS` seeds per
+configuration; with fewer the interval is still given, marked.
 """
 from __future__ import annotations
 
@@ -30,6 +50,13 @@ from .metrics import weighted_f1
 #: Resamples of the bootstrap; the page and the summaries state it.
 RESAMPLES = 1000
 LEVEL = 0.95
+#: Seeds each configuration needs before its difference may be starred.
+MIN_SEEDS = 3
+#: The method in words, for the reports under their tables.
+METHOD = (f"a two-level bootstrap ({RESAMPLES} resamples) that redraws each "
+          "configuration's seeds independently and the test dialogues, the same "
+          "dialogues for both configurations, so the interval covers seed-to-seed "
+          "and test-set variance")
 
 
 @dataclass(frozen=True)
@@ -42,6 +69,8 @@ class Difference:
         high (float): Upper end of the interval.
         resamples (int): Bootstrap resamples.
         dialogues (int): Test dialogues resampled.
+        candidate_seeds (int): Seeds of the configuration.
+        baseline_seeds (int): Seeds of the baseline.
     """
 
     delta: float
@@ -49,11 +78,24 @@ class Difference:
     high: float
     resamples: int
     dialogues: int
+    candidate_seeds: int
+    baseline_seeds: int
+
+    @property
+    def enough_seeds(self) -> bool:
+        """Whether both sides have :data:`MIN_SEEDS` seeds, so that the
+        interval may decide significance."""
+        return min(self.candidate_seeds, self.baseline_seeds) >= MIN_SEEDS
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Whether the interval excludes zero, whatever the seeds."""
+        return self.low > 0 or self.high < 0
 
     @property
     def significant(self) -> bool:
-        """Whether the interval excludes zero."""
-        return self.low > 0 or self.high < 0
+        """Whether the interval excludes zero with enough seeds to say so."""
+        return self.enough_seeds and self.excludes_zero
 
 
 def dialogue_confusions(path: str | Path, label_names: Sequence[str]
@@ -97,8 +139,9 @@ def dialogue_confusions(path: str | Path, label_names: Sequence[str]
 def paired_bootstrap(candidate: Sequence[Tensor], baseline: Sequence[Tensor],
                      resamples: int = RESAMPLES, level: float = LEVEL,
                      seed: int = 0) -> Difference:
-    """The candidate's weighted F1 minus the baseline's, with a paired
-    bootstrap interval over dialogues (see the module docstring).
+    """The candidate's weighted F1 minus the baseline's, with a two-level
+    bootstrap interval over seeds and dialogues (see the module docstring;
+    "paired": the dialogues are drawn once for both).
 
     Args:
         candidate (Sequence[Tensor]): One :obj:`[D, K, K]` tensor of
@@ -119,17 +162,15 @@ def paired_bootstrap(candidate: Sequence[Tensor], baseline: Sequence[Tensor],
         raise ValueError(f"runs cover different dialogues or labels: shapes {sorted(shapes)}")
     dialogues = candidate[0].shape[0]
     generator = torch.Generator().manual_seed(seed)
-    draws = torch.randint(dialogues, (resamples, dialogues), generator=generator)
-    # Multiplicity of each dialogue in each draw: [R, D].
-    counts = torch.zeros(resamples, dialogues, dtype=torch.double)
-    counts.scatter_add_(1, draws, torch.ones_like(draws, dtype=torch.double))
+    dialogue_counts = multiplicities(dialogues, resamples, generator)  # [R, D]
 
     def mean_score(runs: Sequence[Tensor]) -> tuple[float, Tensor]:
         whole = torch.stack([weighted_f1(r.sum(0)) for r in runs]).mean()
         flat = torch.stack([r.reshape(dialogues, -1).double() for r in runs])  # [S, D, K²]
-        drawn = torch.einsum("rd,sdk->srk", counts, flat).view(
-            len(runs), resamples, *runs[0].shape[1:])
-        return float(whole), weighted_f1(drawn).mean(0)
+        drawn = torch.einsum("rd,sdk->rsk", dialogue_counts, flat).view(
+            resamples, len(runs), *runs[0].shape[1:])
+        seed_counts = multiplicities(len(runs), resamples, generator)  # [R, S]
+        return float(whole), (seed_counts * weighted_f1(drawn)).sum(1) / len(runs)
 
     whole_c, drawn_c = mean_score(candidate)
     whole_b, drawn_b = mean_score(baseline)
@@ -137,4 +178,13 @@ def paired_bootstrap(candidate: Sequence[Tensor], baseline: Sequence[Tensor],
     tail = (1 - level) / 2
     low, high = torch.quantile(differences, torch.tensor([tail, 1 - tail],
                                                          dtype=torch.double)).tolist()
-    return Difference(whole_c - whole_b, low, high, resamples, dialogues)
+    return Difference(whole_c - whole_b, low, high, resamples, dialogues,
+                      len(candidate), len(baseline))
+
+
+def multiplicities(items: int, resamples: int, generator: torch.Generator) -> Tensor:
+    """How often each of :obj:`items` is picked in each of :obj:`resamples`
+    draws of :obj:`items` with replacement, shape :obj:`[resamples, items]`."""
+    draws = torch.randint(items, (resamples, items), generator=generator)
+    counts = torch.zeros(resamples, items, dtype=torch.double)
+    return counts.scatter_add_(1, draws, torch.ones_like(draws, dtype=torch.double))

@@ -27,9 +27,9 @@ from storage.atomic import write_text_atomic
 
 from .config import ConfigError
 from .launchers import threads_per_run
-from .report import (LAUNCH_KEYS, Row, RunRecord, find_runs, format_difference,
-                     format_mean_std, summarize)
-from .significance import RESAMPLES
+from .report import (FEW_SEEDS, LAUNCH_KEYS, Row, RunRecord, find_runs, format_difference,
+                     format_latency, format_mean_std, latency_marks, latency_notes, summarize)
+from .significance import METHOD, MIN_SEEDS, RESAMPLES
 
 #: The study's words, beside the results command in experiments/.
 STUDY_FOLDER = Path(__file__).resolve().parents[1] / "experiments" / "study"
@@ -268,8 +268,9 @@ def dataset_section(sweep: Sweep, titles: dict[str, str]) -> list[str]:
              "| topology | causal | seeds | dev wF1 | accuracy | weighted F1 | macro F1 | "
              "Δ wF1 vs none [95% CI] | edges/utt | offline ms/utt | streaming ms at turn 50 |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    marks = latency_marks(sweep.rows)
     for r in sweep.rows:
-        stream = format_mean_std(r.stats["stream_ms"], 2) if r.causal else "—"
+        stream = format_latency(r, "stream_ms", marks, 2) if r.causal else "—"
         lines.append(
             f"| `{topology(r)}` | {'yes' if r.causal else 'no'} | {r.runs}"
             f"{f' ({r.failed} failed)' if r.failed else ''} | "
@@ -278,7 +279,9 @@ def dataset_section(sweep: Sweep, titles: dict[str, str]) -> list[str]:
             f"{format_mean_std(r.stats['weighted_f1'], 1)} | "
             f"{format_mean_std(r.stats['macro_f1'], 1)} | {format_difference(r)} | "
             f"{'—' if r.edges_per_utterance is None else f'{r.edges_per_utterance:.1f}'} | "
-            f"{format_mean_std(r.stats['ms_per_utterance'], 2)} | {stream} |")
+            f"{format_latency(r, 'ms_per_utterance', marks, 2)} | {stream} |")
+    for note in latency_notes(sweep.rows):
+        lines += ["", note]
     info = sweep.info
     if info:
         lines += ["", f"{info['runs']} runs ({info['failed']} failed), {info['jobs']} "
@@ -352,6 +355,9 @@ def write_results(paths: dict[str, Path], out: Path, data: str, study: StudyText
                               f"torch {torch.__version__}."]),
         "threads": threads,
         "resamples": str(RESAMPLES),
+        "method": METHOD,
+        "min_seeds": str(MIN_SEEDS),
+        "few_seeds": FEW_SEEDS,
         "settings": yaml.safe_dump({k: config[k] for k in ("model", "train") if k in config},
                                    sort_keys=False).rstrip(),
         "sections": "\n".join(sections),

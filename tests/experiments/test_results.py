@@ -76,7 +76,8 @@ def test_results_page_is_written_from_sweep_directories(tmp_path):
     assert ("Fine-tuned features: text: an encoder's embedding (12-d) "
             "(recipe: base fake, seed 3).") in page
     assert "Frozen features: text: an encoder's embedding (12-d)." in page
-    assert "(1000 resamples;" in page
+    assert "a two-level bootstrap (1000 resamples)" in page
+    assert "at least 3 seeds per configuration" in page and "(<3 seeds)" in page
     assert "deterministic at a given number of intra-op threads" in page
     # Notes are shown for the sweeps that need them, and only those.
     assert "`model.sequence_encoder=gru` replaces" in page
@@ -105,12 +106,12 @@ def sweep_of(rows: list[Row]) -> Sweep:
 
 ROWS = [row("none", 59.0, 63.9, True, 0.5),
         row("causal(past=4)", 60.0, 60.2, True, 1.25,
-            Difference(-3.7, -5.0, -2.5, 1000, 31)),
+            Difference(-3.7, -5.0, -2.5, 1000, 31, 5, 5)),
         row("speaker(future=0)", 63.0, 62.5, True, 1.5,
-            Difference(-1.4, -3.0, +0.2, 1000, 31)),
+            Difference(-1.4, -3.0, +0.2, 1000, 31, 5, 5)),
         row("corect(past=4,future=11)", 64.0, 64.1, False,
-            difference=Difference(+0.2, -1.0, +1.4, 1000, 31)),
-        row("window", 61.0, 65.0, False, difference=Difference(+1.1, +0.1, +2.1, 1000, 31))]
+            difference=Difference(+0.2, -1.0, +1.4, 1000, 31, 5, 5)),
+        row("window", 61.0, 65.0, False, difference=Difference(+1.1, +0.1, +2.1, 1000, 31, 5, 5))]
 
 
 def test_the_lead_table_gives_devs_choice_and_its_causal_choice():

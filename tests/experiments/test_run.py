@@ -1,5 +1,6 @@
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
@@ -43,6 +44,10 @@ def test_end_to_end_run_writes_every_file_and_key(tiny, tmp_path, capsys):
     assert 0 < metrics["graph"]["edges_per_utterance"] <= 2 * 2
     for key in ("graph_ms_per_dialogue", "forward_ms_per_dialogue", "ms_per_utterance"):
         assert metrics["latency"][key] > 0
+    # The conditions the timings were taken under, beside them.
+    assert metrics["latency"]["threads"] == torch.get_num_threads()
+    assert metrics["latency"]["cores"] == os.cpu_count()
+    assert metrics["latency"]["load_start"] >= 0 and metrics["latency"]["load_end"] >= 0
     assert metrics["params"] > 0 and metrics["train_seconds"] > 0
     assert metrics["threads"] == torch.get_num_threads()
 

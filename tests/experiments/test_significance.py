@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from runner.metrics import classification_metrics, weighted_f1
@@ -33,12 +34,71 @@ def test_weighted_f1_is_batched_and_checked_by_hand():
                - expected) < 1e-12
 
 
-def test_a_planted_difference_is_found():
-    better = [confusions(0.8, 40, seed=s) for s in (0, 1)]
-    worse = [confusions(0.5, 40, seed=s + 10) for s in (0, 1)]
-    difference = paired_bootstrap(better, worse)
-    assert difference.significant and difference.low > 10
+def seeded_runs(accuracy: float, shifts: list[float], run_seed: int,
+                dialogues: int = 200, length: int = 10) -> list[torch.Tensor]:
+    """One configuration's runs on one fixed test set: the labels and each
+    dialogue's difficulty are the same for every configuration and seed (the
+    dialogue-level signal); seed :obj:`s` is right with probability
+    ``accuracy + difficulty + shifts[s]``."""
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(3, (dialogues, length), generator=g)
+    difficulty = torch.rand(dialogues, 1, generator=g) * 0.4 - 0.2
+    wrong = (labels + torch.randint(1, 3, labels.shape, generator=g)) % 3
+    runs = []
+    for k, shift in enumerate(shifts):
+        g = torch.Generator().manual_seed(run_seed + k)
+        chance = (accuracy + difficulty + shift).clamp(0.05, 0.95)
+        predictions = torch.where(torch.rand(labels.shape, generator=g) < chance,
+                                  labels, wrong)
+        cells = torch.arange(dialogues)[:, None] * 9 + labels * 3 + predictions
+        runs.append(torch.bincount(cells.flatten(), minlength=dialogues * 9)
+                    .view(dialogues, 3, 3))
+    return runs
+
+
+# Seed-to-seed shifts of up to 10 points, so that the means differ by 2 to 8
+# points: the former dialogue-only bootstrap over seed-averaged scores
+# starred every one of these (its intervals were about ±1.5 points wide).
+CANDIDATE_SHIFTS = [0.10, -0.04, 0.06, -0.08, 0.02]
+BASELINE_SHIFTS = [-0.06, 0.08, -0.10, 0.04, 0.00]
+
+
+@pytest.mark.parametrize("seeds", [2, 3, 4, 5])
+def test_configurations_that_differ_only_by_seed_noise_are_not_starred(seeds):
+    candidate = seeded_runs(0.6, CANDIDATE_SHIFTS[:seeds], run_seed=100)
+    baseline = seeded_runs(0.6, BASELINE_SHIFTS[:seeds], run_seed=200)
+    difference = paired_bootstrap(candidate, baseline)
+    assert abs(difference.delta) > 1.5  # the seeds' means do differ
+    assert not difference.significant
+    if seeds >= 3:
+        assert difference.low < 0 < difference.high
+
+
+@pytest.mark.parametrize("seeds", [3, 5])
+def test_a_real_difference_stays_starred_with_three_seeds(seeds):
+    shifts = [0.02, -0.02, 0.0, 0.01, -0.01][:seeds]
+    difference = paired_bootstrap(seeded_runs(0.75, shifts, run_seed=100),
+                                  seeded_runs(0.6, shifts, run_seed=200))
+    assert difference.significant and difference.low > 8
     assert difference.low < difference.delta < difference.high
+    assert (difference.candidate_seeds, difference.baseline_seeds) == (seeds, seeds)
+
+
+def test_fewer_than_three_seeds_get_an_interval_but_no_star():
+    better = [confusions(0.8, 40, seed=s) for s in (0, 1)]
+    worse = [confusions(0.5, 40, seed=s + 10) for s in (0, 1, 2)]
+    difference = paired_bootstrap(better, worse)
+    assert difference.excludes_zero and difference.low > 10
+    assert not difference.enough_seeds and not difference.significant
+
+
+def test_seeds_are_resampled_one_configuration_at_a_time():
+    # Identical seeds on both sides: a paired draw of seeds would give 0
+    # every time; drawn independently, the seeds' spread widens the interval.
+    runs = seeded_runs(0.6, [0.1, -0.1, 0.0], run_seed=300)
+    difference = paired_bootstrap(runs, [r.clone() for r in runs])
+    assert difference.delta == 0.0
+    assert difference.low < -2 and difference.high > 2 and not difference.significant
 
 
 def test_identical_predictions_give_an_interval_around_zero():
@@ -59,6 +119,8 @@ def test_the_interval_narrows_as_dialogues_are_added():
 def test_the_same_seed_gives_the_same_interval():
     a, b = [confusions(0.7, 15, seed=7)], [confusions(0.6, 15, seed=8)]
     assert paired_bootstrap(a, b) == paired_bootstrap(a, b)
+    many_a, many_b = seeded_runs(0.7, [0.0, 0.05, -0.05], 1), seeded_runs(0.6, [0.0, 0.1], 9)
+    assert paired_bootstrap(many_a, many_b) == paired_bootstrap(many_a, many_b)
 
 
 def test_predictions_tables_become_per_dialogue_confusions(tmp_path):
