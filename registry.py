@@ -106,16 +106,20 @@ class EdgeBuilderRegistry:
     r"""Edge builders by name.
 
     Args:
-        entry_points (bool): Load the plugins installed under the ``ergraph``
-            entry-point group on first use. Built-ins always load.
-            (default: :obj:`True`)
+        entry_points (bool or Iterable[str]): Load the plugins installed
+            under the ``ergraph`` entry-point group on first use: all of
+            them (:obj:`True`), none (:obj:`False`), or only those of the
+            named distributions, which keeps a registry (a test's, say)
+            independent of whatever else is installed. Built-ins always
+            load. (default: :obj:`True`)
         plugins (Iterable[tuple[str, object]]): Extra ``(name, plugin)``
             pluggy plugins to load, e.g. for tests. (default: :obj:`()`)
     """
 
-    def __init__(self, entry_points: bool = True,
+    def __init__(self, entry_points: bool | Iterable[str] = True,
                  plugins: Iterable[tuple[str, object]] = ()) -> None:
-        self._entry_points = entry_points
+        self._entry_points = (entry_points if isinstance(entry_points, bool)
+                              else frozenset(entry_points))
         self._extra_plugins = list(plugins)
         self._entries: dict[str, BuilderEntry] = {}
         self._plugin_errors: list[PluginError] = []
@@ -236,9 +240,16 @@ class EdgeBuilderRegistry:
         return list(self._plugin_errors)
 
 
+def plugin_autoload_disabled(environ=os.environ) -> bool:
+    """Whether ``ERGRAPH_DISABLE_PLUGIN_AUTOLOAD`` says to skip installed
+    plugins: ``1``, ``true`` or ``yes`` do; unset, empty, ``0``, ``false``
+    and ``no`` do not (a user who exports ``=0`` means "load them")."""
+    value = environ.get("ERGRAPH_DISABLE_PLUGIN_AUTOLOAD", "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
+
+
 #: The registry the runner and the module-level functions use.
-default_registry = EdgeBuilderRegistry(
-    entry_points=not os.environ.get("ERGRAPH_DISABLE_PLUGIN_AUTOLOAD"))
+default_registry = EdgeBuilderRegistry(entry_points=not plugin_autoload_disabled())
 
 register_edge_builder = default_registry.register
 get_edge_builder = default_registry.get

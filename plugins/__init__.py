@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
 import pluggy
 
@@ -36,11 +36,12 @@ class PluginError:
         return f"plugin {self.plugin!r}: {self.message}"
 
 
-def plugin_manager(entry_points: bool = True,
+def plugin_manager(entry_points: bool | Collection[str] = True,
                    extra: Iterable[tuple[str, object]] = ()
                    ) -> tuple[pluggy.PluginManager, list[PluginError], dict[str, str]]:
-    """A plugin manager holding the built-ins, every installed ``ergraph``
-    entry point (unless :obj:`entry_points` is false) and :obj:`extra`
+    """A plugin manager holding the built-ins, the installed ``ergraph``
+    entry points (all if :obj:`entry_points` is true, none if false, else
+    those of the distributions it names) and :obj:`extra`
     ``(name, plugin)`` pairs, and the installed version of each entry
     point's distribution. Plugins that fail to import are reported, by
     distribution name, instead of raising."""
@@ -52,6 +53,8 @@ def plugin_manager(entry_points: bool = True,
     if entry_points:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist.name if ep.dist is not None else ep.name
+            if entry_points is not True and dist not in entry_points:
+                continue
             if ep.dist is not None:
                 versions[dist] = ep.dist.version
             try:

@@ -6,14 +6,18 @@ import os
 # Set before torch is imported, so that the scripts tests start inherit it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+# Tests see exactly the built-ins, whatever plugins the user has installed
+# and whatever this variable says in their shell (a user may export it as
+# 0): a test that wants a plugin installs it and names it to its registry.
+# Set before anything imports registry, whose default registry reads it
+# once, and inherited by the scripts tests start.
+os.environ["ERGRAPH_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from graphs import DialogueBatch  # noqa: E402
 from runner import launchers  # noqa: E402
-
-# Tests see exactly the built-ins unless a test installs a plugin itself.
-os.environ.setdefault("ERGRAPH_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 # A local Ray instance takes this machine's network address for its node
 # unless this flag (named for the platforms where it is the default) says

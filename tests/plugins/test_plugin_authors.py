@@ -44,8 +44,7 @@ def register_edge_builders(register):
 
 
 def test_a_required_parameter_is_set_on_the_command_line(tmp_path, monkeypatch):
-    install(tmp_path, monkeypatch, "ergraph-skip", "ergraph_skip", REQUIRED_PLUGIN)
-    registry = EdgeBuilderRegistry()
+    registry = install(tmp_path, monkeypatch, "ergraph-skip", "ergraph_skip", REQUIRED_PLUGIN)
     config = compose(["graph=skip", "graph.gap=3"], registry=registry)
     assert config["graph"] == {"name": "skip", "gap": 3}
     with pytest.raises(ConfigError, match=r"graph 'skip' has required parameter\(s\) gap; "
@@ -54,9 +53,9 @@ def test_a_required_parameter_is_set_on_the_command_line(tmp_path, monkeypatch):
 
 
 def test_an_unknown_graph_lists_plugins_and_union(tmp_path, monkeypatch):
-    install(tmp_path, monkeypatch, "ergraph-skip", "ergraph_skip", GOOD_PLUGIN)
+    registry = install(tmp_path, monkeypatch, "ergraph-skip", "ergraph_skip", GOOD_PLUGIN)
     with pytest.raises(ConfigError) as error:
-        compose(["graph=skp"], registry=EdgeBuilderRegistry())
+        compose(["graph=skp"], registry=registry)
     message = str(error.value)
     assert "unknown graph 'skp'; choices: " in message
     assert ", skip," in message and ", union," in message and ", similarity," in message
@@ -64,8 +63,7 @@ def test_an_unknown_graph_lists_plugins_and_union(tmp_path, monkeypatch):
 
 
 def test_a_checkpoint_names_the_plugin_to_install(tmp_path, monkeypatch, capsys):
-    install(tmp_path, monkeypatch, "ergraph-skip", "ergraph_skip", GOOD_PLUGIN)
-    registry = EdgeBuilderRegistry()
+    registry = install(tmp_path, monkeypatch, "ergraph-skip", "ergraph_skip", GOOD_PLUGIN)
     run = run_experiment(compose([*TINY, "graph=skip", f"out={tmp_path / 'run'}"],
                                  registry=registry), registry)
     checkpoint = load_checkpoint(run / "checkpoint.pt")
@@ -92,8 +90,7 @@ def test_a_builtin_checkpoint_records_ergraph(tmp_path):
 
 
 def test_a_contract_breach_on_a_late_turn_is_caught_and_named(tmp_path, monkeypatch):
-    install(tmp_path, monkeypatch, "ergraph-leak", "ergraph_leak", LEAKY_PLUGIN)
-    registry = EdgeBuilderRegistry()
+    registry = install(tmp_path, monkeypatch, "ergraph-leak", "ergraph_leak", LEAKY_PLUGIN)
     # The breach starts at turn 5; dialogues of up to 40 turns expose it in
     # some split, never in the first few dialogues alone.
     config = compose([*TINY, "graph=late_leak", "dataset.synthetic.max_length=40",

@@ -1,7 +1,10 @@
 """The README's plugin, exactly as printed: installed as a distribution,
 checked against the contract, trained and streamed on a corpus with a
 reply_to column."""
+import os
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -14,7 +17,6 @@ from runner.config import compose
 from runner.experiment import run_experiment
 from graphs import DialogueBatch, validate
 from models import StreamingPredictor
-from registry import EdgeBuilderRegistry
 
 from ..experiments.conftest import TINY
 from .helpers import install
@@ -32,12 +34,12 @@ def readme_block(first_line: str) -> str:
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch):
-    install(tmp_path, monkeypatch, "my-graphs", "my_graphs_plugin",
-            readme_block("# my_graphs/plugin.py"))
+    registry = install(tmp_path, monkeypatch, "my-graphs", "my_graphs_plugin",
+                       readme_block("# my_graphs/my_graphs/plugin.py"))
     # The printed pyproject points the ergraph entry point at that module.
     assert ('[project.entry-points.ergraph]\nmy_graphs = "my_graphs.plugin"'
             in readme_block("# my_graphs/pyproject.toml"))
-    return EdgeBuilderRegistry()
+    return registry
 
 
 def test_the_readme_builders_are_registered_and_exact(registry):
@@ -100,3 +102,48 @@ def test_the_readme_example_of_a_content_builder_runs():
     exec(compile(textwrap.dedent(block), "README.md", "exec"), namespace)
     graph = namespace["graph"]
     assert graph.edge_weight is not None and graph.edge_index.shape == (2, 3 + 3)
+
+
+def build_readme_plugin(folder: Path) -> Path:
+    """The README's plugin project, laid out as its code blocks' first
+    lines say, from the README's own text."""
+    project = folder / "my_graphs"
+    for first_line in ("# my_graphs/my_graphs/plugin.py", "# my_graphs/pyproject.toml"):
+        path = project.parent / first_line.split()[1]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(readme_block(first_line))
+    (project / "my_graphs" / "__init__.py").write_text("")
+    return project
+
+
+@pytest.mark.slow
+def test_the_readme_plugin_installs_with_pip_and_the_tests_still_pass(tmp_path):
+    """What a user does: pip install the printed project, run graph=skip
+    from the command line, and keep running ergraph's plugin tests, with
+    autoload switched on in their shell."""
+    project = build_readme_plugin(tmp_path)
+    site = tmp_path / "site"  # a --target folder: nothing lands in the real environment
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--no-index", "--target", str(site),
+                    str(project)], check=True, capture_output=True, text=True)
+    assert (site / "my_graphs" / "plugin.py").is_file()
+    assert not (site / "plugin.py").exists()
+    root = README.parent
+    env = {**os.environ, "ERGRAPH_DISABLE_PLUGIN_AUTOLOAD": "0",
+           "PYTHONPATH": os.pathsep.join([str(site), str(root)])}
+
+    run = subprocess.run(
+        [sys.executable, "experiments/run.py", "graph=skip", "graph.gap=3",
+         *TINY, "train.epochs=1", f"out={tmp_path / 'run'}"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert config["graph"] == {"name": "skip", "gap": 3}
+
+    # The plugin tests register their own `skip`; with the README's installed
+    # and autoload on, they must still pass.
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "0",
+         "tests/plugins/test_plugins.py", "tests/plugins/test_plugin_authors.py"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert tests.returncode == 0, tests.stdout[-3000:]
