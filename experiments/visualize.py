@@ -54,7 +54,7 @@ from runner.cli import Arguments, Command, Option, main as run_command
 from runner.config import graph_spec
 from runner.graph_choices import compose_per_graph
 from runner.setup import corpus_from_config
-from viewing.draw import dialogue_figure, parse_turns, save_figure
+from viewing.draw import dialogue_figure, parse_turns, save_figure, selected_turns
 from storage.atomic import write_text_atomic
 from viewing.networkx import to_networkx, write_gexf, write_graphml
 from viewing.stats import format_stats, graph_stats
@@ -157,6 +157,13 @@ def run(arguments: Arguments) -> int:
     except (DataError, TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     dialogue = corpus.find_dialogue(own["dialogue"], own["split"])
+    if turns is not None:
+        # Refused for every output, before any graph is built: an export or
+        # the statistics would otherwise ignore a range that a drawing refuses.
+        try:
+            selected_turns(turns, len(dialogue), dialogue.id)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     structure = dialogue_content(dialogue, list(corpus.modalities), builders,
                                  own["checkpoint"])
     labels = [corpus.labels[i] if 0 <= i < len(corpus.labels) else None

@@ -69,20 +69,35 @@ def parse_turns(text: str) -> slice:
                          "turns=0:30 (turn B excluded)") from None
 
 
-def _turn_range(turns: slice | tuple[int, int] | str | None, length: int,
-                max_turns: int) -> tuple[int, int, bool]:
-    """``(first, stop, cut)`` of the turns to draw; :obj:`cut` when the
-    dialogue was shortened for want of an explicit range."""
-    if turns is None:
-        return 0, min(length, max_turns), length > max_turns
+def selected_turns(turns: slice | tuple[int, int] | str, length: int,
+                   dialogue: str | None = None) -> range:
+    """The turns of a :obj:`length`-turn dialogue that :obj:`turns` selects.
+
+    Raises:
+        ValueError: It selects none; the message gives the dialogue's
+            length (and id, when given).
+    """
     if isinstance(turns, str):
         turns = parse_turns(turns)
     if isinstance(turns, tuple):
         turns = slice(*turns)
     selected = range(length)[turns]
     if selected.step != 1 or len(selected) == 0:
-        raise ValueError(f"turns {turns.start}:{turns.stop} selects no turns of "
-                         f"a dialogue of {length} turns (0 ... {length - 1})")
+        which = f"dialogue {dialogue!r}" if dialogue is not None else "a dialogue"
+        span = f"0 ... {length - 1}" if length else "none"
+        start, stop = ("" if end is None else end for end in (turns.start, turns.stop))
+        raise ValueError(f"turns={start}:{stop} selects no "
+                         f"turns of {which}, which has {length} turns ({span})")
+    return selected
+
+
+def _turn_range(turns: slice | tuple[int, int] | str | None, length: int,
+                max_turns: int) -> tuple[int, int, bool]:
+    """``(first, stop, cut)`` of the turns to draw; :obj:`cut` when the
+    dialogue was shortened for want of an explicit range."""
+    if turns is None:
+        return 0, min(length, max_turns), length > max_turns
+    selected = selected_turns(turns, length)
     return selected.start, selected.stop, False
 
 

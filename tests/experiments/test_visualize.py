@@ -1,4 +1,5 @@
 import csv
+import shlex
 import struct
 import subprocess
 import sys
@@ -277,3 +278,42 @@ def test_a_states_builder_needs_a_checkpoint(tmp_path, capsys):
                  f"out={out}"]) == 0
     graph = from_networkx(nx.read_graphml(out))
     assert graph.num_edges > 0 and graph.relations == ("text:similar", "audio:similar")
+
+
+def readme_visualize_commands() -> list[list[str]]:
+    """The arguments of every ``visualize.py`` line of the README's code
+    blocks that runs on the synthetic default (no ``dataset=``)."""
+    commands = []
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith("python experiments/visualize.py "):
+            args = shlex.split(line.split("#")[0])[2:]
+            if not any(a.startswith("dataset") for a in args):
+                commands.append(args)
+    return commands
+
+
+@pytest.mark.parametrize("args", readme_visualize_commands(), ids=" ".join)
+def test_the_readme_examples_run_as_written(args, tmp_path, capsys):
+    """Only out= is moved into a temporary folder: a turns= range or a key
+    that the default corpus does not have fails here."""
+    args = [f"out={tmp_path / a.split('=', 1)[1]}" if a.startswith("out=") else a
+            for a in args]
+    assert main(args) == 0, capsys.readouterr().err
+    assert any(tmp_path.iterdir())
+
+
+def test_the_readme_has_the_turns_example():
+    assert any(any(a.startswith("turns=") for a in args)
+               for args in readme_visualize_commands())
+
+
+@pytest.mark.parametrize("output", [["out=g.graphml"], ["stats=true"], ["out=g.png"]])
+def test_an_empty_turns_range_is_refused_for_every_output(output, tmp_path, capsys,
+                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*SMALL, "dialogue=test_0000", "turns=30:60", *output]) == 2
+    err = capsys.readouterr().err
+    length = len(small_corpus().find_dialogue("test_0000", None))
+    assert err == (f"visualize.py: error: turns=30:60 selects no turns of dialogue "
+                   f"'test_0000', which has {length} turns (0 ... {length - 1})\n")
+    assert list(tmp_path.iterdir()) == []
