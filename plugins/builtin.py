@@ -1,7 +1,7 @@
 """ergraph's own builders, registered through the same hook as any plugin."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from graphs import (CausalEdges, DagEdges, ModalityEdges, NoEdges, SimilarityEdges,
                     SpeakerEdges, UnionEdges, WindowEdges, corect, mmgcn)
@@ -9,19 +9,31 @@ from graphs import (CausalEdges, DagEdges, ModalityEdges, NoEdges, SimilarityEdg
 from .hookspecs import Register, hookimpl
 
 
-def union(parts: Mapping[str, Mapping[str, Any]], *, registry) -> UnionEdges:
+def union(parts: dict[str, Any] | list[str], *, registry) -> UnionEdges:
     """Union of registered builders, each part keeping its own relations.
 
     Args:
         parts: Part name -> that part's parameters. A part's builder is the
             registered builder of the same name, or the one named by its
             ``builder`` key, e.g. ``{"near": {"builder": "window", "past": 1},
-            "modality": {}}``.
+            "modality": {}}``. Or a list of builder names, each with its
+            defaults: ``["causal", "modality"]``, which the command line
+            writes ``graph.parts=causal,modality``.
     """
+    if isinstance(parts, (list, tuple)):
+        repeated = sorted({name for name in parts if list(parts).count(name) > 1})
+        if repeated:
+            raise ValueError(f"union parts {repeated} are listed more than once; name "
+                             "each part, e.g. {near: {builder: window, past: 1}, "
+                             "far: {builder: window, past: 8}}")
+        parts = {name: {} for name in parts}
     built = {}
     for part_name, spec in parts.items():
         spec = dict(spec or {})
-        built[part_name] = registry.get(spec.pop("builder", part_name), **spec)
+        try:
+            built[part_name] = registry.get(spec.pop("builder", part_name), **spec)
+        except KeyError as error:  # an unknown builder: a bad value, as a bad parameter is
+            raise ValueError(f"union part {part_name!r}: {error}") from None
     return UnionEdges(built)
 
 

@@ -53,9 +53,12 @@ def unwrap_optional(hint: Any) -> tuple[Any, bool]:
 
 
 def is_sequence(hint: Any) -> bool:
-    """Whether values of :obj:`hint` are lists (``list[str]``,
-    ``tuple[str, ...]``, optionally ``| None``)."""
+    """Whether values of :obj:`hint` may be lists (``list[str]``,
+    ``tuple[str, ...]``, optionally ``| None``, or a union with such a
+    member, as ``graph=union``'s ``parts``)."""
     hint, _ = unwrap_optional(hint)
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        return any(is_sequence(member) for member in typing.get_args(hint))
     return typing.get_origin(hint) in (list, tuple) or hint in (list, tuple)
 
 

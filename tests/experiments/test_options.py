@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 import pytest
 
-from runner.options import OptionError, describe, parse_value, split_values
+from runner.options import OptionError, describe, parse_one, parse_value, split_values
 
 
 @pytest.mark.parametrize("text, parts", [
@@ -70,3 +70,13 @@ def test_mappings_and_unions_take_their_members_types(text, hint, expected):
 def test_mappings_and_unions_refuse_other_values(text, hint, message):
     with pytest.raises(OptionError, match=re.escape(message)):
         parse_value(text, hint, "key")
+
+
+def test_a_union_with_a_list_member_takes_commas_as_items():
+    """graph=union's parts: a mapping of parts, or a comma list of names."""
+    hint = dict[str, Any] | list[str]
+    assert parse_one("causal,modality", hint, "graph.parts", "") == ["causal", "modality"]
+    assert parse_one("{near: {builder: window}, modality: {}}", hint, "graph.parts", "") == {
+        "near": {"builder": "window"}, "modality": {}}
+    with pytest.raises(OptionError, match="several values"):
+        parse_one("1,2", int | None, "seed", "")

@@ -1,6 +1,9 @@
 import csv
 import json
 import os
+import re
+import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,3 +239,37 @@ def test_a_run_records_what_its_features_are(tmp_path):
     recorded = json.loads((tmp_path / "run" / "metrics.json").read_text())["dataset"]
     assert recorded["features"] == {"text": "tuned encoder (12-d)"}
     assert recorded["finetune"] == {"base": "fake/encoder", "seed": 3}
+
+
+def readme_union_parts() -> list[str]:
+    """The ``graph.parts=`` values the README's Edge builders section gives
+    for ``graph=union``, as a shell would pass them."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Edge builders", 1)[1].split("\n## ", 1)[0]
+    found = [shlex.split(arg)[0] for arg in re.findall(r"`(graph\.parts=[^`]+)`", section)]
+    assert found, "the README documents no graph.parts= for graph=union"
+    return list(dict.fromkeys(found))  # the table and the text give the list form
+
+
+@pytest.mark.parametrize("parts", readme_union_parts())
+def test_the_readme_union_forms_run_from_the_command_line(parts, tiny, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main([*tiny, "train.epochs=1", "graph=union", parts, f"out={run}"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    listed = yaml.safe_load(parts.split("=", 1)[1])
+    names = listed.split(",") if isinstance(listed, str) else list(listed)
+    assert list(load_checkpoint(run / "checkpoint.pt").build().builder.parts) == names
+    assert metrics["graph"]["name"] == "union"
+
+
+def test_the_union_list_form_is_typed_and_its_mistakes_are_one_line(tiny, tmp_path, capsys):
+    assert compose(["graph=union", "graph.parts=causal,modality"])["graph"] == {
+        "name": "union", "parts": ["causal", "modality"]}
+    for parts, message in [
+            ("causal,nope", "union part 'nope': unknown edge builder 'nope'"),
+            ("causal,causal", "union parts ['causal'] are listed more than once")]:
+        assert main([*tiny, "graph=union", f"graph.parts={parts}",
+                     f"out={tmp_path / 'run'}"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("run.py: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
