@@ -16,7 +16,7 @@ import yaml
 from runner.config import compose
 from runner.experiment import run_experiment
 from graphs import DialogueBatch, validate
-from models import StreamingPredictor
+from models import StreamingPredictor, load_checkpoint
 
 from ..experiments.conftest import TINY
 from .helpers import install
@@ -124,8 +124,9 @@ def test_the_readme_plugin_installs_with_pip_and_the_tests_still_pass(tmp_path):
     project = build_readme_plugin(tmp_path)
     site = tmp_path / "site"  # a --target folder: nothing lands in the real environment
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--no-index", "--target", str(site),
-                    str(project)], check=True, capture_output=True, text=True)
+                    "--no-cache-dir", "--no-build-isolation", "--no-index",
+                    "--target", str(site), str(project)],
+                   check=True, capture_output=True, text=True)
     assert (site / "my_graphs" / "plugin.py").is_file()
     assert not (site / "plugin.py").exists()
     root = README.parent
@@ -139,6 +140,8 @@ def test_the_readme_plugin_installs_with_pip_and_the_tests_still_pass(tmp_path):
     assert run.returncode == 0, run.stderr
     config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert config["graph"] == {"name": "skip", "gap": 3}
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt").graph["provider"] == {
+        "source": "my-graphs", "version": "0.1.0"}
 
     # The plugin tests register their own `skip`; with the README's installed
     # and autoload on, they must still pass.
