@@ -67,7 +67,7 @@ def test_results_runs_as_a_script_with_help():
     ("visualize.py", ["stats=maybe"], "visualize.py: error: stats='maybe': expected bool"),
     ("stream.py", ["checkpoint=x", "input=y", "thread=2"],
      "stream.py: error: unknown key 'thread'; stream.py takes checkpoint, dialogue, "
-     "input, threads; see stream.py -h"),
+     "input, text_encoder, threads; see stream.py -h"),
 ])
 def test_bad_command_lines_fail_in_one_line_with_exit_2(name, argv, message, capsys):
     assert SCRIPTS[name].main(argv) == 2
