@@ -90,23 +90,23 @@ class SyntheticConfig:
             utterance that the next utterance carries. (default: :obj:`1.5`)
     """
 
-    seed: int = 0
-    num_train: int = 120
-    num_dev: int = 12
-    num_test: int = 31
-    min_length: int = 8
-    max_length: int = 110
-    num_speakers: int = 2
-    num_classes: int = 6
+    seed: int = field(default=0, metadata={"min": 0})
+    num_train: int = field(default=120, metadata={"min": 0})
+    num_dev: int = field(default=12, metadata={"min": 0})
+    num_test: int = field(default=31, metadata={"min": 0})
+    min_length: int = field(default=8, metadata={"min": 1})
+    max_length: int = field(default=110, metadata={"min": 1})
+    num_speakers: int = field(default=2, metadata={"min": 1})
+    num_classes: int = field(default=6, metadata={"min": 2})
     modalities: dict[str, int] = field(default_factory=lambda: {
         "audio": 100, "text": 768, "visual": 512})
     noise: dict[str, float] = field(default_factory=lambda: {
         "text": 1.0, "audio": 1.5, "visual": 2.0})
-    switch_prob: float = 0.8
-    inertia: float = 0.6
-    contagion: float = 0.3
-    current_signal: float = 0.8
-    next_signal: float = 1.5
+    switch_prob: float = field(default=0.8, metadata={"min": 0, "max": 1})
+    inertia: float = field(default=0.6, metadata={"min": 0, "max": 1})
+    contagion: float = field(default=0.3, metadata={"min": 0, "max": 1})
+    current_signal: float = field(default=0.8, metadata={"min": 0})
+    next_signal: float = field(default=1.5, metadata={"min": 0})
 
     def __post_init__(self) -> None:
         counts = (self.num_train, self.num_dev, self.num_test)

@@ -42,6 +42,7 @@ from dialogues.text_encoder import sentence_transformer
 from runner.cli import Arguments, Command, Option, main as run_command
 from dialogues.transcripts import prepare_corpus
 from runner.config import ConfigError
+from runner.options import AT_LEAST_ONE, Range
 
 Encoder = TextEncoder
 COMMAND = Command(
@@ -52,7 +53,7 @@ COMMAND = Command(
                required=True),
         Option("out", Path, help="the corpus folder to create", required=True),
         Option("model", str, DEFAULT_MODEL, "sentence-transformers model name or path"),
-        Option("batch_size", int, 64, "texts per encoder call"),
+        Option("batch_size", int, 64, "texts per encoder call", range=AT_LEAST_ONE),
         Option("name", str | None, None, "corpus name (default: the name of out)"),
         Option("labels", list[str] | None, None, "label names in index order"),
         Option("split", str, "test", "split of every dialogue when the table has none"),
@@ -60,7 +61,7 @@ COMMAND = Command(
         Option("licence", str | None, None, "its licence, for dataset.yaml"),
         Option("finetune", bool, False, "adapt the encoder's top layers to the training "
                                         "split's labels, cross-fitted"),
-        Option("seed", int, 0, "seeds fine-tuning"),
+        Option("seed", int, 0, "seeds fine-tuning", range=Range(0)),
     ),
     details=__doc__.split("\n\n", 2)[2])
 

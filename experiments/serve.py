@@ -33,6 +33,7 @@ import torch
 
 from runner.cli import (Arguments, Command, Option, Terminated, main as run_command,
                              raise_terminated)
+from runner.options import AT_LEAST_ONE, Range
 from serving import Engine, ServeConfig
 
 INSTALL_HINT = "pip install 'ergraph[serve]'"
@@ -45,18 +46,18 @@ COMMAND = Command(
     options=(
         Option("checkpoint", Path, help="a causal run's checkpoint.pt", required=True),
         Option("host", str, "127.0.0.1", "the address to listen on"),
-        Option("port", int, 8000, "the port to listen on"),
+        Option("port", int, 8000, "the port to listen on", range=Range(1, 65535)),
         Option("idle_seconds", float, ServeConfig.idle_seconds,
-               "close a session idle this long"),
-        Option("max_sessions", int, ServeConfig.max_sessions, "live sessions at most"),
-        Option("max_turns", int, 1000, "turns per session at most"),
+               "close a session idle this long", range=Range(0, None, low_open=True)),
+        Option("max_sessions", int, ServeConfig.max_sessions, "live sessions at most", range=AT_LEAST_ONE),
+        Option("max_turns", int, 1000, "turns per session at most", range=AT_LEAST_ONE),
         Option("max_batch", int, ServeConfig.max_batch,
-               "pushes of different sessions stepped together at most"),
+               "pushes of different sessions stepped together at most", range=AT_LEAST_ONE),
         Option("max_body", int, ServeConfig.max_body,
-               "bytes of a request body or WebSocket message at most"),
-        Option("threads", int, 1, "torch intra-op threads (per replica with backend=ray)"),
+               "bytes of a request body or WebSocket message at most", range=AT_LEAST_ONE),
+        Option("threads", int, 1, "torch intra-op threads (per replica with backend=ray)", range=AT_LEAST_ONE),
         Option("backend", str, "local", "local: this process; ray: Ray Serve replicas"),
-        Option("replicas", int, 2, "backend=ray: session replicas"),
+        Option("replicas", int, 2, "backend=ray: session replicas", range=AT_LEAST_ONE),
         Option("ray_address", str | None, None,
                "backend=ray: a running Ray cluster to join (default: start a local one)"),
         Option("text_encoder", str | None, None,

@@ -31,6 +31,7 @@ import torch
 from dialogues.text_encoder import TextEncoder
 from models import StreamingPredictor
 from runner.cli import Arguments, Command, Option, main as run_command
+from runner.options import AT_LEAST_ONE
 from runner.replay import StreamError, stream, utterances_for
 
 COMMAND = Command(
@@ -41,7 +42,7 @@ COMMAND = Command(
         Option("input", str, help="an open-format corpus, a transcript .csv, or - for "
                                   "speaker<TAB>text lines on stdin", required=True),
         Option("dialogue", str | None, None, "replay only this dialogue"),
-        Option("threads", int, 1, "torch intra-op threads"),
+        Option("threads", int, 1, "torch intra-op threads", range=AT_LEAST_ONE),
         Option("text_encoder", str | None, None,
                "the sentence-transformers model that embeds text, for a checkpoint "
                "whose corpus did not record one (overrides the recorded one)"),

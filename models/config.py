@@ -124,32 +124,32 @@ class ModelConfig:
     """
 
     modalities: dict[str, int] = field(default_factory=lambda: {"text": 384})
-    num_classes: int = 6
-    max_speakers: int = 2
-    hidden: int = 100
-    gnn_heads: int = 7
-    crossmodal_layers: int = 2
-    crossmodal_heads: int = 2
-    self_attention_layers: int = 3
-    self_attention_heads: int = 2
+    num_classes: int = field(default=6, metadata={"min": 2})
+    max_speakers: int = field(default=2, metadata={"min": 1})
+    hidden: int = field(default=100, metadata={"min": 1})
+    gnn_heads: int = field(default=7, metadata={"min": 1})
+    crossmodal_layers: int = field(default=2, metadata={"min": 1})
+    crossmodal_heads: int = field(default=2, metadata={"min": 1})
+    self_attention_layers: int = field(default=3, metadata={"min": 1})
+    self_attention_heads: int = field(default=2, metadata={"min": 1})
     sequence_modalities: tuple[str, ...] = ("text",)
     sequence_encoder: Literal["transformer", "gru"] = "transformer"
-    sequence_layers: int = 1
+    sequence_layers: int = field(default=1, metadata={"min": 1})
     speaker_gru: bool = False
-    sequence_heads: int = 4
-    dropout: float = 0.2
-    crossmodal_dropout: float = 0.0
+    sequence_heads: int = field(default=4, metadata={"min": 1})
+    dropout: float = field(default=0.2, metadata={"min": 0, "below": 1})
+    crossmodal_dropout: float = field(default=0.0, metadata={"min": 0, "below": 1})
     gnn: bool = True
     crossmodal: bool = True
     input_norm: bool = True
     mlp_output_relu: bool = False
     dropout_sites: tuple[str, ...] = DROPOUT_SITES
     sequence_width: Literal["hidden", "input"] = "hidden"
-    sequence_ff: int | None = None
+    sequence_ff: int | None = field(default=None, metadata={"min": 1})
     sequence_norm_first: bool = True
     sequence_positions: bool = True
     sequence_output_norm: bool = True
-    crossmodal_ff: int = 2
+    crossmodal_ff: int = field(default=2, metadata={"min": 1})
     crossmodal_shared_norm: bool = False
     crossmodal_final_norm: bool = False
     crossmodal_scale: bool = False

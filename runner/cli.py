@@ -30,8 +30,8 @@ import registry as registries
 from dialogues import DataError
 from graphs import GraphBuildError, GraphContractError
 
-from .config import ConfigError, compose, dump, groups
-from .options import OptionError, describe, parse_one, split_values
+from .config import ConfigError, compose, dump, groups, numeric_options
+from .options import OptionError, Range, check_range, describe, parse_one, split_values
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -61,6 +61,8 @@ class Option:
         help (str): One line on what it does.
         required (bool): Refuse a command line without it.
             (default: :obj:`False`)
+        range (Range, optional): The numbers a numeric option may take;
+            every numeric option declares one. (default: :obj:`None`)
     """
 
     key: str
@@ -68,6 +70,7 @@ class Option:
     default: Any = None
     help: str = ""
     required: bool = False
+    range: Range | None = None
 
 
 @dataclass(frozen=True)
@@ -187,8 +190,9 @@ def parse(command: Command, argv: Sequence[str]) -> Arguments:
 
 def _value(option: Option, text: str) -> Any:
     try:
-        return parse_one(text, option.type, option.key,
-                         f", but {option.key} takes one {describe(option.type)}")
+        value = parse_one(text, option.type, option.key,
+                          f", but {option.key} takes one {describe(option.type)}")
+        return check_range(value, option.range, option.key, text)
     except OptionError as error:
         raise ConfigError(str(error)) from None
 
@@ -214,7 +218,8 @@ def usage(command: Command, config_args: Sequence[str] = ()) -> str:
         width = max(len(o.key) for o in command.options) + 2
         for o in command.options:
             default = "required" if o.required else f"default: {_show(o.default)}"
-            lines.append(f"  {o.key.ljust(width)}{o.help} ({describe(o.type)}; {default})")
+            kind = describe(o.type) + (f" {o.range}" if o.range else "")
+            lines.append(f"  {o.key.ljust(width)}{o.help} ({kind}; {default})")
     if command.configures_run:
         lines += ["", "run configuration (group=option picks a file, a.b=value sets a key):"]
         for group, choices in groups().items():
@@ -233,6 +238,10 @@ def usage(command: Command, config_args: Sequence[str] = ()) -> str:
                 config = {k: v for k, v in config.items() if k in command.sections}
             lines += ["", "keys and the values they resolve to:"]
             lines += ["  " + row for row in dump(config).rstrip().splitlines()]
+            ranges = {key: allowed for key, allowed in numeric_options().items()
+                      if allowed and key.split(".")[0] in config}
+            lines += ["", "numeric keys take:"]
+            lines += [f"  {key} {allowed}" for key, allowed in ranges.items()]
     lines += ["", "-h, --help prints this. A comma outside brackets separates several "
               "values; null sets an optional value to nothing."]
     if command.details:

@@ -33,8 +33,8 @@ import registry as registries
 from dialogues import SyntheticConfig, corpus_name
 from models import ModelConfig
 
-from .options import (OptionError, describe, hint_of_default, parse_one, split_values,
-                      unwrap_optional)
+from .options import (OptionError, Range, check_range, describe, hint_of_default,
+                      is_numeric, parse_one, range_of, split_values, unwrap_optional)
 from .training import TrainConfig
 
 # The run command's configuration groups live beside it, in experiments/.
@@ -97,8 +97,8 @@ class LatencyOptions:
     """Options of ``latency``: timed passes per test dialogue, after
     untimed warm-up passes."""
 
-    repeats: int
-    warmup: int
+    repeats: int = dataclasses.field(metadata={"min": 1})
+    warmup: int = dataclasses.field(metadata={"min": 0})
 
 
 @dataclass
@@ -121,12 +121,12 @@ class RunOptions:
         ray_address (str, optional): A Ray cluster to join.
     """
 
-    seed: int
+    seed: int = dataclasses.field(metadata={"min": 0})
     out: Path | None
     device: str
     log: Literal["tensorboard"] | None
-    cv: int | Literal["sessions"] | None
-    jobs: int
+    cv: int | Literal["sessions"] | None = dataclasses.field(metadata={"min": 2})
+    jobs: int = dataclasses.field(metadata={"min": 1})
     launcher: Literal["local", "ray"]
     ray_address: str | None
     latency: LatencyOptions
@@ -173,6 +173,28 @@ def option_type(key: str, registry=None, graph: str | None = None) -> Any:
             return None
         node = hints[part]
     return node
+
+
+def option_range(key: str) -> Range | None:
+    """The declared :class:`~runner.options.Range` of dotted option
+    :obj:`key` of :class:`RunOptions` (its dataclass field's metadata), or
+    :obj:`None`. A graph's parameters are checked by their builder."""
+    return numeric_options().get(key)
+
+
+def numeric_options(node: Any = RunOptions, prefix: str = "") -> dict[str, Range | None]:
+    """Every numeric option of :obj:`node` (default: a run's) by dotted key,
+    with its declared range (:obj:`None` where none is declared)."""
+    found: dict[str, Range | None] = {}
+    hints = typing.get_type_hints(node)
+    for spec in dataclasses.fields(node):
+        hint = hints[spec.name]
+        inner, _ = unwrap_optional(hint)
+        if dataclasses.is_dataclass(inner):
+            found.update(numeric_options(inner, f"{prefix}{spec.name}."))
+        elif is_numeric(hint):
+            found[prefix + spec.name] = range_of(spec.metadata)
+    return found
 
 
 def groups(config_dir: Path = CONFIG_DIR) -> dict[str, list[str]]:
@@ -298,12 +320,26 @@ def compose(args: Iterable[str] = (), config_dir: Path = CONFIG_DIR,
         dataset.pop("synthetic", None)  # parameters of a corpus not loaded
         if not named_dataset and "dataset.name" not in {k for k, _ in overrides}:
             dataset["name"] = corpus_name(dataset["path"])
+    _check_ranges(config)
     if required:
         name = config["graph"]["name"]
         raise ConfigError(f"graph {name!r} has required parameter(s) "
                           f"{', '.join(required)}; set them with "
                           + " ".join(f"graph.{p}=..." for p in required))
     return config
+
+
+def _check_ranges(config: Mapping[str, Any]) -> None:
+    """Refuse a numeric value outside its declared range, whether a group
+    file or the command line set it."""
+    for key, allowed in numeric_options().items():
+        node: Any = config
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        try:
+            check_range(node, allowed, key, str(node))
+        except OptionError as error:
+            raise ConfigError(str(error)) from None
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,99 @@ values: a list option takes them as its items (``labels=a,b,c``); ``run.py
 option refuses them. A list in brackets (``[text,audio]``) is one value, so
 ``-m model.sequence_modalities=[text],[text,audio]`` sweeps over two lists.
 ``null`` (or ``none``, ``~`` or nothing) sets an optional option to nothing.
+
+A numeric option declares the values it may take in its dataclass field's
+metadata (``field(default=5.0, metadata={"above": 0})``, see
+:func:`range_of`) or in its :class:`runner.cli.Option`, and a value outside is refused
+(:func:`check_range`); ``-h`` shows the range.
 """
 from __future__ import annotations
 
+import math
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, Mapping, Union
 
 import yaml
 
 
 class OptionError(ValueError):
     """A value that does not fit its option's type."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a numeric option may take.
+
+    Args:
+        low (float, optional): The least value; :obj:`None` for no bound.
+        high (float, optional): The greatest value; :obj:`None` for no bound.
+        low_open (bool): :obj:`low` itself is refused (``> low``).
+        high_open (bool): :obj:`high` itself is refused (``< high``).
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return not (self.high is not None
+                    and (value > self.high or (self.high_open and value == self.high)))
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            return (f"in {'(' if self.low_open else '['}{self.low:g}, "
+                    f"{self.high:g}{')' if self.high_open else ']'}")
+        if self.low is not None:
+            return f"{'>' if self.low_open else '≥'} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '≤'} {self.high:g}"
+        return "any finite number"
+
+
+#: The range of a count: threads, replicas, sessions, a batch's size.
+AT_LEAST_ONE = Range(1)
+
+#: Field metadata keys of a numeric option's bounds: plain keys, so that
+#: packages below the runner (``models``, ``dialogues``) declare ranges
+#: without importing it: ``field(default=5.0, metadata={"above": 0})``.
+BOUND_KEYS = ("min", "above", "max", "below")
+
+
+def range_of(metadata: Mapping[str, Any]) -> Range | None:
+    """The :class:`Range` that a field's :obj:`metadata` declares with
+    :data:`BOUND_KEYS` (``min``/``max`` inclusive, ``above``/``below``
+    exclusive), or :obj:`None` where it declares none."""
+    if not any(key in metadata for key in BOUND_KEYS):
+        return None
+    low = metadata.get("above", metadata.get("min"))
+    high = metadata.get("below", metadata.get("max"))
+    return Range(low, high, low_open="above" in metadata, high_open="below" in metadata)
+
+
+def is_numeric(hint: Any) -> bool:
+    """Whether :obj:`hint` takes an int or a float (alone, optional, or in
+    a union such as ``int | Literal["sessions"]``)."""
+    inner, _ = unwrap_optional(hint)
+    if typing.get_origin(inner) in (Union, types.UnionType):
+        return any(is_numeric(member) for member in typing.get_args(inner))
+    return inner in (int, float)
+
+
+def check_range(value: Any, allowed: Range | None, key: str, text: str) -> Any:
+    """:obj:`value`, or :class:`OptionError` naming :obj:`key` and the range
+    when it is a number outside :obj:`allowed`."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if allowed is not None and number and value not in allowed:
+        raise OptionError(f"{key}={text} is out of range: expected a number {allowed}")
+    return value
 
 
 NULL_WORDS = ("", "null", "none", "~")

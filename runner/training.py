@@ -53,15 +53,15 @@ class TrainConfig:
             (default: :obj:`None`, no averaging)
     """
 
-    epochs: int = 30
-    batch_size: int = 10
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    patience: int = 8
+    epochs: int = field(default=30, metadata={"min": 1})
+    batch_size: int = field(default=10, metadata={"min": 1})
+    lr: float = field(default=1e-3, metadata={"above": 0})
+    weight_decay: float = field(default=0.0, metadata={"min": 0})
+    patience: int = field(default=8, metadata={"min": 1})
     class_weights: bool = False
-    max_grad_norm: float | None = 5.0
+    max_grad_norm: float | None = field(default=5.0, metadata={"above": 0})
     lr_schedule: Literal["constant", "cosine"] = "constant"
-    ema_decay: float | None = None
+    ema_decay: float | None = field(default=None, metadata={"above": 0, "below": 1})
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size"):

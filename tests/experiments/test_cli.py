@@ -1,4 +1,5 @@
 """One grammar for every script: -h, errors and exit codes."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +8,8 @@ import pytest
 
 from experiments import compare, predict, prepare, results, run, stream, visualize
 from runner.cli import Command, Option, parse
-from runner.config import ConfigError
+from runner.config import ConfigError, compose, numeric_options
+from runner.options import is_numeric
 
 SCRIPTS = {"run.py": run, "visualize.py": visualize, "predict.py": predict,
            "stream.py": stream, "prepare.py": prepare, "results.py": results,
@@ -83,3 +85,75 @@ def test_options_are_parsed_to_their_types_and_defaults_filled_in():
     assert parsed.options == {"n": 3, "names": ["a", "b"], "path": "x,y"}
     with pytest.raises(ConfigError, match="missing path=...; see t.py -h"):
         parse(command, ["n=1"])
+
+
+def _outside(allowed):
+    """A number just outside :obj:`allowed`."""
+    if allowed.low is not None:
+        return allowed.low if allowed.low_open else allowed.low - 1
+    return allowed.high if allowed.high_open else allowed.high + 1
+
+
+def _commands():
+    from experiments import serve
+    return [*(module.COMMAND for module in SCRIPTS.values()), serve.COMMAND]
+
+
+#: Model sizes that the corpus gives, never the command line.
+FROM_THE_CORPUS = ("model.num_classes", "model.max_speakers")
+
+
+def _has_key(config, key):
+    for part in key.split("."):
+        if not isinstance(config, dict) or part not in config:
+            return False
+        config = config[part]
+    return True
+
+
+@pytest.mark.parametrize("key, allowed", sorted(numeric_options().items()))
+def test_every_numeric_run_option_refuses_a_value_outside_its_declared_range(key, allowed):
+    assert allowed is not None, f"{key} declares no range"
+    # The group files that set the key (some keys only CORECT's published setup sets).
+    contexts = [c for c in ([], ["model=corect_paper"]) if _has_key(compose(c), key)]
+    if key in FROM_THE_CORPUS:
+        assert contexts == []
+        return
+    assert contexts, f"no group file sets {key}"
+    value = _outside(allowed)
+    with pytest.raises(ConfigError) as error:
+        compose([*contexts[0], f"{key}={value}"])
+    assert re.fullmatch(rf"{key}=-?[0-9.]+ is out of range: expected a number "
+                        + re.escape(str(allowed)), str(error.value))
+    if allowed.low is not None and not allowed.low_open:  # the bound itself is taken
+        compose([*contexts[0], f"{key}={allowed.low:g}"])
+
+
+def test_every_numeric_command_option_declares_a_range_and_refuses_values_outside_it():
+    checked = 0
+    for command in _commands():
+        for option in command.options:
+            if not is_numeric(option.type):
+                continue
+            assert option.range is not None, f"{command.prog} {option.key} declares no range"
+            value = _outside(option.range)
+            required = [f"{o.key}=x" for o in command.options
+                        if o.required and o.key != option.key]
+            with pytest.raises(ConfigError, match=rf"^{option.key}={value} is out of range: "
+                                                  rf"expected a number"):
+                parse(command, [*required, f"{option.key}={value}"]
+                      + (["DIR"] if command.positional else [])
+                      + (["a=DIR"] if command.named else []))
+            checked += 1
+    assert checked >= 10
+
+
+def test_max_grad_norm_below_zero_is_refused_in_one_line_and_help_shows_ranges(capsys):
+    assert run.main(["train.max_grad_norm=-1", "train.epochs=1"]) == 2
+    assert capsys.readouterr().err == ("run.py: error: train.max_grad_norm=-1.0 is out of "
+                                       "range: expected a number > 0\n")
+    assert run.main(["-h"]) == 0
+    out = capsys.readouterr().out
+    assert "  train.max_grad_norm > 0\n" in out and "  train.patience ≥ 1\n" in out
+    assert stream.main(["-h"]) == 0
+    assert "(int ≥ 1; default: 1)" in capsys.readouterr().out
