@@ -1,8 +1,9 @@
 """Predict with a trained checkpoint:
 ``python experiments/predict.py checkpoint=RUN/checkpoint.pt dataset.path=DIR split=test out=FILE.csv``
 
-Any corpus whose label names and modalities match the checkpoint works;
-its labels may be absent.
+Without ``dataset.path`` it predicts the corpus the checkpoint was trained
+on, as its configuration records it. Any corpus whose label names and
+modalities match the checkpoint works; its labels may be absent.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ COMMAND = Command(
         Option("checkpoint", Path, help="a run's checkpoint.pt", required=True),
         Option("out", Path, help="the predictions table to write (.csv)", required=True),
         Option("dataset.path", Path | None, None,
-               "the corpus; null: the synthetic corpus"),
+               "the corpus; null: the one the checkpoint was trained on"),
         Option("split", str, "test", "the split to predict"),
         Option("dataset.label_view", str | None, None, "relabel through a view"),
     ))

@@ -10,10 +10,11 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from dialogues import Corpus, DataError, Dialogue, load_corpus
-from models import load_checkpoint
+from models import Checkpoint, load_checkpoint
 from models.heads import Predictions
 from storage.atomic import write_text_atomic
 
+from .setup import corpus_from_config
 from .training import predict
 
 
@@ -72,23 +73,20 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
 
     Args:
         checkpoint_path (str): A run's ``checkpoint.pt``.
-        dataset_path (str, optional): The corpus; ``None`` for the
-            synthetic corpus.
+        dataset_path (str, optional): The corpus; ``None`` for the corpus
+            the checkpoint was trained on, as its configuration records it
+            (path, synthetic parameters and label view).
         split (str): The split to predict.
         out (str): The table to write (``.csv``), atomically.
         label_view (str, optional): Relabel the corpus through a view.
     """
     checkpoint = load_checkpoint(checkpoint_path)
     model = checkpoint.build()
-    # Features pooled as the model was trained on them (sentiment pickles).
-    pool = (checkpoint.metadata.get("dataset") or {}).get("pool")
-    corpus = load_corpus(dataset_path or None, modalities=model.modalities,
-                         label_view=label_view, pool=pool)
+    corpus, where = _corpus_for(checkpoint, dataset_path, label_view, model.modalities)
     if list(corpus.labels) != list(checkpoint.labels):
-        raise DataError(f"{dataset_path}: labels {list(corpus.labels)} differ from the "
-                        f"checkpoint's {list(checkpoint.labels)}")
-    check_dimensions(corpus, checkpoint.model.modalities,
-                     dataset_path or "the synthetic corpus")
+        raise DataError(f"{where}: labels {list(corpus.labels)} differ from those of "
+                        f"checkpoint {checkpoint_path}, {list(checkpoint.labels)}")
+    check_dimensions(corpus, checkpoint.model.modalities, where)
     dialogues = corpus.split(split)
     labels, logits = predict(model, dialogues, 16, torch.device("cpu"))
     table = predictions_table(dialogues, labels, model.head.predictions(logits, dialogues),
@@ -96,3 +94,23 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     return write_text_atomic(out_path, table)
+
+
+def _corpus_for(checkpoint: Checkpoint, dataset_path: str | None, label_view: str | None,
+                modalities: Sequence[str]) -> tuple[Corpus, str]:
+    """The corpus to predict and what to call it in messages: the one at
+    :obj:`dataset_path`, else the checkpoint's own."""
+    recorded = dict((checkpoint.metadata.get("config") or {}).get("dataset") or {})
+    # Features pooled as the model was trained on them (sentiment pickles).
+    pool = (checkpoint.metadata.get("dataset") or {}).get("pool", recorded.get("pool"))
+    if dataset_path is None:
+        recorded["modalities"] = list(modalities)
+        if label_view is not None:
+            recorded["label_view"] = label_view
+        if not recorded:  # a checkpoint that records no configuration
+            recorded = {"name": "synthetic", "path": None}
+        where = recorded.get("path") or "the synthetic corpus the checkpoint trained on"
+        return corpus_from_config(recorded, list(modalities)), str(where)
+    corpus = load_corpus(dataset_path, modalities=modalities, label_view=label_view,
+                         pool=pool)
+    return corpus, str(dataset_path)

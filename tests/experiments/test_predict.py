@@ -46,5 +46,18 @@ def test_predict_refuses_a_corpus_with_other_labels(tiny, tmp_path, capsys):
     out = tmp_path / "pred.csv"
     assert predict_main([f"checkpoint={run / 'checkpoint.pt'}", f"dataset.path={corpus}",
                          f"out={out}"]) == 2
-    assert "differ from the checkpoint's" in capsys.readouterr().err
+    assert (f"predict.py: error: {corpus}: labels ['a', 'b'] differ from those of checkpoint "
+            f"{run / 'checkpoint.pt'}, ['c0', ") in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_predict_defaults_to_the_corpus_the_checkpoint_was_trained_on(tiny, tmp_path):
+    run = tmp_path / "run"
+    assert run_main([*tiny, "graph=causal", f"out={run}"]) == 0  # a small synthetic corpus
+    out = tmp_path / "pred.csv"
+    assert predict_main([f"checkpoint={run / 'checkpoint.pt'}", f"out={out}"]) == 0
+    with out.open() as f:
+        predicted = [(r["dialogue_id"], r["turn"], r["label"]) for r in csv.DictReader(f)]
+    with (run / "predictions.csv").open() as f:
+        assert predicted == [(r["dialogue_id"], r["turn"], r["label"])
+                             for r in csv.DictReader(f)]
