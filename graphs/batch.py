@@ -8,7 +8,31 @@ from typing import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from .errors import UndeclaredReadError
 from .reads import Reads
+
+
+class DeclaredContent(dict):
+    """One kind of a builder's content (features, states or annotations),
+    holding only what it declared: reading anything else is refused with
+    the builder's contract error, naming the read and the declaration,
+    where a plain dict would raise a bare ``KeyError``.
+
+    Args:
+        kind (str): ``features``, ``states`` or ``annotations``.
+        reader (str): Who reads, for messages.
+        content (Mapping[str, Tensor]): The declared content.
+    """
+
+    def __init__(self, kind: str, reader: str, content: Mapping[str, Tensor]) -> None:
+        super().__init__(content)
+        self.kind = kind
+        self.reader = reader
+
+    def __missing__(self, name: str) -> Tensor:
+        raise UndeclaredReadError(
+            f"reads {self.kind} {name!r}, which its reads() does not declare (it declares "
+            f"{self.kind} {sorted(self) or 'none'}); add it to reads()", self.reader)
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,6 +225,10 @@ class DialogueBatch:
             reads (Reads): What a builder declares it reads.
             reader (str): Who reads, for messages.
 
+        Its content mappings refuse a read of anything not declared with
+        :class:`~graphs.errors.UndeclaredReadError` (a
+        :class:`~graphs.GraphContractError`) naming :obj:`reader`.
+
         Raises:
             ValueError: Declared content that the batch does not carry.
         """
@@ -212,10 +240,12 @@ class DialogueBatch:
                 raise ValueError(
                     f"{reader} reads {kind} {missing}, which this batch does not carry "
                     f"(it carries {sorted(have) or 'none'})")
-            kept[kind] = {name: have[name] for name in getattr(reads, kind)}
-        if (all(len(kept[kind]) == len(getattr(self, kind)) for kind in kept)
+            kept[kind] = DeclaredContent(kind, reader, {name: have[name]
+                                                        for name in getattr(reads, kind)})
+        if (all(isinstance(getattr(self, kind), DeclaredContent)
+                and kept[kind].keys() == getattr(self, kind).keys() for kind in kept)
                 and not self.has_targets):
-            return self
+            return self  # already a builder's view of the same content
         copied = copy.copy(self)
         for kind, value in kept.items():
             object.__setattr__(copied, kind, value)

@@ -6,6 +6,7 @@ import math
 import torch
 
 from .batch import DialogueBatch
+from .errors import GraphContractError, UndeclaredReadError
 from .builder import DialogueGraph, EdgeBuilder
 from .reads import Reads
 
@@ -15,10 +16,6 @@ CUTS = (0.25, 0.5, 0.75)
 #: Width of the stand-in encoder states given to builders that read states
 #: when the batch carries none.
 STAND_IN_STATE_WIDTH = 16
-
-
-class GraphContractError(ValueError):
-    """A builder's output breaks the contract of :class:`EdgeBuilder`."""
 
 
 class GraphBuildError(ValueError):
@@ -99,6 +96,8 @@ def validate(builder: EdgeBuilder, batch: DialogueBatch, name: str | None = None
     if graph is None:
         try:
             graph = builder(batch)
+        except UndeclaredReadError as error:
+            fail(error.detail)
         except GraphContractError:
             raise
         except ValueError as error:

@@ -69,7 +69,7 @@ def test_content_rows_and_names_are_checked():
     import pytest
     import torch
 
-    from graphs import DialogueBatch, Reads
+    from graphs import DialogueBatch, GraphContractError, Reads
     batch = DialogueBatch([2, 1], [0, 1, 0], ("text",))
     with pytest.raises(ValueError, match=r"features 'text' has shape \[2, 4\]; the batch "
                                          r"has 3 utterances"):
@@ -81,7 +81,12 @@ def test_content_rows_and_names_are_checked():
     assert full.restricted(Reads()).features == {} and full.restricted(Reads()).annotations == {}
     assert full.restricted(Reads(annotations=("reply_to",))).annotations["reply_to"].tolist() \
         == [0.0, 0.0, 0.0]
-    assert batch.restricted(Reads()) is batch
+    view = batch.restricted(Reads())
+    assert view.restricted(Reads()) is view  # a builder's view is not copied again
+    with pytest.raises(GraphContractError, match=r"^reader X: reads features 'text', which "
+                                                 r"its reads\(\) does not declare \(it "
+                                                 r"declares features none\)"):
+        full.restricted(Reads(), "reader X").features["text"]
     with pytest.raises(ValueError, match=r"reader X reads annotations \['turn'\], which this "
                                          r"batch does not carry \(it carries \['reply_to'\]\)"):
         full.restricted(Reads(annotations=("turn",)), "reader X")

@@ -102,6 +102,26 @@ def test_a_contract_breach_on_a_late_turn_is_caught_and_named(tmp_path, monkeypa
     assert not (tmp_path / "run").exists()
 
 
+#: Reads the text features but declares no reads at all.
+UNDECLARED_PLUGIN = GOOD_PLUGIN.replace(
+    "        target = torch.nonzero(", "        batch.features['text']\n"
+    "        target = torch.nonzero(").replace('"skip"', '"peek"')
+
+
+def test_an_undeclared_read_is_a_contract_error_naming_the_plugin_and_the_read(
+        tmp_path, monkeypatch):
+    install(tmp_path, monkeypatch, "ergraph-peek", "ergraph_peek", UNDECLARED_PLUGIN)
+    registry = EdgeBuilderRegistry()
+    config = compose([*TINY, "graph=peek", f"out={tmp_path / 'run'}"], registry=registry)
+    with pytest.raises(GraphContractError) as error:
+        run_experiment(config, registry)
+    assert str(error.value) == (
+        "edge builder 'peek (plugin ergraph-peek 1.0)': reads features 'text', which its "
+        "reads() does not declare (it declares features none); add it to reads() "
+        "(split 'train')")
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_older_checkpoint_without_a_provider_still_says_what_is_missing(tmp_path):
     run = run_experiment(compose([*TINY, "graph=causal", f"out={tmp_path / 'run'}"]))
     checkpoint = load_checkpoint(run / "checkpoint.pt")
