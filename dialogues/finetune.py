@@ -34,9 +34,9 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from .folds import deal
+from .progress import progress_bar, tracked
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def cross_fitted_embeddings(states: list[Tensor], labels: Sequence[int],
               [i for i in range(n) if dealt[groups[i]] == f]) for f in range(config.folds)]
     steps = sum(config.epochs * -(-len(fit) // config.batch_size)
                 + -(-len(embed) // config.batch_size) for fit, embed in plans)
-    bar = tqdm(total=steps, desc="fine-tuning", unit="step", disable=not progress)
+    bar = progress_bar(steps, "fine-tuning", "step", progress)
     vectors = np.zeros((n, encoder.dim), dtype=np.float32)
     label_tensor = torch.as_tensor(list(labels), dtype=torch.long)
     for number, (fit, embed) in enumerate(plans):
@@ -284,8 +284,8 @@ class SentenceTransformerSplit:
         # Texts of similar length share a batch: little padding to compute.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: list[Tensor] = [None] * len(texts)
-        for start in tqdm(range(0, len(texts), batch_size), desc="encoding", unit="batch",
-                          disable=not progress):
+        for start in tracked(range(0, len(texts), batch_size), -(-len(texts) // batch_size),
+                             "encoding", "batch", progress):
             chunk = order[start:start + batch_size]
             features = self._tokenize([texts[i] for i in chunk])
             hidden = self.bert(input_ids=features["input_ids"],

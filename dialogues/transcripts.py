@@ -9,16 +9,16 @@ corpus in the open format; ``experiments/stream.py`` replays a table live.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from .corpus import Corpus
 from .dialogue import Dialogue
 from .errors import DataError
 from .finetune import FeatureMaker
 from .label_sets import KNOWN_LABEL_SETS
+from .progress import tracked
 from .open_format import read_csv_rows, save_corpus
 from .text_encoder import TextEncoder
 
@@ -41,10 +41,8 @@ def embed(texts: Sequence[str], encode: TextEncoder, batch_size: int = 64,
     """
     if batch_size < 1:
         raise DataError(f"batch_size must be positive, got {batch_size}")
-    starts: Iterable[int] = range(0, len(texts), batch_size)
-    if progress:
-        starts = tqdm(starts, total=-(-len(texts) // batch_size), desc="embedding",
-                      unit="batch")
+    starts = tracked(range(0, len(texts), batch_size), -(-len(texts) // batch_size),
+                     "embedding", "batch", progress)
     parts = []
     for start in starts:
         chunk = list(texts[start:start + batch_size])

@@ -161,3 +161,17 @@ def test_missing_sentence_transformers_says_how_to_install(prepare, monkeypatch)
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails
     with pytest.raises(ConfigError, match=r"pip install 'ergraph\[text\]'"):
         prepare.sentence_encoder("all-MiniLM-L6-v2")
+
+
+def test_off_a_terminal_progress_is_whole_lines_per_phase_and_tenth(prepare, tmp_path, capsys):
+    rows = [("d1", t, "A", f"line {t}", "joy", "train") for t in range(20)]
+    table = write_table(tmp_path / "t.csv", rows)
+    assert prepare.main([f"input={table}", f"out={tmp_path / 'o'}", "batch_size=1"],
+                        lambda model: fake_encode) == 0
+    err = capsys.readouterr().err  # captured: not a terminal
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert lines[0] == "embedding: 20 batches"
+    assert [line.split(" (")[0] for line in lines[1:-1]] == [
+        f"embedding: {tenth}0%" for tenth in range(1, 10)]
+    assert lines[-1].startswith("embedding: done, 20/20 in ")
