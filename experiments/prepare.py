@@ -98,8 +98,6 @@ def main(argv: Sequence[str] | None = None,
          make_finetuner: Callable[[str, FinetuneConfig], FeatureMaker] = finetuner) -> int:
     def run(arguments: Arguments) -> int:
         args = arguments.options
-        if args["batch_size"] < 1:
-            raise DataError(f"batch_size must be a positive integer, got {args['batch_size']}")
         if Path(args["out"]).exists():
             raise DataError(f"{args['out']} already exists; refusing to overwrite it")
         metadata = {k: args[k] for k in ("source", "licence") if args[k] is not None}

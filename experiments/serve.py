@@ -34,7 +34,7 @@ import torch
 from runner.cli import (Arguments, Command, Option, Terminated, main as run_command,
                              raise_terminated)
 from runner.options import AT_LEAST_ONE, Range
-from serving import Engine, ServeConfig
+from serving import Engine, ServeConfig, port_problem
 
 INSTALL_HINT = "pip install 'ergraph[serve]'"
 RAY_INSTALL_HINT = "pip install 'ergraph[serve,ray-serve]'"
@@ -46,7 +46,7 @@ COMMAND = Command(
     options=(
         Option("checkpoint", Path, help="a causal run's checkpoint.pt", required=True),
         Option("host", str, "127.0.0.1", "the address to listen on"),
-        Option("port", int, 8000, "the port to listen on", range=Range(1, 65535)),
+        Option("port", int, 8000, "the port to listen on", range=Range(0, 65535)),
         Option("idle_seconds", float, ServeConfig.idle_seconds,
                "close a session idle this long", range=Range(0, None, low_open=True)),
         Option("max_sessions", int, ServeConfig.max_sessions, "live sessions at most", range=AT_LEAST_ONE),
@@ -75,13 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the server; see the module docstring."""
     def serve(arguments: Arguments) -> int:
         args = arguments.options
-        if args["threads"] < 1:
-            raise ServeError(f"threads={args['threads']}: expected a positive integer")
-        if not 0 <= args["port"] < 65536:
-            raise ServeError(f"port={args['port']}: expected 0..65535")
         if args["backend"] not in BACKENDS:
             raise ServeError(f"backend={args['backend']!r}: expected one of "
                              f"{', '.join(BACKENDS)}")
+        problem = port_problem(args["host"], args["port"])
+        if problem is not None:
+            raise ServeError(f"cannot listen on host={args['host']} port={args['port']}: "
+                             f"{problem}")
         try:  # an optional extra: only the server needs it
             import uvicorn
             from serving.app import create_app

@@ -57,8 +57,6 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
     the checkpoint's sentence encoder, for embedding in other programs."""
     def replay(arguments: Arguments) -> int:
         args = arguments.options
-        if args["threads"] < 1:
-            raise StreamError(f"threads={args['threads']}: expected a positive integer")
         threads = torch.get_num_threads()
         try:
             # A push is a chain of small ops: one thread gives the steadiest

@@ -62,6 +62,9 @@ def check_modalities(dims: Mapping[str, int], features: Mapping[str, Any],
     if text is not None:
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if not text.strip():  # an empty turn would be embedded and predicted
+            raise ValueError(f"{TEXT!r} is empty; a turn's text needs at least one "
+                             "non-space character")
         if TEXT not in dims:
             raise ValueError(f"text needs a model with a {TEXT!r} modality; this one "
                              f"has {list(dims)}")

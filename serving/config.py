@@ -1,6 +1,7 @@
 """The server's limits, in one place."""
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 
@@ -32,3 +33,22 @@ class ServeConfig:
         if not self.idle_seconds > 0:
             raise ValueError(f"idle_seconds={self.idle_seconds!r}: expected a positive "
                              "number")
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why :obj:`port` on :obj:`host` cannot be listened on (in use, not
+    permitted, an unknown host), or :obj:`None` where it can: asked before
+    a server says it is up, since uvicorn would say so only after the
+    banner, with a traceback. Port 0 (any free port) always can."""
+    if port == 0:
+        return None
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port,
+                                                      type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As uvicorn binds: SO_REUSEADDR, so a port in TIME_WAIT is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+        return None
+    except OSError as error:
+        return error.strerror or str(error)

@@ -95,7 +95,7 @@ def test_replay_predicts_what_predict_py_predicts(tiny_run, tmp_path, capsys):
     ([], "missing checkpoint="),
     (["checkpoint=x.pt"], "missing input="),
     (["checkpoint=x.pt", "input=y", "speed=2"], "unknown key 'speed'; stream.py takes checkpoint, dialogue, input, text_encoder, threads"),
-    (["checkpoint=x.pt", "input=y", "threads=0"], "threads=0: expected a positive integer"),
+    (["checkpoint=x.pt", "input=y", "threads=0"], "threads=0 is out of range: expected a number ≥ 1"),
     (["checkpoint={checkpoint}", "input=-", "dialogue=a"], "standard input is one live"),
     (["checkpoint={checkpoint}", "input={folder}", "dialogue=nope"], "no dialogue 'nope'"),
     (["checkpoint={checkpoint}", "input={tmp}/missing"], "missing: no such file or folder"),

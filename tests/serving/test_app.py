@@ -135,12 +135,14 @@ def bad_bodies(engine):
                         "Extra inputs are not permitted"),
         "no text encoder": ({"speaker": "a", "text": "hi", "features": {"audio": good["audio"]}},
                             422, "names no sentence encoder"),
+        "empty text": ({"speaker": "a", "text": " ", "features": {"audio": good["audio"]}},
+                       422, "'text' is empty; a turn's text needs at least one non-space"),
     }
 
 
 @pytest.mark.parametrize("case", ["wrong modality", "missing modality", "wrong dimension",
                                   "wrong type", "speaker not a string", "unknown key",
-                                  "no text encoder", "NaN", "Infinity", "too large",
+                                  "no text encoder", "empty text", "NaN", "Infinity", "too large",
                                   "one speaker too many"])
 def test_bad_input_gets_a_4xx_with_a_message_and_changes_nothing(engine, client, case):
     session = client.post("/sessions").json()["id"]

@@ -105,6 +105,7 @@ def test_a_failing_push_in_a_batch_refuses_only_itself():
      "'audio' features are a str, not a numeric vector"),
     ({"audio": [0.0] * 4, "text": [0.0] * 12}, "hi",
      "give the 'text' modality as features or as text, not both"),
+    ({"audio": [0.0] * 4}, "", "'text' is empty; a turn's text needs at least one non-space"),
     ({"text": [0.0] * 12, "video": [1.0]}, None,
      "a push needs exactly the model's modalities ['text', 'audio']; missing ['audio']; "
      "unexpected ['video']"),

@@ -1,5 +1,6 @@
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,13 +21,23 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("args, message", [
     ([], "missing checkpoint="),
     (["checkpoint=x.pt", "speed=2"], "unknown key 'speed'"),
-    (["checkpoint=x.pt", "threads=0"], "threads=0: expected a positive integer"),
-    (["checkpoint=x.pt", "port=70000"], "port=70000: expected 0..65535"),
+    (["checkpoint=x.pt", "threads=0"], "threads=0 is out of range: expected a number ≥ 1"),
+    (["checkpoint=x.pt", "port=70000"], "port=70000 is out of range: expected a number in "
+                                         "[0, 65535]"),
     (["checkpoint=x.pt", "backend=gpu"], "backend='gpu': expected one of local, ray"),
 ])
 def test_bad_arguments_exit_2_with_a_message(capsys, args, message):
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_busy_port_is_refused_in_one_line_before_the_banner(capsys):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["checkpoint=x.pt", f"port={port}"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"serve.py: error: cannot listen on host=127.0.0.1 port={port}: "
+                            "Address already in use\n")
 
 
 def test_a_non_causal_checkpoint_is_refused(tmp_path, capsys):
