@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from runner.cli import Arguments, Command, ConfigError, Option, main as run_command
-from runner.report import DEFAULT_BASELINE, find_runs, summarize, summary_markdown, write_report
+from runner.report import (DEFAULT_BASELINE, baseline_candidates, find_runs, summarize,
+                           summary_markdown, write_report)
 
 COMMAND = Command(
     prog="compare.py",
@@ -16,8 +17,9 @@ COMMAND = Command(
     options=(Option("out", Path | None, None,
                     "where to write the report; null: the compared directory "
                     "(required when comparing several)"),
-             Option("baseline", str, DEFAULT_BASELINE,
-                    "the graph (or configuration label) every row is compared with")))
+             Option("baseline", str | None, None,
+                    "the graph (or configuration label) every row is compared with; "
+                    f"null: {DEFAULT_BASELINE}, where the runs include it")))
 
 
 def _compare(arguments: Arguments) -> int:
@@ -29,9 +31,14 @@ def _compare(arguments: Arguments) -> int:
                               "goes with out=DIR")
         out = paths[0]
     records = find_runs(paths)
+    baseline = arguments.options["baseline"]
+    if baseline is None:
+        baseline = DEFAULT_BASELINE
+    elif baseline not in (present := baseline_candidates(records)):
+        raise ConfigError(f"baseline={baseline!r} is not among the runs compared; their "
+                          f"graphs and configurations: {', '.join(present)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    baseline = arguments.options["baseline"]
     write_report(records, out, baseline)
     print(summary_markdown(summarize(records, baseline)))
     print(f"summary.csv, summary.md, tradeoff.png and dev_curves.png written to {out}")

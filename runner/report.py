@@ -118,9 +118,12 @@ def find_runs(paths: Iterable[Path]) -> list[RunRecord]:
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation; the deviation is NaN for one
+    value, where there is no spread to speak of (not a spread of 0)."""
     if not values:
         return float("nan"), float("nan")
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1
+                                      else float("nan"))
 
 
 @dataclass
@@ -179,6 +182,14 @@ def summarize(records: list[RunRecord], baseline: str = DEFAULT_BASELINE) -> lis
             row.edges_per_utterance = done[0].graph.edges_per_utterance
     compare_with_baseline(rows, records, baseline)
     return [rows[label] for label in sorted(rows, key=natural_order)]
+
+
+def baseline_candidates(records: list[RunRecord]) -> list[str]:
+    """What ``baseline=`` may name among :obj:`records`: their graphs'
+    names and their configuration labels, sorted."""
+    names = {r.label for r in records}
+    names |= {r.config["graph"]["name"] for r in records if r.config}
+    return sorted(names, key=natural_order)
 
 
 def _group(record: RunRecord) -> tuple[str, str]:
@@ -268,9 +279,12 @@ def natural_order(label: str) -> list:
 
 
 def format_mean_std(mean_std: tuple[float, float], digits: int = 2) -> str:
-    """``mean ± std`` with :obj:`digits` decimals; ``—`` for a NaN mean."""
+    """``mean ± std`` with :obj:`digits` decimals; the mean alone for a NaN
+    std (one run); ``—`` for a NaN mean."""
     mean, std = mean_std
-    return "—" if mean != mean else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    if mean != mean:
+        return "—"
+    return f"{mean:.{digits}f}" + ("" if std != std else f" ± {std:.{digits}f}")
 
 
 #: Marks a latency cell timed, at least in part, at another thread count
@@ -400,7 +414,9 @@ def tradeoff_plot(rows: list[Row], path: Path) -> None:
         if x != x:
             continue
         marker = "o" if r.causal else "s"
-        ax.errorbar(x, y, xerr=dx, yerr=dy, fmt=marker, capsize=3,
+        # One run has no spread: no error bar.
+        ax.errorbar(x, y, xerr=dx if dx == dx else None, yerr=dy if dy == dy else None,
+                    fmt=marker, capsize=3,
                     label=f"{r.label} ({'causal' if r.causal else 'bidirectional'})")
     ax.set_xlabel("latency (ms per utterance, batch size 1)")
     ax.set_ylabel("test weighted F1 (%)")

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from runner.record import METRICS_FILE, RunMetrics
-from runner.report import describe_run, find_runs, summarize
+from experiments.compare import main as compare_main
+from runner.report import describe_run, find_runs, summarize, summary_markdown
 
 RECORDS = Path(__file__).resolve().parent / "records"
 KINDS = ("classification", "cross_validation", "regression")
@@ -62,3 +63,16 @@ def test_reports_read_the_records(tmp_path):
         RunMetrics.read(RECORDS / "regression").test.mae)
     assert "scores: MAE" in describe_run(tmp_path / "regression")
     assert "scores: MAE" not in describe_run(tmp_path / "classification")
+
+
+def test_one_run_shows_no_spread_and_an_absent_baseline_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(RECORDS / "classification", run)
+    rows = summarize(find_runs([run]))
+    assert rows[0].runs == 1 and "±" not in summary_markdown(rows).splitlines()[2]
+    assert compare_main([str(run), "baseline=nope"]) == 2
+    assert capsys.readouterr().err == (
+        f"compare.py: error: baseline='nope' is not among the runs compared; their graphs "
+        f"and configurations: causal, {rows[0].label}\n")
+    assert not (run / "summary.md").exists()
+    assert compare_main([str(run), "baseline=causal"]) == 0
