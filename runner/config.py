@@ -12,8 +12,10 @@ A graph name that only a plugin provides needs no YAML file: its parameters
 and their defaults come from the registry.
 
 Relative paths in a dataset file are under the data root: ``$ERGRAPH_DATA``,
-else ``shared/data`` beside the checkout. A path on the command line is
-relative to the working directory. Either is recorded absolute.
+else ``shared/data`` beside the checkout. A relative ``dataset.path=`` on
+the command line is relative to the working directory where it exists
+there, else under the data root too (:func:`resolve_dataset_path`). Either is
+recorded absolute.
 """
 from __future__ import annotations
 
@@ -141,6 +143,16 @@ def data_root() -> Path:
     ``shared/data`` beside the checkout (not the working directory)."""
     root = os.environ.get(DATA_VARIABLE)
     return Path(root).expanduser() if root else CHECKOUT.parent / "shared" / "data"
+
+
+def resolve_dataset_path(path: str | os.PathLike) -> Path:
+    """Where ``dataset.path=PATH`` from the command line points, absolute: a
+    relative path in the working directory where it exists there, else
+    under :func:`data_root`, as a dataset file's path is."""
+    path = Path(path).expanduser()
+    if path.is_absolute() or path.exists():
+        return path.resolve()
+    return (data_root() / path).resolve()
 
 
 def option_type(key: str, registry=None, graph: str | None = None) -> Any:
@@ -312,7 +324,7 @@ def compose(args: Iterable[str] = (), config_dir: Path = CONFIG_DIR,
             hint = hint_of_default(node[leaf])
         node[leaf] = _parse(key, value, hint)
         if key == "dataset.path" and node[leaf] is not None:
-            node[leaf] = str(Path(node[leaf]).expanduser().resolve())
+            node[leaf] = str(resolve_dataset_path(node[leaf]))
         if parents == ["graph"] and leaf in required:
             required.remove(leaf)
     dataset = config["dataset"]

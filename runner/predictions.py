@@ -14,6 +14,7 @@ from models import Checkpoint, load_checkpoint
 from models.heads import Predictions
 from storage.atomic import write_text_atomic
 
+from .config import resolve_dataset_path
 from .setup import corpus_from_config
 from .training import predict
 
@@ -111,6 +112,6 @@ def _corpus_for(checkpoint: Checkpoint, dataset_path: str | None, label_view: st
             recorded = {"name": "synthetic", "path": None}
         where = recorded.get("path") or "the synthetic corpus the checkpoint trained on"
         return corpus_from_config(recorded, list(modalities)), str(where)
-    corpus = load_corpus(dataset_path, modalities=modalities, label_view=label_view,
-                         pool=pool)
+    corpus = load_corpus(resolve_dataset_path(dataset_path), modalities=modalities,
+                         label_view=label_view, pool=pool)
     return corpus, str(dataset_path)

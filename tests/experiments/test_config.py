@@ -122,7 +122,7 @@ def test_every_key_of_every_config_file_has_a_declared_type():
             assert untyped == [], f"{group}={option}"
 
 
-def test_dataset_files_find_their_data_from_the_checkout_not_the_working_directory(
+def test_dataset_paths_find_their_data_under_the_data_root_not_the_working_directory(
         tmp_path, monkeypatch):
     monkeypatch.delenv("ERGRAPH_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -131,7 +131,11 @@ def test_dataset_files_find_their_data_from_the_checkout_not_the_working_directo
     monkeypatch.setenv("ERGRAPH_DATA", str(tmp_path / "corpora"))
     assert compose(["dataset=iemocap_4"])["dataset"]["path"] == str(
         tmp_path / "corpora" / "iemocap")
-    # A path on the command line is the user's, relative to where they are.
+    # A path on the command line is relative to where the user is where it
+    # exists there, else under the data root, as the presets' paths are.
+    assert compose(["dataset=meld", "dataset.path=mine"])["dataset"]["path"] == str(
+        tmp_path / "corpora" / "mine")
+    (tmp_path / "here").mkdir()
     assert compose(["dataset=meld", "dataset.path=here"])["dataset"]["path"] == str(
         tmp_path / "here")
 
