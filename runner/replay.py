@@ -5,6 +5,7 @@ one tab-separated line printed per push.
 """
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, TextIO
 
@@ -67,11 +68,19 @@ def open_format_utterances(folder: Path, dims: Mapping[str, int],
     if dialogue is not None:
         found = [d for d in found if d.id == dialogue]
         if not found:
-            raise StreamError(f"{folder / UTTERANCES} has no dialogue {dialogue!r}; "
-                              f"dialogues: {', '.join(order)}")
+            raise StreamError(f"{folder / UTTERANCES} has no dialogue {dialogue!r}"
+                              + _nearest(dialogue, list(order)))
     # Read and checked above, before anything is printed; yielded lazily.
     return ((d.id, d.turns[k], d.speakers[k], {m: d.features[m][k] for m in modalities},
              None, d.annotations_at(k)) for d in found for k in range(len(d)))
+
+
+def _nearest(dialogue: str, ids: list[str], shown: int = 5) -> str:
+    """``; it has N dialogues, e.g. a, b, c``: the ids closest to
+    :obj:`dialogue` (else the first few), never all of a large corpus's."""
+    close = difflib.get_close_matches(dialogue, ids, n=shown, cutoff=0.5)
+    which = "closest" if close else "first"
+    return f"; it has {len(ids)} dialogues, {which}: {', '.join(close or ids[:shown])}"
 
 
 def transcript_utterances(table: Path, dialogue: str | None = None) -> Iterator[Utterance]:
@@ -88,8 +97,8 @@ def transcript_utterances(table: Path, dialogue: str | None = None) -> Iterator[
     groups = group_turns(table, header, rows, lines)
     if dialogue is not None:
         if dialogue not in groups:
-            raise StreamError(f"{table} has no dialogue {dialogue!r}; dialogues: "
-                              f"{', '.join(groups)}")
+            raise StreamError(f"{table} has no dialogue {dialogue!r}"
+                              + _nearest(dialogue, list(groups)))
         groups = {dialogue: groups[dialogue]}
     return ((dialogue_id, turn, rows[i][col["speaker"]].strip(), None, rows[i][col["text"]],
              {"turn": float(turn)})

@@ -17,7 +17,8 @@ from experiments.predict import main as predict_main
 from experiments.run import main as run_main
 from runner.experiment import corpus_from_config
 from experiments.stream import main
-from runner.replay import HEADER, console_utterances, stream
+from runner.replay import (HEADER, StreamError, console_utterances, stream,
+                           transcript_utterances)
 from models import CORECT, ModelConfig, StreamingPredictor
 from models.live import load_live_checkpoint
 from registry import EdgeBuilderRegistry
@@ -329,3 +330,17 @@ def test_the_shared_corpora_record_their_encoder(corpus):
     if not dataset_yaml.is_file():
         pytest.skip(f"{dataset_yaml} is not on this machine")
     assert yaml.safe_load(dataset_yaml.read_text()).get("encoder")
+
+
+def test_an_unknown_dialogue_names_a_few_close_ids_and_the_count(tmp_path):
+    table = tmp_path / "talk.csv"
+    table.write_text("dialogue_id,turn,speaker,text\n"
+                     + "".join(f"session_{k},0,ann,hello\n" for k in range(200)))
+    with pytest.raises(StreamError) as error:
+        transcript_utterances(table, "session_1x")
+    assert str(error.value).startswith(f"{table} has no dialogue 'session_1x'; it has 200 "
+                                       "dialogues, closest: session_1")
+    assert str(error.value).count("session_") == 6  # the asked one and five close ones
+    with pytest.raises(StreamError, match=r"it has 200 dialogues, first: session_0, "
+                                          r"session_1, session_2, session_3, session_4$"):
+        transcript_utterances(table, "nope")
