@@ -19,9 +19,12 @@ Visualize's own keys:
   30 turns is cut to its first 30, with a note in the title.
 * ``show``: write each utterance's ``label`` or ``text`` above it, or
   ``none``. (default: ``none``)
-* ``checkpoint``: a run's ``checkpoint.pt``, whose encoder states a
-  builder that ranks by states (``graph.vectors=states``) reads; such a
-  builder is refused without one. Builders that read input features or
+* ``checkpoint``: a run's ``checkpoint.pt``. Without ``graph=`` its own
+  graph is drawn, with the parameters it was trained with, and without
+  ``dataset`` keys on its own corpus; a corpus whose modalities or
+  dimensions differ from the checkpoint's is refused. A builder that ranks
+  by encoder states (``graph.vectors=states``) reads the checkpoint's, and
+  is refused without one. Builders that read input features or
   annotations get them from the corpus.
 * ``stats``: ``true`` prints a table per builder (edges per utterance,
   in-degree min/mean/max, edges by relation, receptive field after 1 and 2
@@ -53,12 +56,13 @@ from dialogues import DataError, collate
 from runner.cli import Arguments, Command, Option, main as run_command
 from runner.config import graph_spec
 from runner.graph_choices import compose_per_graph
+from runner.predictions import check_dimensions
 from runner.setup import corpus_from_config
 from viewing.draw import dialogue_figure, parse_turns, save_figure, selected_turns
 from storage.atomic import write_text_atomic
 from viewing.networkx import to_networkx, write_gexf, write_graphml
 from viewing.stats import format_stats, graph_stats
-from models import load_checkpoint
+from models import CORECT, Checkpoint, load_checkpoint
 import registry as registries
 
 DRAW_FORMATS = (".png", ".svg", ".pdf")
@@ -77,7 +81,8 @@ COMMAND = Command(
         Option("stats", bool, False, "print and save the graph statistics"),
         Option("split", str | None, None, "where the dialogue comes from"),
         Option("checkpoint", Path | None, None,
-               "a run's checkpoint.pt, for builders of encoder states"),
+               "a run's checkpoint.pt: its graph and corpus unless given, and its "
+               "encoder states"),
     ),
     configures_run=True, sections=("graph", "dataset"),
     details=__doc__.split("\n\n", 1)[1])
@@ -87,24 +92,43 @@ class UsageError(ValueError):
     """Input the command cannot use; exits with status 2."""
 
 
-def dialogue_content(dialogue, modalities: list[str], builders, checkpoint: str | None):
+def load_model(checkpoint: Path) -> tuple[Checkpoint, CORECT]:
+    """The checkpoint and its model, refusing one that cannot be read."""
+    try:
+        loaded = load_checkpoint(checkpoint)
+        return loaded, loaded.build()
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(f"checkpoint={checkpoint}: {exc}") from None
+
+
+def check_corpus(corpus, loaded: Checkpoint, checkpoint: Path) -> None:
+    """Refuse a corpus without the checkpoint's modalities at its dimensions."""
+    missing = [m for m in loaded.model.modalities if m not in corpus.modalities]
+    if missing:
+        raise UsageError(f"checkpoint={checkpoint}: its model reads modalities "
+                         f"{missing}, which corpus {corpus.name!r} lacks")
+    try:
+        check_dimensions(corpus, loaded.model.modalities, f"corpus {corpus.name!r}")
+    except DataError as exc:
+        raise UsageError(f"checkpoint={checkpoint}: {exc}") from None
+
+
+def dialogue_content(dialogue, modalities: list[str], builders,
+                     model: CORECT | None, checkpoint: Path | None):
     """The dialogue's batch with its features and annotations, and the
-    encoder states of :obj:`checkpoint`'s model when a builder reads states."""
+    encoder states of the checkpoint's :obj:`model` when a builder reads
+    states."""
     batch = collate([dialogue], modalities)
     readers = [name for name, _, builder in builders if builder.reads(modalities).states]
     if not readers:
         return batch
-    if not checkpoint:
+    if model is None:
         raise UsageError(f"graph {readers[0]!r} ranks by encoder states, which only a "
                          "trained model has; pass checkpoint=RUN/checkpoint.pt")
-    try:
-        model = load_checkpoint(checkpoint).build()
-    except (FileNotFoundError, ValueError) as exc:
-        raise UsageError(f"checkpoint={checkpoint}: {exc}") from None
-    missing = [m for m in model.modalities if m not in batch.features]
-    if missing:
-        raise UsageError(f"checkpoint={checkpoint}: its model reads modalities "
-                         f"{missing}, which the corpus lacks")
+    speakers = len(set(dialogue.speakers))
+    if speakers > model.config.max_speakers:
+        raise UsageError(f"dialogue {dialogue.id!r} has {speakers} speakers; the model of "
+                         f"checkpoint={checkpoint} knows at most {model.config.max_speakers}")
     with torch.no_grad():
         states, _ = model.encode(batch)
     return batch.with_content(states={m: s for m, s in states.items()
@@ -143,7 +167,18 @@ def run(arguments: Arguments) -> int:
     if out is not None and not out.parent.is_dir():
         raise UsageError(f"out={out}: folder {out.parent} does not exist")
 
+    checkpoint = own["checkpoint"]
+    loaded, model = load_model(checkpoint) if checkpoint else (None, None)
+    keys = [a.partition("=")[0].strip() for a in rest]
     composed = compose_per_graph(rest)
+    if loaded is not None and "graph" not in keys:
+        if any(k.startswith("graph.") for k in keys):
+            raise UsageError(f"graph.KEY= needs graph=NAME; without it the graph of "
+                             f"checkpoint={checkpoint} is drawn as it was trained")
+        composed[0]["graph"] = {"name": loaded.graph["name"], **loaded.graph["params"]}
+    if loaded is not None and not any(k.split(".")[0] == "dataset" for k in keys):
+        recorded = (loaded.metadata.get("config") or {}).get("dataset")
+        composed[0]["dataset"] = recorded or composed[0]["dataset"]
     builders = []
     for config in composed:
         name, params = graph_spec(config)
@@ -156,6 +191,8 @@ def run(arguments: Arguments) -> int:
         corpus = corpus_from_config(composed[0]["dataset"])
     except (DataError, TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    if loaded is not None:
+        check_corpus(corpus, loaded, checkpoint)
     dialogue = corpus.find_dialogue(own["dialogue"], own["split"])
     if turns is not None:
         # Refused for every output, before any graph is built: an export or
@@ -164,8 +201,8 @@ def run(arguments: Arguments) -> int:
             selected_turns(turns, len(dialogue), dialogue.id)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    structure = dialogue_content(dialogue, list(corpus.modalities), builders,
-                                 own["checkpoint"])
+    structure = dialogue_content(dialogue, list(corpus.modalities), builders, model,
+                                 checkpoint)
     labels = [corpus.labels[i] if 0 <= i < len(corpus.labels) else None
               for i in dialogue.labels.tolist()]
 

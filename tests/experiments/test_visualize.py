@@ -279,6 +279,28 @@ def test_a_states_builder_needs_a_checkpoint(tmp_path, capsys):
     graph = from_networkx(nx.read_graphml(out))
     assert graph.num_edges > 0 and graph.relations == ("text:similar", "audio:similar")
 
+    # Without graph= and dataset keys: the checkpoint's own graph, as trained, on
+    # its own corpus.
+    capsys.readouterr()
+    assert main([f"checkpoint={run / 'checkpoint.pt'}", "stats=true",
+                 f"out={tmp_path / 'own.png'}"]) == 0
+    with (tmp_path / "own.stats.csv").open() as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["name"] == "similarity" and "'vectors': 'states'" in row["params"] \
+        and "'past_only': True" in row["params"]
+    # A corpus of other dimensions, or a dialogue of more speakers than the model
+    # knows, is refused in one line.
+    capsys.readouterr()
+    assert main([*SMALL, f"checkpoint={run / 'checkpoint.pt'}", f"out={out}"]) == 2
+    assert capsys.readouterr().err == (
+        f"visualize.py: error: checkpoint={run / 'checkpoint.pt'}: corpus 'synthetic': "
+        "modality 'text' has dimension 768, the checkpoint expects 12\n")
+    crowd = [*tiny_data, "dataset.synthetic.num_speakers=5", "dataset.synthetic.min_length=9"]
+    assert main([*crowd, f"checkpoint={run / 'checkpoint.pt'}", f"out={out}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("visualize.py: error: dialogue ") and err.count("\n") == 1
+    assert "speakers; the model of checkpoint=" in err and "knows at most 2\n" in err
+
 
 def readme_visualize_commands() -> list[list[str]]:
     """The arguments of every ``visualize.py`` line of the README's code
