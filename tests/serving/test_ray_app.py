@@ -190,7 +190,7 @@ def test_an_unavailable_replica_is_a_503_and_health_says_degraded(tiny_run):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["replicas=0"], "replicas=0: expected a positive integer"),
+    (["replicas=0"], "replicas=0 is out of range: expected a number ≥ 1"),
     ([f"replicas={os.cpu_count() + 1}"],
      f"replicas={os.cpu_count() + 1} with threads=1 reserve {os.cpu_count() + 1} CPUs; "
      f"this machine has {os.cpu_count()}"),
