@@ -3,7 +3,10 @@
 
 Without ``dataset.path`` it predicts the corpus the checkpoint was trained
 on, as its configuration records it. Any corpus whose label names and
-modalities match the checkpoint works; its labels may be absent.
+modalities match the checkpoint works; its labels may be absent. Dialogues
+that the checkpoint trained on or chose its epoch on (its train and dev
+splits; under ``cv=K``, most of the corpus) are refused unless
+``allow_seen=true``.
 """
 from __future__ import annotations
 
@@ -23,13 +26,15 @@ COMMAND = Command(
                "the corpus; null: the one the checkpoint was trained on"),
         Option("split", str, "test", "the split to predict"),
         Option("dataset.label_view", str | None, None, "relabel through a view"),
+        Option("allow_seen", bool, False,
+               "also score dialogues the checkpoint trained on or chose its epoch on"),
     ))
 
 
 def _predict(arguments: Arguments) -> int:
     args = arguments.options
     path = predict_file(args["checkpoint"], args["dataset.path"], args["split"],
-                        args["out"], args["dataset.label_view"])
+                        args["out"], args["dataset.label_view"], args["allow_seen"])
     print(f"predictions written to {path}")
     return 0
 

@@ -103,6 +103,10 @@ def save_model(path: Path, model: CORECT, config: RunConfig, corpus: Corpus,
         corpus (Corpus): What it trained on, its metadata recorded.
         entry: The graph's registry entry, whose provider is recorded.
     """
+    # The dialogues that trained or selected it, so that predict.py refuses
+    # to score them as if unseen (a cv fold's test split is another fold's).
+    seen = sorted(d.id for split in ("train", "dev") for d in corpus.splits.get(split, ()))
     save_checkpoint(path, Checkpoint.from_model(
         model, config.graph.name, config.graph.params, list(corpus.labels),
-        {"dataset": corpus.metadata, "config": config.composed}, entry.provider))
+        {"dataset": corpus.metadata, "config": config.composed,
+         "seen": {"corpus": corpus.name, "dialogues": seen}}, entry.provider))

@@ -68,8 +68,29 @@ def check_dimensions(corpus: Corpus, expected: Mapping[str, int], where: Any) ->
                             f"{corpus.modalities[m]}, the checkpoint expects {dim}")
 
 
+def check_unseen(checkpoint: Checkpoint, corpus: Corpus, dialogues: Sequence[Dialogue],
+                 where: str, checkpoint_path: str) -> None:
+    """Refuse to score dialogues of the corpus that trained the checkpoint
+    or selected its epoch (train and dev, as its metadata records them;
+    under ``cv=K``, most of the corpus's standard test split).
+
+    Raises:
+        DataError: Naming how many, a few of them, and ``allow_seen=true``.
+    """
+    seen = checkpoint.metadata.get("seen") or {}
+    if seen.get("corpus") != corpus.name:
+        return  # another corpus: its ids name other dialogues
+    known = set(seen.get("dialogues") or ())
+    overlap = [d.id for d in dialogues if d.id in known]
+    if overlap:
+        raise DataError(f"{where}: checkpoint {checkpoint_path} trained or chose its epoch on "
+                        f"{len(overlap)} of these {len(dialogues)} dialogues (such as "
+                        f"{', '.join(overlap[:3])}), so their scores would flatter it; "
+                        "pass allow_seen=true to score them anyway")
+
+
 def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out: str,
-                 label_view: str | None = None) -> Path:
+                 label_view: str | None = None, allow_seen: bool = False) -> Path:
     """Write the predictions table for one split of a corpus; return it.
 
     Args:
@@ -80,6 +101,8 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
         split (str): The split to predict.
         out (str): The table to write (``.csv``), atomically.
         label_view (str, optional): Relabel the corpus through a view.
+        allow_seen (bool): Score dialogues the checkpoint trained on too
+            (:func:`check_unseen`). (default: :obj:`False`)
     """
     checkpoint = load_checkpoint(checkpoint_path)
     model = checkpoint.build()
@@ -89,6 +112,8 @@ def predict_file(checkpoint_path: str, dataset_path: str | None, split: str, out
                         f"checkpoint {checkpoint_path}, {list(checkpoint.labels)}")
     check_dimensions(corpus, checkpoint.model.modalities, where)
     dialogues = corpus.split(split)
+    if not allow_seen:
+        check_unseen(checkpoint, corpus, dialogues, where, checkpoint_path)
     labels, logits = predict(model, dialogues, 16, torch.device("cpu"))
     table = predictions_table(dialogues, labels, model.head.predictions(logits, dialogues),
                               list(checkpoint.labels))

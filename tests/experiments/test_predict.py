@@ -61,3 +61,33 @@ def test_predict_defaults_to_the_corpus_the_checkpoint_was_trained_on(tiny, tmp_
     with (run / "predictions.csv").open() as f:
         assert predicted == [(r["dialogue_id"], r["turn"], r["label"])
                              for r in csv.DictReader(f)]
+
+
+def test_dialogues_a_checkpoint_trained_on_are_refused_unless_allowed(tiny, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert run_main([*tiny, "graph=causal", "cv=2", f"out={run}"]) == 0
+    capsys.readouterr()
+    # Each dialogue is held out by one fold and trains (or selects) the other,
+    # so one fold's checkpoint has seen some of the standard test split.
+    refused = []
+    for fold in (1, 2):
+        checkpoint = run / "checkpoints" / f"fold-{fold}.pt"
+        out = tmp_path / f"fold-{fold}.csv"
+        code = predict_main([f"checkpoint={checkpoint}", f"out={out}"])
+        err = capsys.readouterr().err
+        if code == 2:
+            refused.append(fold)
+            assert err.startswith(f"predict.py: error: the synthetic corpus the checkpoint "
+                                  f"trained on: checkpoint {checkpoint} trained or chose its "
+                                  "epoch on ")
+            assert err.endswith("pass allow_seen=true to score them anyway\n")
+            assert not out.exists()
+            assert predict_main([f"checkpoint={checkpoint}", f"out={out}",
+                                 "allow_seen=true"]) == 0
+    assert refused
+    plain = tmp_path / "plain"
+    assert run_main([*tiny, "graph=causal", f"out={plain}"]) == 0
+    capsys.readouterr()
+    assert predict_main([f"checkpoint={plain / 'checkpoint.pt'}", "split=train",
+                         f"out={tmp_path / 'train.csv'}"]) == 2
+    assert "trained or chose its epoch on 6 of these 6 dialogues" in capsys.readouterr().err
