@@ -187,13 +187,6 @@ def option_type(key: str, registry=None, graph: str | None = None) -> Any:
     return node
 
 
-def option_range(key: str) -> Range | None:
-    """The declared :class:`~runner.options.Range` of dotted option
-    :obj:`key` of :class:`RunOptions` (its dataclass field's metadata), or
-    :obj:`None`. A graph's parameters are checked by their builder."""
-    return numeric_options().get(key)
-
-
 def numeric_options(node: Any = RunOptions, prefix: str = "") -> dict[str, Range | None]:
     """Every numeric option of :obj:`node` (default: a run's) by dotted key,
     with its declared range (:obj:`None` where none is declared)."""
