@@ -66,17 +66,8 @@ class StreamingPredictor(LiveFront):
                         text_encoder: TextEncoder | None = None,
                         encoder_name: str | None = None,
                         registry=None) -> "StreamingPredictor":
-        """Load a checkpoint written by a run (``RUN/checkpoint.pt``).
-
-        Args:
-            path (str or PathLike): The checkpoint.
-            text_encoder (TextEncoder, optional): Replaces the sentence
-                encoder named in the checkpoint's dataset metadata.
-            encoder_name (str, optional): The sentence-transformers model
-                that embeds text pushes, for a checkpoint whose corpus did
-                not record its encoder; it overrides the recorded one.
-            registry (EdgeBuilderRegistry, optional): Where the graph's
-                builder is looked up. (default: the default registry)
+        """Load a checkpoint written by a run (``RUN/checkpoint.pt``); the
+        arguments are :meth:`~models.live.LiveModel.from_checkpoint`'s.
 
         Raises:
             ValueError: The checkpoint's graph is not causal.
