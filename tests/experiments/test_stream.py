@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import yaml
@@ -19,21 +18,10 @@ from runner.experiment import corpus_from_config
 from experiments.stream import main
 from runner.replay import (HEADER, StreamError, console_utterances, stream,
                            transcript_utterances)
-from models import CORECT, ModelConfig, StreamingPredictor
 from models.live import load_live_checkpoint
-from registry import EdgeBuilderRegistry
 
 from .conftest import TINY
-
-REGISTRY = EdgeBuilderRegistry(entry_points=False)
-
-
-def fake_encoder(dim):
-    def encode(texts):
-        return np.stack([np.random.default_rng(sum(map(ord, t))).standard_normal(dim)
-                         for t in texts]).astype(np.float32)
-    return encode
-
+from .helpers import fake_encoder, text_checkpoint, text_predictor
 
 def rows_of(text):
     lines = text.splitlines()
@@ -134,14 +122,6 @@ def test_a_non_causal_checkpoint_is_refused(tiny, tmp_path, capsys):
     assert "graph 'window'" in err and "turns that have not happened yet" in err
 
 
-def text_predictor(**kwargs):
-    torch.manual_seed(0)
-    model = CORECT(ModelConfig(modalities={"text": 12}, num_classes=3, hidden=8,
-                               gnn_heads=2, sequence_heads=2, dropout=0.1),
-                   REGISTRY.get("causal", past=2)).eval()
-    return StreamingPredictor(model, ["neg", "neu", "pos"], **kwargs)
-
-
 def test_console_lines_stream_until_a_blank_line():
     predictor = text_predictor(text_encoder=fake_encoder(12))
     out = io.StringIO()
@@ -164,15 +144,6 @@ def test_console_lines_stream_until_a_blank_line():
 def test_console_refuses_a_line_without_a_tab():
     with pytest.raises(ValueError, match=r"line 2: expected speaker<TAB>text, got 'oops'"):
         list(console_utterances(["ann\thi\n", "oops\n"]))
-
-
-def text_checkpoint(tmp_path, metadata=None):
-    from models import Checkpoint, save_checkpoint
-    predictor = text_predictor()
-    path = tmp_path / "text.pt"
-    save_checkpoint(path, Checkpoint.from_model(predictor.model, "causal", {"past": 2},
-                                                predictor.labels, metadata or {}))
-    return path
 
 
 def test_stdin_session_ends_cleanly_at_eof_and_on_ctrl_c(tmp_path, capsys):

@@ -12,7 +12,7 @@ from experiments.run import main as run_main
 from experiments.serve import main
 
 from ..experiments.conftest import TINY
-from ..experiments.test_stream import fake_encoder, text_checkpoint
+from ..experiments.helpers import fake_encoder, text_checkpoint
 from .helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
