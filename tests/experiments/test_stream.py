@@ -23,6 +23,7 @@ from models.live import load_live_checkpoint
 from .conftest import TINY
 from .helpers import fake_encoder, text_checkpoint, text_predictor
 
+
 def rows_of(text):
     lines = text.splitlines()
     assert tuple(lines[0].split("\t")) == HEADER
