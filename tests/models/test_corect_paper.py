@@ -128,7 +128,7 @@ def test_dropout_sits_where_corect_puts_it(model):
     assert all(layer.dropout.p == 0.5 and not layer.norm_first for layer in text)
     assert model.encoders["audio"].net[3].p == 0.0  # none inside the MLPs
     assert model.classifier[2].p == 0.5
-    assert not model._drop_graph_input and not model._drop_classifier_input
+    assert set(model.config.dropout_sites) == {"sequence", "classifier"}
     # The MLP encoders are deterministic in training mode.
     model.train()
     x = torch.randn(4, 100)
