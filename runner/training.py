@@ -5,7 +5,7 @@ import copy
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable, Literal
 
 import torch
@@ -17,6 +17,7 @@ from dialogues import Corpus, Dialogue, batches
 from models import CORECT
 
 from .metrics import classification_metrics
+from .options import check_range, range_of
 
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -78,6 +79,12 @@ class TrainConfig:
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"train.ema_decay must lie strictly between 0 and 1 "
                              f"(or be null for no averaging), got {self.ema_decay!r}")
+        # The declared ranges hold for a configuration built in Python too,
+        # not only for one the command line parsed (max_grad_norm=-1 would
+        # reverse training).
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            check_range(value, range_of(spec.metadata), f"train.{spec.name}", repr(value))
 
 
 @dataclass

@@ -87,3 +87,11 @@ def test_each_epoch_prints_a_line_when_stderr_is_not_a_terminal(tiny, tmp_path, 
     assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
     assert all(" loss " in line and " dev wF1 " in line and " best " in line
                and line.endswith(" s") for line in lines)
+
+
+@pytest.mark.parametrize("setting", [{"max_grad_norm": -1.0}, {"patience": -1},
+                                     {"patience": 0}])
+def test_a_train_config_built_in_python_keeps_the_declared_ranges(setting):
+    (key, value), = setting.items()
+    with pytest.raises(ValueError, match=rf"train\.{key}={value!r} is out of range"):
+        TrainConfig(**setting)
